@@ -1,0 +1,56 @@
+"""`/config` for the UI and `/healthz` for whoever watches the manager."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from ...errors import BackendUnavailable
+from ...models import Health, WorkspaceConfigOptions
+from ..deps import ServiceDep, SettingsDep
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/config", response_model=WorkspaceConfigOptions, operation_id="getConfig")
+async def get_config(settings: SettingsDep) -> WorkspaceConfigOptions:
+    images = settings.allowed_images
+    return WorkspaceConfigOptions(
+        display_name_default=settings.display_name_default,
+        container_image_default=images[0],
+        container_image_options=images,
+        cpus_default=settings.cpus_default,
+        cpus_min=settings.cpus_min,
+        cpus_max=settings.cpus_max,
+        cpus_step=settings.cpus_step,
+        cpus_options=settings.cpus_options,
+        memory_default=settings.memory_default,
+        memory_min=settings.memory_min,
+        memory_max=settings.memory_max,
+        memory_options=settings.memory_options,
+        volume_size_default=settings.volume_size_default,
+        volume_size_min=settings.volume_size_min,
+        volume_size_max=settings.volume_size_max or settings.volume_size_default,
+        container_size=settings.container_size,
+        gpus_max=settings.gpus_max,
+        shm_size=settings.shm_size,
+        idle_timeout_default=settings.idle_timeout_default,
+        idle_timeout_options=settings.idle_timeout_options,
+        always_clear_volume_on_stop=settings.always_clear_volume_on_stop,
+    )
+
+
+@router.get(
+    "/healthz",
+    response_model=Health,
+    operation_id="getHealth",
+    responses={503: {"model": Health, "description": "The backend is not reachable."}},
+)
+async def health(service: ServiceDep) -> Health | JSONResponse:
+    backend = service.backend
+    try:
+        await backend.check_health()
+    except BackendUnavailable as exc:
+        body = Health(status="unavailable", backend=backend.name, detail=exc.message)
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Health(status="ok", backend=backend.name)

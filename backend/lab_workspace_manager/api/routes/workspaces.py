@@ -1,0 +1,105 @@
+"""`/users/{user_id}/workspace...`: the paths of the original manager, kept for ML Lab's links."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import PlainTextResponse
+
+from ...models import Workspace, WorkspaceInput, WorkspaceUpdate
+from ..deps import ServiceDep, UserId, WorkspaceId
+
+router = APIRouter(prefix="/users/{user_id}/workspace", tags=["workspaces"])
+
+Wait = Annotated[
+    bool,
+    Query(description="Answer only once the workspace is running, stopped or failed."),
+]
+
+
+@router.get("", response_model=list[Workspace], operation_id="listWorkspaces")
+async def list_workspaces(user_id: UserId, service: ServiceDep) -> list[Workspace]:
+    return await service.list(user_id)
+
+
+@router.post(
+    "",
+    response_model=Workspace,
+    status_code=status.HTTP_201_CREATED,
+    operation_id="createWorkspace",
+)
+async def create_workspace(
+    user_id: UserId, body: WorkspaceInput, service: ServiceDep, wait: Wait = False
+) -> Workspace:
+    return await service.create(user_id, body, wait)
+
+
+@router.get("/{workspace_id}", response_model=Workspace, operation_id="getWorkspace")
+async def get_workspace(
+    user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep
+) -> Workspace:
+    return await service.get(user_id, workspace_id)
+
+
+@router.patch("/{workspace_id}", response_model=Workspace, operation_id="updateWorkspace")
+async def update_workspace(
+    user_id: UserId, workspace_id: WorkspaceId, body: WorkspaceUpdate, service: ServiceDep
+) -> Workspace:
+    return await service.update(user_id, workspace_id, body)
+
+
+@router.post("/{workspace_id}:start", response_model=Workspace, operation_id="startWorkspace")
+async def start_workspace(
+    user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep, wait: Wait = False
+) -> Workspace:
+    return await service.start(user_id, workspace_id, wait)
+
+
+@router.post("/{workspace_id}:stop", response_model=Workspace, operation_id="stopWorkspace")
+async def stop_workspace(
+    user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep
+) -> Workspace:
+    return await service.stop(user_id, workspace_id)
+
+
+@router.post(
+    "/{workspace_id}:restart", response_model=Workspace, operation_id="restartWorkspace"
+)
+async def restart_workspace(
+    user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep, wait: Wait = False
+) -> Workspace:
+    return await service.restart(user_id, workspace_id, wait)
+
+
+@router.delete(
+    "/{workspace_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    operation_id="deleteWorkspace",
+)
+async def delete_workspace(
+    user_id: UserId,
+    workspace_id: WorkspaceId,
+    service: ServiceDep,
+    delete_volumes: Annotated[
+        bool, Query(description="Also delete the data in /workspace. Kept by default.")
+    ] = False,
+) -> Response:
+    await service.delete(user_id, workspace_id, delete_volumes)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{workspace_id}/logs",
+    response_class=PlainTextResponse,
+    operation_id="getWorkspaceLogs",
+    responses={200: {"content": {"text/plain": {}}, "description": "The last lines printed."}},
+)
+async def workspace_logs(
+    user_id: UserId,
+    workspace_id: WorkspaceId,
+    service: ServiceDep,
+    tail: Annotated[int, Query(ge=1, le=10000, description="How many lines.")] = 100,
+) -> PlainTextResponse:
+    return PlainTextResponse(await service.logs(user_id, workspace_id, tail))

@@ -1,0 +1,66 @@
+"""The FastAPI application: `create_app(settings)` builds it; `python -m ...app` serves it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from .api.routes import system, workspaces
+from .backends import WorkspaceBackend, create_backend
+from .errors import install_error_handlers
+from .service import WorkspaceService
+from .settings import Settings
+
+
+def create_app(settings: Settings | None = None, backend: WorkspaceBackend | None = None) -> FastAPI:
+    settings = settings or Settings()
+    backend = backend or create_backend(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await backend.close()
+
+    app = FastAPI(
+        title="ML Lab Workspace Manager",
+        version="0.1.0",
+        description="Create, start, stop, resize and delete ml-workspace containers.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.service = WorkspaceService(settings, backend)
+    install_error_handlers(app)
+    if settings.backend_cors_origins:
+        # Only the listed origins, never a reflected "*" with credentials.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.backend_cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "ct_token", "X-CSRF-Token"],
+        )
+    app.include_router(system.router)
+    app.include_router(workspaces.router)
+    return app
+
+
+def main() -> None:
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+if __name__ == "__main__":
+    main()

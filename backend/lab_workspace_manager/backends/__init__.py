@@ -1,0 +1,18 @@
+"""Where workspaces live. `create_backend` is the one place that picks an implementation."""
+
+from __future__ import annotations
+
+from ..settings import Settings
+from .base import WorkspaceBackend, WorkspaceState
+
+__all__ = ["WorkspaceBackend", "WorkspaceState", "create_backend"]
+
+
+def create_backend(settings: Settings) -> WorkspaceBackend:
+    if settings.workspace_backend == "memory":
+        from .memory import InMemoryBackend
+
+        return InMemoryBackend(settings.workspace_public_prefix)
+    from .docker.backend import DockerBackend
+
+    return DockerBackend(settings)

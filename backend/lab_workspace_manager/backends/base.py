@@ -1,0 +1,97 @@
+"""The workspace-backend contract: the small interface every place workspaces can live implements.
+
+A backend stores and runs workspaces; it knows nothing about HTTP, users' rights or the
+configured limits (the service checks those first). Rules every implementation follows:
+
+- A workspace belongs to exactly one owner. Every verb takes the owner, and a workspace of
+  another owner is reported exactly like a missing one (`NotFound`).
+- `create` either leaves a complete workspace behind or nothing at all.
+- `delete` is idempotent: deleting what is gone is not an error. The data volume survives
+  unless `delete_volume` is true.
+- `stop` and `start` are idempotent too: stopping a stopped workspace is a no-op.
+- A workspace is `running` only when it answers HTTP; until then it is `pending`.
+- Only the errors of `lab_workspace_manager.errors` leave a backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..models import WorkspaceSpec, WorkspaceStatus
+
+SETTLED = {WorkspaceStatus.RUNNING, WorkspaceStatus.STOPPED, WorkspaceStatus.FAILED}
+
+
+@dataclass(frozen=True)
+class WorkspaceState:
+    """A workspace as a backend sees it right now."""
+
+    id: str
+    owner: str
+    spec: WorkspaceSpec
+    status: WorkspaceStatus
+    status_message: str
+    is_stopped: bool
+    created_at: datetime
+    access_url: str | None = None
+
+
+class WorkspaceBackend(ABC):
+    name: str
+
+    @abstractmethod
+    async def list(self, owner: str) -> list[WorkspaceState]:
+        """The owner's workspaces, oldest first."""
+
+    @abstractmethod
+    async def get(self, owner: str, workspace_id: str) -> WorkspaceState:
+        """One workspace; `NotFound` if it does not exist or is not the owner's."""
+
+    @abstractmethod
+    async def create(
+        self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool
+    ) -> WorkspaceState:
+        """Create a workspace with a fresh id; start it unless `start` is false."""
+
+    @abstractmethod
+    async def update(self, owner: str, workspace_id: str, spec: WorkspaceSpec) -> WorkspaceState:
+        """Make the workspace match `spec`: live where possible, else recreate keeping data."""
+
+    @abstractmethod
+    async def start(self, owner: str, workspace_id: str) -> WorkspaceState: ...
+
+    @abstractmethod
+    async def stop(self, owner: str, workspace_id: str) -> WorkspaceState: ...
+
+    @abstractmethod
+    async def restart(self, owner: str, workspace_id: str) -> WorkspaceState: ...
+
+    @abstractmethod
+    async def delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None: ...
+
+    @abstractmethod
+    async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
+        """The last `tail` lines the workspace printed (empty if it never ran)."""
+
+    @abstractmethod
+    async def check_health(self) -> None:
+        """Return if the backend can do its work; raise `BackendUnavailable` if not."""
+
+    async def close(self) -> None:
+        """Release connections; the default has none."""
+
+    async def wait_settled(
+        self, owner: str, workspace_id: str, timeout: float, interval: float = 0.1
+    ) -> WorkspaceState:
+        """Poll until the workspace is running, stopped or failed, or `timeout` s passed."""
+        deadline = time.monotonic() + timeout
+        state = await self.get(owner, workspace_id)
+        while state.status not in SETTLED and time.monotonic() < deadline:
+            await asyncio.sleep(interval)
+            state = await self.get(owner, workspace_id)
+        return state
+

@@ -1,0 +1,527 @@
+"""Workspaces as containers on one Docker engine, owned by labels.
+
+A workspace is four things, all labelled with the instance, the owner and the workspace id:
+  - its record: a never-started container whose labels hold the settings and the state its
+    user asked for (see `labels.py`); a new revision replaces it on every change;
+  - its container, created from `spec.container_config`;
+  - its volume, mounted at /workspace: the only thing a user's data lives in;
+  - its owner's network, shared by that owner's workspaces and no one else's.
+
+Each verb runs as one blocking function in a worker thread (`engine.in_thread`). Changes to one
+workspace are serialised by a per-workspace lock; creating and removing a user's network by a
+per-owner lock. The readiness tracker decides `pending` versus `running` from the event loop.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tarfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import docker
+import docker.errors
+from docker.utils import parse_repository_tag
+
+from ... import naming
+from ...errors import Conflict, ResourceUnavailable, workspace_not_found
+from ...models import WorkspaceSpec, WorkspaceStatus
+from ...settings import MIB, Settings
+from ..base import WorkspaceBackend, WorkspaceState
+from . import labels as L
+from . import spec as build
+from .engine import in_thread, make_client
+from .readiness import ReadinessTracker
+from .records import Desired, Record
+from .status import ExitInfo, describe
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT = 10  # seconds a workspace gets to shut down before it is killed
+BY_USER = "by its user"
+
+
+@dataclass
+class _Found:
+    """Every container the engine has for one workspace id."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    container: dict[str, Any] | None = None
+    everything: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self) -> Record:
+        newest = max(self.records, key=lambda c: int(c["Labels"][L.REVISION]))
+        return Record.from_labels(newest["Labels"])
+
+
+@dataclass(frozen=True)
+class _Observed:
+    record: Record
+    container: dict[str, Any] | None
+    exit_info: ExitInfo | None
+
+
+class DockerBackend(WorkspaceBackend):
+    name = "docker"
+
+    def __init__(self, settings: Settings, client: docker.DockerClient | None = None) -> None:
+        self.settings = settings
+        self.client = client or make_client(settings.docker_host)
+        self.readiness = ReadinessTracker(settings.workspace_ready_timeout)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._record_image_ready = False
+
+    # --- the contract -------------------------------------------------------------------------
+    async def list(self, owner: str) -> list[WorkspaceState]:
+        observed = await in_thread("list the workspaces", self._observe, owner, None)
+        states = [self._state(o) for o in observed]
+        return sorted(states, key=lambda s: s.created_at)
+
+    async def get(self, owner: str, workspace_id: str) -> WorkspaceState:
+        observed = await in_thread("read the workspace", self._observe, owner, workspace_id)
+        if not observed:
+            raise workspace_not_found(workspace_id)
+        return self._state(observed[0])
+
+    async def create(
+        self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool
+    ) -> WorkspaceState:
+        await in_thread("create the workspace", self._create, owner, workspace_id, spec, start)
+        return await self.get(owner, workspace_id)
+
+    async def update(self, owner: str, workspace_id: str, spec: WorkspaceSpec) -> WorkspaceState:
+        await in_thread("change the workspace", self._update, owner, workspace_id, spec)
+        return await self.get(owner, workspace_id)
+
+    async def start(self, owner: str, workspace_id: str) -> WorkspaceState:
+        await in_thread("start the workspace", self._start, owner, workspace_id, False)
+        return await self.get(owner, workspace_id)
+
+    async def restart(self, owner: str, workspace_id: str) -> WorkspaceState:
+        await in_thread("restart the workspace", self._start, owner, workspace_id, True)
+        return await self.get(owner, workspace_id)
+
+    async def stop(self, owner: str, workspace_id: str) -> WorkspaceState:
+        await in_thread("stop the workspace", self._stop, owner, workspace_id)
+        return await self.get(owner, workspace_id)
+
+    async def delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
+        await in_thread(
+            "delete the workspace", self._delete, owner, workspace_id, delete_volume
+        )
+
+    async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
+        return await in_thread("read the workspace's logs", self._logs, owner, workspace_id, tail)
+
+    async def check_health(self) -> None:
+        await in_thread("reach the Docker engine", self.client.api.ping)
+
+    async def close(self) -> None:
+        await self.readiness.close()
+        self.client.close()
+
+    # --- reading ------------------------------------------------------------------------------
+    def _scan(self, owner: str, workspace_id: str | None) -> dict[str, _Found]:
+        wanted = [f"{L.INSTANCE}={self.settings.instance_id}", f"{L.OWNER}={owner}"]
+        if workspace_id:
+            wanted.append(f"{L.WORKSPACE}={workspace_id}")
+        found: dict[str, _Found] = {}
+        for summary in self.client.api.containers(all=True, filters={"label": wanted}):
+            labels = summary.get("Labels") or {}
+            entry = found.setdefault(labels.get(L.WORKSPACE, ""), _Found())
+            entry.everything.append(summary)
+            kind = labels.get(L.KIND)
+            if kind == L.KIND_RECORD:
+                entry.records.append(summary)
+            elif kind == L.KIND_WORKSPACE:
+                name = naming.container_name(
+                    self.settings.instance_id, owner, labels.get(L.WORKSPACE, "")
+                )
+                if "/" + name in summary.get("Names", []):
+                    entry.container = summary
+        return found
+
+    def _observe(self, owner: str, workspace_id: str | None) -> list[_Observed]:
+        observed = []
+        for found in self._scan(owner, workspace_id).values():
+            if not found.records:
+                continue  # a leftover of an interrupted change; not a workspace
+            record = found.record()
+            container = found.container
+            exit_info = None
+            if (
+                container is not None
+                and container["State"] in ("exited", "restarting")
+                and record.desired == "running"
+            ):
+                exit_info = self._exit_info(container["Id"])
+            observed.append(_Observed(record, container, exit_info))
+        return observed
+
+    def _exit_info(self, container_id: str) -> ExitInfo | None:
+        try:
+            state = self.client.api.inspect_container(container_id)["State"]
+        except docker.errors.NotFound:
+            return None
+        log_tail = ""
+        if state.get("ExitCode") and not state.get("OOMKilled"):
+            log_tail = self._logs_of(container_id, 5)
+        return ExitInfo(
+            exit_code=int(state.get("ExitCode") or 0),
+            oom_killed=bool(state.get("OOMKilled")),
+            finished_at=_parse_time(state.get("FinishedAt")),
+            error=state.get("Error") or "",
+            log_tail=log_tail,
+        )
+
+    def _state(self, observed: _Observed) -> WorkspaceState:
+        record, container = observed.record, observed.container
+        engine_state = container["State"] if container else None
+        ready, waited = False, None
+        if container is not None:
+            if engine_state == "running":
+                ready, waited = self.readiness.check(container["Id"], self._probe_url(container))
+            else:
+                self.readiness.forget(container["Id"])
+        status, message = describe(record, engine_state, observed.exit_info, ready, waited)
+        running = status is WorkspaceStatus.RUNNING
+        return WorkspaceState(
+            id=record.workspace_id,
+            owner=record.owner,
+            spec=record.spec,
+            status=status,
+            status_message=message,
+            is_stopped=record.desired == "stopped",
+            created_at=record.created_at,
+            access_url=self._public_path(record.workspace_id) if running else None,
+        )
+
+    def _public_path(self, workspace_id: str) -> str:
+        return naming.workspace_path(self.settings.workspace_public_prefix, workspace_id)
+
+    def _probe_url(self, container: dict[str, Any]) -> str:
+        labels = container["Labels"]
+        network = naming.network_name(self.settings.instance_id, labels[L.OWNER])
+        networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
+        address = (networks.get(network) or {}).get("IPAddress") or "127.0.0.1"
+        path = self._public_path(labels[L.WORKSPACE])
+        return f"http://{address}:{build.WORKSPACE_PORT}{path}"
+
+    def _current(self, owner: str, workspace_id: str) -> _Found:
+        found = self._scan(owner, workspace_id).get(workspace_id)
+        if found is None or not found.records:
+            raise workspace_not_found(workspace_id)
+        return found
+
+    def _logs_of(self, container_id: str, tail: int) -> str:
+        raw = self.client.api.logs(container_id, stdout=True, stderr=True, tail=tail)
+        return bytes(raw).decode(errors="replace")
+
+    def _logs(self, owner: str, workspace_id: str, tail: int) -> str:
+        container = self._current(owner, workspace_id).container
+        return self._logs_of(container["Id"], tail) if container else ""
+
+    # --- changing -----------------------------------------------------------------------------
+    def _lock(self, key: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _create(self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool) -> None:
+        undo: list[Callable[[], object]] = []
+        try:
+            self._ensure_image(spec.container_image)
+            self._ensure_gpus(spec.compute.gpus)
+            now = datetime.now(UTC)
+            record = Record(
+                owner=owner, workspace_id=workspace_id, revision=1, spec=spec,
+                desired="running" if start else "stopped", reason="" if start else BY_USER,
+                changed_at=now, created_at=now,
+            )
+            # The owner lock makes "network exists" and "a record exists" one step, so a
+            # concurrent delete of the owner's last workspace cannot remove the network under us.
+            with self._lock("owner:" + owner):
+                self._ensure_network(owner)
+                self._write_record(record, [])
+            undo.append(lambda: self._remove_containers(owner, workspace_id))
+            volume = self.client.volumes.create(
+                **build.volume_config(self.settings, owner, workspace_id)
+            )
+            undo.append(lambda: volume.remove(force=True))
+            container = self.client.containers.create(
+                **build.container_config(self.settings, owner, workspace_id, spec, start)
+            )
+            if start:
+                container.start()
+        except BaseException:
+            log.info("creating workspace %s of %s failed; rolling back", workspace_id, owner)
+            for step in reversed(undo):
+                try:
+                    step()
+                except Exception:
+                    log.exception("rollback step failed for workspace %s", workspace_id)
+            try:
+                self._collect_network(owner)
+            except Exception:
+                log.exception("could not clean up the network of %s", owner)
+            raise
+
+    def _update(self, owner: str, workspace_id: str, spec: WorkspaceSpec) -> None:
+        with self._lock("ws:" + workspace_id):
+            found = self._current(owner, workspace_id)
+            record = found.record()
+            if spec == record.spec:
+                return
+            container = found.container
+            if container is not None and _built_from(container) != build.build_fingerprint(spec):
+                running = container["State"] in ("running", "restarting")
+                same_build = (spec.container_image, spec.compute.gpus) == (
+                    record.spec.container_image, record.spec.compute.gpus
+                )
+                if running and same_build:
+                    self._resize_live(container["Id"], spec)
+                else:
+                    self._ensure_image(spec.container_image)
+                    self._ensure_gpus(spec.compute.gpus)
+                    self._recreate(owner, workspace_id, spec, container, start=running)
+            self._write_record(replace(record, spec=spec), found.records)
+
+    def _start(self, owner: str, workspace_id: str, restart: bool) -> None:
+        with self._lock("ws:" + workspace_id):
+            found = self._current(owner, workspace_id)
+            record, container = found.record(), found.container
+            running = container is not None and container["State"] in ("running", "restarting")
+            outdated = container is None or (
+                _built_from(container) != build.build_fingerprint(record.spec)
+                and (restart or not running)
+            )
+            if outdated:
+                # Missing, or built from older settings (a live resize leaves MAX_NUM_THREADS
+                # behind): a fresh container, with the same volume, is the cheapest fix.
+                self._ensure_image(record.spec.container_image)
+                self._ensure_gpus(record.spec.compute.gpus)
+                self._recreate(owner, workspace_id, record.spec, container, start=True)
+            else:
+                assert container is not None
+                api = self.client.api
+                api.update_container(container["Id"], restart_policy=build.RESTART_ON_FAILURE)
+                if restart and running:
+                    self.readiness.forget(container["Id"])
+                    api.restart(container["Id"], timeout=STOP_TIMEOUT)
+                elif container["State"] == "paused":
+                    api.unpause(container["Id"])
+                elif not running:
+                    api.start(container["Id"])
+            self._set_desired(found, record, "running", "")
+
+    def _stop(self, owner: str, workspace_id: str) -> None:
+        with self._lock("ws:" + workspace_id):
+            found = self._current(owner, workspace_id)
+            container = found.container
+            if container is not None and container["State"] not in ("exited", "created", "dead"):
+                api = self.client.api
+                # First the policy, so neither a crash nor an engine restart revives it.
+                api.update_container(container["Id"], restart_policy=build.RESTART_NEVER)
+                api.stop(container["Id"], timeout=STOP_TIMEOUT)
+                self.readiness.forget(container["Id"])
+            self._set_desired(found, found.record(), "stopped", BY_USER)
+
+    def _delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
+        with self._lock("ws:" + workspace_id):
+            self._remove_containers(owner, workspace_id)
+            if delete_volume:
+                wanted = [
+                    f"{L.INSTANCE}={self.settings.instance_id}",
+                    f"{L.KIND}={L.KIND_VOLUME}",
+                    f"{L.OWNER}={owner}",
+                    f"{L.WORKSPACE}={workspace_id}",
+                ]
+                for volume in self.client.volumes.list(filters={"label": wanted}):
+                    _ignore_missing(lambda v=volume: v.remove(force=True))
+        self._collect_network(owner)
+
+    # --- steps --------------------------------------------------------------------------------
+    def _set_desired(self, found: _Found, record: Record, desired: Desired, reason: str) -> None:
+        if record.desired != desired or record.reason != reason:
+            changed = replace(record, desired=desired, reason=reason, changed_at=datetime.now(UTC))
+            self._write_record(changed, found.records)
+
+    def _write_record(self, record: Record, previous: list[dict[str, Any]]) -> None:
+        """Store `record` as the next revision, then drop the revisions it replaces."""
+        self._ensure_record_image()
+        newest = max((int(c["Labels"][L.REVISION]) for c in previous), default=0)
+        record = replace(record, revision=newest + 1)
+        try:
+            self.client.containers.create(
+                **build.record_config(self.settings, record.to_labels(self.settings.instance_id))
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                raise Conflict(
+                    "The workspace was changed by another request at the same time; "
+                    "reload it and try again."
+                ) from exc
+            raise
+        for old in previous:
+            _ignore_missing(lambda c=old: self.client.api.remove_container(c["Id"], force=True))
+
+    def _remove_containers(self, owner: str, workspace_id: str) -> None:
+        found = self._scan(owner, workspace_id).get(workspace_id)
+        for summary in found.everything if found else []:
+            self.readiness.forget(summary["Id"])
+            _ignore_missing(
+                lambda c=summary: self.client.api.remove_container(c["Id"], force=True)
+            )
+
+    def _recreate(
+        self,
+        owner: str,
+        workspace_id: str,
+        spec: WorkspaceSpec,
+        old: dict[str, Any] | None,
+        start: bool,
+    ) -> None:
+        """Replace the container (not the volume): build the new one first, so a failure
+        leaves the old one untouched."""
+        config = build.container_config(self.settings, owner, workspace_id, spec, start)
+        final_name = config["name"]
+        config["name"] = final_name + "-next"
+        _ignore_missing(lambda: self.client.api.remove_container(config["name"], force=True))
+        new = self.client.containers.create(**config)
+        try:
+            if old is not None:
+                self.readiness.forget(old["Id"])
+                self.client.api.stop(old["Id"], timeout=STOP_TIMEOUT)
+                self.client.api.remove_container(old["Id"], force=True)
+            new.rename(final_name)
+        except BaseException:
+            _ignore_missing(lambda: new.remove(force=True))
+            raise
+        if start:
+            new.start()
+
+    def _resize_live(self, container_id: str, spec: WorkspaceSpec) -> None:
+        """New CPU and memory limits for a running container, without restarting it."""
+        memory = spec.compute.memory * MIB
+        body = {
+            "NanoCpus": round(spec.compute.cpus * 1e9),
+            "Memory": memory,
+            "MemorySwap": memory,
+        }
+        api = self.client.api
+        # docker-py's update_container() has no NanoCpus parameter; this is the same endpoint.
+        try:
+            response = api._post_json(api._url("/containers/{0}/update", container_id), data=body)
+            api._raise_for_status(response)
+        except docker.errors.APIError as exc:
+            if "busy" in str(exc.explanation):
+                raise Conflict(
+                    f"compute.memory: the workspace uses more than {spec.compute.memory} MB "
+                    "right now, so the limit cannot be lowered that far while it runs. Free "
+                    "memory in the workspace (stop kernels), or stop it and resize then."
+                ) from exc
+            raise
+
+    def _ensure_image(self, image: str) -> None:
+        try:
+            self.client.images.get(image)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        if not self.settings.workspace_image_pull:
+            raise ResourceUnavailable(
+                f"Image {image} is not available on this host (pulling is turned off). "
+                "Ask an administrator to load it, or pick another image."
+            )
+        repository, tag = parse_repository_tag(image)
+        try:
+            self.client.images.pull(repository, tag=tag or "latest")
+        except docker.errors.APIError as exc:
+            raise ResourceUnavailable(
+                f"Image {image} is not available on this host and could not be pulled "
+                f"({exc.explanation}). Ask an administrator to load it, or pick another image."
+            ) from exc
+
+    def _ensure_gpus(self, gpus: int) -> None:
+        if gpus and "nvidia" not in (self.client.info().get("Runtimes") or {}):
+            raise ResourceUnavailable(
+                f"{gpus} GPU(s) requested, but this Docker host has no NVIDIA runtime. "
+                "Create the workspace without GPUs, or ask an administrator for a GPU host."
+            )
+
+    def _ensure_network(self, owner: str) -> None:
+        config = build.network_config(self.settings, owner)
+        try:
+            self.client.networks.get(config["name"])
+            return
+        except docker.errors.NotFound:
+            pass
+        try:
+            self.client.networks.create(**config)
+        except docker.errors.APIError as exc:
+            if "address pool" in str(exc.explanation):
+                raise ResourceUnavailable(
+                    "The Docker engine has no free address range for another user network. "
+                    "An administrator can widen it with dockerd's 'default-address-pools'."
+                ) from exc
+            if exc.status_code != 409:
+                raise
+
+    def _collect_network(self, owner: str) -> None:
+        """Remove the owner's network once no workspace of theirs is left."""
+        wanted = [
+            f"{L.INSTANCE}={self.settings.instance_id}",
+            f"{L.OWNER}={owner}",
+            f"{L.KIND}={L.KIND_RECORD}",
+        ]
+        with self._lock("owner:" + owner):
+            if self.client.api.containers(all=True, filters={"label": wanted}):
+                return
+            name = naming.network_name(self.settings.instance_id, owner)
+            try:
+                self.client.api.remove_network(name)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                log.warning("network %s not removed: %s", name, exc.explanation)
+
+    def _ensure_record_image(self) -> None:
+        """The empty image records are made from; imported once, no registry needed."""
+        if self._record_image_ready:
+            return
+        with self._lock("record-image"):
+            try:
+                self.client.images.get(build.RECORD_IMAGE)
+            except docker.errors.ImageNotFound:
+                empty = io.BytesIO()
+                tarfile.open(fileobj=empty, mode="w").close()
+                repository, tag = build.RECORD_IMAGE.split(":")
+                self.client.api.import_image_from_data(
+                    empty.getvalue(), repository=repository, tag=tag
+                )
+            self._record_image_ready = True
+
+
+def _built_from(container: dict[str, Any]) -> str:
+    return str((container.get("Labels") or {}).get(L.BUILD, ""))
+
+
+def _ignore_missing(action: Callable[[], object]) -> None:
+    try:
+        action()
+    except docker.errors.NotFound:
+        pass
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    """Docker reports UTC ("...Z") with nanoseconds; seconds are precise enough here."""
+    if not value or value.startswith("0001-"):
+        return None
+    try:
+        return datetime.fromisoformat(value[:19]).replace(tzinfo=UTC)
+    except ValueError:
+        return None

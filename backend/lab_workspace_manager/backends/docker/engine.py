@@ -1,0 +1,75 @@
+"""The boundary to the Docker SDK: one client, and its errors translated once.
+
+The SDK blocks, so every call runs in a worker thread (`in_thread`) and never on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import ParamSpec, TypeVar
+
+import anyio.to_thread
+import docker
+import docker.errors
+import requests.exceptions
+
+from ...errors import BackendUnavailable, Conflict, ManagerError, NotFound
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# API 1.41 = Docker 20.10, the oldest engine we support (device requests need 1.40). A fixed
+# version means creating the client never talks to the engine, so start-up works while it is down.
+API_VERSION = "1.41"
+
+
+def make_client(base_url: str | None, timeout: float = 60) -> docker.DockerClient:
+    return docker.DockerClient(
+        base_url=base_url or "unix:///var/run/docker.sock",
+        version=API_VERSION,
+        timeout=timeout,
+        # Enough connections for the worker threads that may talk to the engine at once.
+        max_pool_size=64,
+    )
+
+
+@contextmanager
+def engine_errors(action: str) -> Iterator[None]:
+    """Translate what escapes SDK calls made while doing `action` ("create the workspace")."""
+    try:
+        yield
+    except docker.errors.NotFound as exc:
+        raise NotFound(f"Could not {action}: {_explain(exc)}") from exc
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:
+            raise Conflict(f"Could not {action}: {_explain(exc)}") from exc
+        raise ManagerError(f"The Docker engine refused to {action}: {_explain(exc)}") from exc
+    except requests.exceptions.Timeout as exc:
+        raise BackendUnavailable(
+            f"The Docker engine did not answer in time while trying to {action}. "
+            "It may be overloaded; try again in a minute."
+        ) from exc
+    except (requests.exceptions.ConnectionError, docker.errors.DockerException) as exc:
+        raise BackendUnavailable(
+            f"The Docker engine is not reachable, so the manager could not {action}. "
+            "Check that dockerd is running and its socket is available to the manager."
+        ) from exc
+
+
+def _explain(exc: docker.errors.APIError) -> str:
+    explanation = exc.explanation
+    if isinstance(explanation, bytes):
+        explanation = explanation.decode(errors="replace")
+    return str(explanation or exc).strip()
+
+
+async def in_thread(action: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a blocking engine call in a worker thread, with its errors translated."""
+
+    def call() -> T:
+        with engine_errors(action):
+            return fn(*args, **kwargs)
+
+    return await anyio.to_thread.run_sync(partial(call))

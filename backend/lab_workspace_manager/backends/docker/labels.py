@@ -1,0 +1,29 @@
+"""The labels that mark what the manager owns on an engine; they are its only stored state.
+
+Every object carries the instance, its kind and its owner; workspace objects also carry the
+workspace id. A workspace's settings and the state its user asked for live on its *record*: a
+never-started container made from an empty image, replaced by a new revision on every change
+(container labels cannot be edited). Reading every workspace of a user is one list call.
+"""
+
+from __future__ import annotations
+
+PREFIX = "lwm."
+INSTANCE = PREFIX + "instance"
+KIND = PREFIX + "kind"
+OWNER = PREFIX + "owner"
+WORKSPACE = PREFIX + "workspace"
+DISPLAY_NAME = PREFIX + "display-name"
+SPEC = PREFIX + "spec"
+REVISION = PREFIX + "revision"
+DESIRED = PREFIX + "desired"
+REASON = PREFIX + "reason"
+CHANGED_AT = PREFIX + "changed-at"
+CREATED_AT = PREFIX + "created-at"
+# On a workspace container: a fingerprint of the settings it was created from.
+BUILD = PREFIX + "build"
+
+KIND_WORKSPACE = "workspace"
+KIND_RECORD = "record"
+KIND_VOLUME = "volume"
+KIND_NETWORK = "network"

@@ -1,0 +1,70 @@
+"""Whether a running workspace answers HTTP yet: the difference between `pending` and `running`.
+
+A container that has started is not a workspace a user can open: Jupyter needs a moment (or
+minutes, for a big image). For each running container the tracker probes the workspace's base
+URL in the background until it answers with anything below 500; status reads only look up the
+result, so no request waits on a probe. The results are derived state: after a manager restart
+they are simply probed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Probe:
+    url: str
+    started: float = field(default_factory=time.monotonic)
+    ready: bool = False
+    task: asyncio.Task[None] | None = None
+
+
+class ReadinessTracker:
+    def __init__(self, timeout: float, interval: float = 0.2) -> None:
+        self._timeout = timeout
+        self._interval = interval
+        self._probes: dict[str, _Probe] = {}
+        self._client = httpx.AsyncClient(timeout=2.0, follow_redirects=False, trust_env=False)
+
+    def check(self, container_id: str, url: str) -> tuple[bool, float]:
+        """(answers HTTP, seconds we have been waiting); starts probing if nobody is."""
+        probe = self._probes.get(container_id)
+        if probe is None or probe.url != url:
+            probe = self._probes[container_id] = _Probe(url)
+        if not probe.ready and (probe.task is None or probe.task.done()):
+            probe.task = asyncio.create_task(self._run(probe))
+        return probe.ready, time.monotonic() - probe.started
+
+    def forget(self, container_id: str) -> None:
+        """The container stopped or is being replaced: its next start is probed afresh."""
+        probe = self._probes.pop(container_id, None)
+        if probe and probe.task and not probe.task.done():
+            probe.task.cancel()
+
+    async def _run(self, probe: _Probe) -> None:
+        deadline = time.monotonic() + self._timeout
+        delay = self._interval
+        while time.monotonic() < deadline:
+            try:
+                response = await self._client.get(probe.url)
+                if response.status_code < 500:
+                    probe.ready = True
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+        log.info("workspace at %s still not answering after %.0f s", probe.url, self._timeout)
+
+    async def close(self) -> None:
+        for container_id in list(self._probes):
+            self.forget(container_id)
+        await self._client.aclose()

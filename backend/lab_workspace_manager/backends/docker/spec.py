@@ -1,0 +1,121 @@
+"""What to create on the engine, as pure functions of (owner, workspace, settings).
+
+The backend only executes these; tests compare their output with exact dictionaries. Units:
+memory settings are MB (MiB), Docker wants bytes; `NanoCpus = cpus × 1e9`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
+
+from docker.types import DeviceRequest, LogConfig, Mount
+
+from ... import naming
+from ...models import WorkspaceSpec
+from ...settings import MIB, Settings
+from . import labels as L
+
+WORKSPACE_PORT = 8080
+RECORD_IMAGE = "lwm-record:1"
+# A container that crashes is restarted this many times, then left stopped with its reason.
+# (`on-failure` also brings running workspaces back after the engine restarts; a stopped
+# workspace gets the policy "no" so an engine restart does not start it.)
+RESTART_ON_FAILURE = {"Name": "on-failure", "MaximumRetryCount": 3}
+RESTART_NEVER = {"Name": "no", "MaximumRetryCount": 0}
+
+
+def owner_labels(settings: Settings, kind: str, owner: str) -> dict[str, str]:
+    return {L.INSTANCE: settings.instance_id, L.KIND: kind, L.OWNER: owner}
+
+
+def build_fingerprint(spec: WorkspaceSpec) -> str:
+    """Changes whenever the container must be recreated to match the spec."""
+    c = spec.compute
+    key = f"{spec.container_image}|{c.cpus:g}|{c.memory}|{c.gpus}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def container_config(
+    settings: Settings, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool
+) -> dict[str, Any]:
+    """Keyword arguments for `client.containers.create` for one workspace."""
+    c = spec.compute
+    memory = c.memory * MIB
+    config: dict[str, Any] = {
+        "name": naming.container_name(settings.instance_id, owner, workspace_id),
+        "image": spec.container_image,
+        "hostname": workspace_id,
+        "detach": True,
+        "environment": {
+            # The proxy forwards the full path, so the workspace serves under exactly it.
+            "WORKSPACE_BASE_URL": naming.workspace_path(
+                settings.workspace_public_prefix, workspace_id
+            ),
+            # ml-workspace's "auto" reads only cgroup v1 quotas; say it explicitly.
+            "MAX_NUM_THREADS": str(max(1, math.ceil(c.cpus))),
+            # Token links would bypass the manager's access checks and never expire.
+            "SHARED_LINKS_ENABLED": "false",
+        },
+        "labels": {
+            **owner_labels(settings, L.KIND_WORKSPACE, owner),
+            L.WORKSPACE: workspace_id,
+            L.DISPLAY_NAME: spec.display_name,
+            L.SPEC: spec.model_dump_json(),
+            L.BUILD: build_fingerprint(spec),
+        },
+        "nano_cpus": round(c.cpus * 1e9),
+        "mem_limit": memory,
+        # Equal to the memory limit: no swap to escape into.
+        "memswap_limit": memory,
+        "shm_size": settings.shm_size * MIB,
+        "pids_limit": settings.pids_limit,
+        "privileged": False,
+        "security_opt": ["no-new-privileges:true"],
+        "mounts": [
+            Mount(
+                target="/workspace",
+                source=naming.volume_name(settings.instance_id, owner, workspace_id),
+                type="volume",
+            )
+        ],
+        "network": naming.network_name(settings.instance_id, owner),
+        "restart_policy": RESTART_ON_FAILURE if start else RESTART_NEVER,
+        # Bounded logs: a chatty workspace must not fill the host's disk.
+        "log_config": LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"}),
+    }
+    if c.gpus:
+        config["device_requests"] = [DeviceRequest(count=c.gpus, capabilities=[["gpu"]])]
+    return config
+
+
+def volume_config(settings: Settings, owner: str, workspace_id: str) -> dict[str, Any]:
+    return {
+        "name": naming.volume_name(settings.instance_id, owner, workspace_id),
+        "driver": "local",
+        "labels": {**owner_labels(settings, L.KIND_VOLUME, owner), L.WORKSPACE: workspace_id},
+    }
+
+
+def network_config(settings: Settings, owner: str) -> dict[str, Any]:
+    """One bridge network per user: workspaces of different users cannot reach each other."""
+    return {
+        "name": naming.network_name(settings.instance_id, owner),
+        "driver": "bridge",
+        "labels": owner_labels(settings, L.KIND_NETWORK, owner),
+        "check_duplicate": True,
+    }
+
+
+def record_config(settings: Settings, record_labels: dict[str, str]) -> dict[str, Any]:
+    """A record is a container that is never started: no network, no command that runs."""
+    owner, workspace_id = record_labels[L.OWNER], record_labels[L.WORKSPACE]
+    revision = int(record_labels[L.REVISION])
+    return {
+        "name": naming.record_name(settings.instance_id, owner, workspace_id, revision),
+        "image": RECORD_IMAGE,
+        "command": ["record"],
+        "network_mode": "none",
+        "labels": record_labels,
+    }

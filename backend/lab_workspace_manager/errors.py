@@ -1,0 +1,83 @@
+"""The one exception hierarchy of the manager, and the one table that turns it into HTTP.
+
+    ManagerError                    500  something we did not expect
+    ├── InvalidInput                422  a request asked for something the rules do not allow
+    ├── NotFound                    404  no such workspace (for this user)
+    ├── Conflict                    409  a name is taken, or the state does not allow the action
+    ├── ResourceUnavailable         400  the host cannot provide it (image, GPUs)
+    └── BackendUnavailable          503  the Docker engine (or ML Lab) cannot be reached
+
+Backends translate their library's errors into these once, at their boundary, and chain the
+original with `raise ... from`. Every message is meant for the user: it says what was wrong and
+what to do. Every error response has the shape `{"detail": "..."}`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+log = logging.getLogger(__name__)
+
+
+class ManagerError(Exception):
+    status_code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(ManagerError):
+    status_code = 422
+
+
+class NotFound(ManagerError):
+    status_code = 404
+
+
+class Conflict(ManagerError):
+    status_code = 409
+
+
+class ResourceUnavailable(ManagerError):
+    status_code = 400
+
+
+class BackendUnavailable(ManagerError):
+    status_code = 503
+
+
+def workspace_not_found(workspace_id: str) -> NotFound:
+    return NotFound(f"Workspace '{workspace_id}' does not exist (or is not yours).")
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ManagerError)
+    if exc.status_code >= 500:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc.message,
+                  exc_info=exc.__cause__ or exc)
+    return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+
+
+async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
+    """Keep FastAPI's list of errors, but lead with one sentence a person can read."""
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"] if part != "body")
+        problems.append(f"{where}: {error['msg']}" if where else error["msg"])
+    return JSONResponse(
+        {"detail": "Invalid request: " + "; ".join(problems) + ".",
+         "errors": jsonable_encoder(exc.errors())},
+        status_code=422,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ManagerError, _handle)
+    app.add_exception_handler(RequestValidationError, _handle_validation)

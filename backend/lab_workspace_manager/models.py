@@ -1,0 +1,120 @@
+"""The API's request and response bodies.
+
+Only the shape of input is checked here (types, lengths, signs). Checks against the configured
+limits and option lists live in `validation.py` and run on input only: a response is never
+validated against today's limits, so lowering a maximum never breaks listing old workspaces.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .settings import ImageOption
+
+
+class WorkspaceStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    TERMINATING = "terminating"
+    UNKNOWN = "unknown"
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkspaceCompute(_Input):
+    cpus: float | None = Field(None, gt=0, description="CPU cores, fractions allowed (0.5).")
+    memory: int | None = Field(None, gt=0, description="Memory limit in MB (MiB).")
+    volume_size: int | None = Field(None, gt=0, description="Size of /workspace in MB.")
+    gpus: int | None = Field(None, ge=0, description="Number of GPUs.")
+
+
+class WorkspaceInput(_Input):
+    display_name: str | None = Field(
+        None, max_length=128, description="Free text, unique among the user's workspaces."
+    )
+    container_image: str | None = Field(None, max_length=512)
+    compute: WorkspaceCompute | None = None
+    idle_timeout: int | None = Field(
+        None, ge=0, description="Stop after this many seconds without activity; 0 = never."
+    )
+    clear_volume_on_stop: bool | None = None
+    is_stopped: bool = Field(False, description="Create the workspace without starting it.")
+
+
+class WorkspaceUpdate(_Input):
+    """A partial update: fields left out keep their value."""
+
+    display_name: str | None = Field(None, max_length=128)
+    container_image: str | None = Field(None, max_length=512)
+    compute: WorkspaceCompute | None = None
+    idle_timeout: int | None = Field(None, ge=0)
+    clear_volume_on_stop: bool | None = None
+
+
+class ComputeSpec(BaseModel):
+    """Resolved compute settings of a workspace (every value known)."""
+
+    cpus: float
+    memory: int
+    volume_size: int
+    gpus: int = 0
+
+
+class WorkspaceSpec(BaseModel):
+    """Everything a workspace is made from, after defaults were applied and input validated."""
+
+    display_name: str
+    container_image: str
+    compute: ComputeSpec
+    idle_timeout: int = 0
+    clear_volume_on_stop: bool = False
+
+
+class Workspace(WorkspaceSpec):
+    id: str
+    user_id: str
+    status: WorkspaceStatus
+    status_message: str = Field(description="What is happening, in a sentence a user reads.")
+    is_stopped: bool = Field(description="True when the user asked for it to be stopped.")
+    access_url: str | None = Field(None, description="Path of the workspace while it runs.")
+    created_at: datetime
+
+
+class WorkspaceConfigOptions(BaseModel):
+    """What the UI needs to offer valid choices; the server enforces the same rules."""
+
+    display_name_default: str
+    display_name_max_length: int = 128
+    container_image_default: ImageOption
+    container_image_options: list[ImageOption]
+    cpus_default: float
+    cpus_min: float
+    cpus_max: float
+    cpus_step: float
+    cpus_options: list[float]
+    memory_default: int
+    memory_min: int
+    memory_max: int
+    memory_options: list[int]
+    volume_size_default: int
+    volume_size_min: int
+    volume_size_max: int
+    container_size: int
+    gpus_max: int
+    shm_size: int
+    idle_timeout_default: int
+    idle_timeout_options: list[int]
+    always_clear_volume_on_stop: bool
+
+
+class Health(BaseModel):
+    status: str
+    backend: str
+    detail: str | None = None

@@ -1,0 +1,57 @@
+"""Deterministic, DNS-safe names for everything the manager creates on an engine.
+
+Names are for people reading `docker ps`; ownership is decided by labels. A workspace id is
+random and globally unique, so every name built from it is collision-free; the per-user network
+name adds a hash of the exact user id, because two ids can share a slug ("Alice" and "alice").
+All names stay within one DNS label (63 characters).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import string
+
+WORKSPACE_ID_PATTERN = r"^[a-z][a-z0-9]{5,19}$"
+USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$"
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_workspace_id() -> str:
+    """10 characters, a letter first: 36^9 × 26 ≈ 2.6e15 possibilities."""
+    return secrets.choice(string.ascii_lowercase) + "".join(
+        secrets.choice(_ID_ALPHABET) for _ in range(9)
+    )
+
+
+def slug(text: str, max_length: int = 20) -> str:
+    """Lowercase letters, digits and single dashes; never empty."""
+    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return cleaned[:max_length].rstrip("-") or "x"
+
+
+def short_hash(text: str, length: int = 8) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def container_name(instance: str, owner: str, workspace_id: str) -> str:
+    return f"{instance}-{slug(owner)}-{workspace_id}"
+
+
+def record_name(instance: str, owner: str, workspace_id: str, revision: int) -> str:
+    return f"{container_name(instance, owner, workspace_id)}-r{revision}"
+
+
+def volume_name(instance: str, owner: str, workspace_id: str) -> str:
+    return f"{container_name(instance, owner, workspace_id)}-data"
+
+
+def network_name(instance: str, owner: str) -> str:
+    return f"{instance}-net-{slug(owner)}-{short_hash(owner)}"
+
+
+def workspace_path(public_prefix: str, workspace_id: str) -> str:
+    """Where the manager's proxy serves a workspace; also its WORKSPACE_BASE_URL."""
+    return f"{public_prefix}/workspaces/{workspace_id}/"

@@ -1,0 +1,113 @@
+"""What the API does with workspaces: validate, keep names unique, then ask the backend.
+
+Backend-independent rules live here, so every backend gets them: requests are checked against
+the settings before anything is created, display names are unique per user (case-insensitive),
+and ids are generated here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from . import naming
+from .backends import WorkspaceBackend, WorkspaceState
+from .errors import Conflict
+from .models import Workspace, WorkspaceInput, WorkspaceUpdate
+from .settings import Settings
+from .validation import apply_update, resolve_input
+
+
+class WorkspaceService:
+    def __init__(self, settings: Settings, backend: WorkspaceBackend) -> None:
+        self.settings = settings
+        self.backend = backend
+        self._owner_locks: dict[str, asyncio.Lock] = {}
+        # Names being created or renamed right now, per owner: the backend does not list them
+        # yet, but a second request for the same name must already get its 409.
+        self._reserved: dict[str, set[str]] = {}
+
+    async def list(self, owner: str) -> list[Workspace]:
+        return [to_api(state) for state in await self.backend.list(owner)]
+
+    async def get(self, owner: str, workspace_id: str) -> Workspace:
+        return to_api(await self.backend.get(owner, workspace_id))
+
+    async def create(self, owner: str, request: WorkspaceInput, wait: bool) -> Workspace:
+        spec = resolve_input(request, self.settings)
+        workspace_id = naming.new_workspace_id()
+        async with self._reserve_name(owner, spec.display_name, None):
+            state = await self.backend.create(owner, workspace_id, spec, not request.is_stopped)
+        return await self._settled(state, wait)
+
+    async def update(
+        self, owner: str, workspace_id: str, request: WorkspaceUpdate
+    ) -> Workspace:
+        current = await self.backend.get(owner, workspace_id)
+        spec = apply_update(current.spec, request, self.settings)
+        async with self._reserve_name(owner, spec.display_name, workspace_id):
+            state = await self.backend.update(owner, workspace_id, spec)
+        return to_api(state)
+
+    async def start(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
+        return await self._settled(await self.backend.start(owner, workspace_id), wait)
+
+    async def restart(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
+        return await self._settled(await self.backend.restart(owner, workspace_id), wait)
+
+    async def stop(self, owner: str, workspace_id: str) -> Workspace:
+        return to_api(await self.backend.stop(owner, workspace_id))
+
+    async def delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
+        await self.backend.delete(owner, workspace_id, delete_volume)
+
+    async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
+        return await self.backend.logs(owner, workspace_id, tail)
+
+    async def _settled(self, state: WorkspaceState, wait: bool) -> Workspace:
+        if wait:
+            state = await self.backend.wait_settled(
+                state.owner, state.id, self.settings.workspace_ready_timeout
+            )
+        return to_api(state)
+
+    @asynccontextmanager
+    async def _reserve_name(
+        self, owner: str, display_name: str, workspace_id: str | None
+    ) -> AsyncIterator[None]:
+        """Hold `display_name` for `owner` while a create or rename runs; 409 if it is taken.
+
+        `workspace_id` is the workspace being renamed: its own current name does not count.
+        """
+        key = display_name.casefold()
+        lock = self._owner_locks.setdefault(owner, asyncio.Lock())
+        reserved = self._reserved.setdefault(owner, set())
+        async with lock:
+            taken = key in reserved or any(
+                w.spec.display_name.casefold() == key and w.id != workspace_id
+                for w in await self.backend.list(owner)
+            )
+            if taken:
+                raise Conflict(
+                    f"You already have a workspace named '{display_name}'. "
+                    "Choose another name, or open the existing one."
+                )
+            reserved.add(key)
+        try:
+            yield
+        finally:
+            reserved.discard(key)
+
+
+def to_api(state: WorkspaceState) -> Workspace:
+    return Workspace(
+        **state.spec.model_dump(),
+        id=state.id,
+        user_id=state.owner,
+        status=state.status,
+        status_message=state.status_message,
+        is_stopped=state.is_stopped,
+        access_url=state.access_url,
+        created_at=state.created_at,
+    )

@@ -1,0 +1,214 @@
+"""All configuration, read once from the environment and validated at start-up.
+
+Nothing else in the package reads the environment: the app gets a `Settings` object
+(`create_app(settings)`), so tests can build one with any values they need.
+
+Several settings accept two names: the original manager's (`WORKSPACE_MEMORY_MB_MAX`, ...) and
+the ones its README and ML Lab's compose file use (`WORKSPACE_MAX_MEMORY_MB`, ...), which the
+original silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class ImageOption(BaseModel):
+    """An image users may pick, with the name the UI shows for it."""
+
+    image: str
+    display_name: str
+
+
+def _aliases(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+def _parse_list(value: Any) -> Any:
+    """Accept a JSON list or a comma-separated string; an empty string is an empty list."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        return json.loads(text)
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+IntList = Annotated[list[int], NoDecode]
+FloatList = Annotated[list[float], NoDecode]
+StrList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", populate_by_name=True, case_sensitive=False
+    )
+
+    # --- server -------------------------------------------------------------------------------
+    port: int = Field(8080, validation_alias=_aliases("PORT"))
+    host: str = Field("0.0.0.0", validation_alias=_aliases("HOST"))
+    backend_cors_origins: StrList = Field(
+        default_factory=list, validation_alias=_aliases("BACKEND_CORS_ORIGINS")
+    )
+    log_level: str = Field("info", validation_alias=_aliases("LOG_LEVEL"))
+
+    # --- where workspaces live ----------------------------------------------------------------
+    workspace_backend: Literal["docker", "memory"] = Field(
+        "docker", validation_alias=_aliases("WORKSPACE_BACKEND")
+    )
+    # Several managers may share one engine: everything this one creates carries this label
+    # value, and it only ever lists or touches objects that carry it.
+    instance_id: str = Field(
+        "lwm", validation_alias=_aliases("WORKSPACE_MANAGER_INSTANCE", "INSTANCE_ID")
+    )
+    docker_host: str | None = Field(None, validation_alias=_aliases("DOCKER_HOST"))
+    # The path prefix under which the public proxy serves workspaces; a workspace is reached at
+    # `<prefix>/workspaces/<id>/` and gets exactly that as WORKSPACE_BASE_URL.
+    workspace_public_prefix: str = Field(
+        "", validation_alias=_aliases("WORKSPACE_PUBLIC_PREFIX")
+    )
+    # How long `?wait=true` waits for a workspace to answer before giving up (seconds).
+    workspace_ready_timeout: float = Field(
+        300.0, validation_alias=_aliases("WORKSPACE_READY_TIMEOUT")
+    )
+
+    # --- images -------------------------------------------------------------------------------
+    workspace_image_default: str = Field(
+        "mltooling/ml-workspace-minimal:0.13.2", validation_alias=_aliases("WORKSPACE_IMAGE_DEFAULT")
+    )
+    workspace_image_default_display_name: str = Field(
+        "ML Workspace (minimal)", validation_alias=_aliases("WORKSPACE_IMAGE_DEFAULT_DISPLAY_NAME")
+    )
+    # JSON: a list of image names or of {"image": ..., "display_name": ...}.
+    workspace_image_options: Annotated[list[ImageOption], NoDecode] = Field(
+        default_factory=list, validation_alias=_aliases("WORKSPACE_IMAGE_OPTIONS")
+    )
+    # Pull an allowed image that is not on the host yet (turn off for air-gapped sites).
+    workspace_image_pull: bool = Field(True, validation_alias=_aliases("WORKSPACE_IMAGE_PULL"))
+
+    # --- names --------------------------------------------------------------------------------
+    display_name_default: str = Field(
+        "my-workspace", validation_alias=_aliases("WORKSPACE_DISPLAY_NAME_DEFAULT")
+    )
+
+    # --- CPU ----------------------------------------------------------------------------------
+    cpus_default: float = Field(1.0, validation_alias=_aliases("WORKSPACE_CPUS_DEFAULT"))
+    cpus_max: float = Field(
+        4.0, validation_alias=_aliases("WORKSPACE_CPUS_MAX", "WORKSPACE_MAX_CPUS")
+    )
+    cpus_min: float = Field(0.1, validation_alias=_aliases("WORKSPACE_CPUS_MIN"))
+    cpus_step: float = Field(0.1, validation_alias=_aliases("WORKSPACE_CPUS_STEP"))
+    cpus_options: FloatList = Field(
+        default_factory=list, validation_alias=_aliases("WORKSPACE_CPUS_OPTIONS")
+    )
+
+    # --- memory (MB; 1 MB = 1 MiB = 1,048,576 bytes, as Docker's "m" suffix) ------------------
+    memory_default: int = Field(1000, validation_alias=_aliases("WORKSPACE_MEMORY_MB_DEFAULT"))
+    memory_max: int = Field(
+        8000, validation_alias=_aliases("WORKSPACE_MEMORY_MB_MAX", "WORKSPACE_MAX_MEMORY_MB")
+    )
+    memory_min: int = Field(100, validation_alias=_aliases("WORKSPACE_MEMORY_MB_MIN"))
+    memory_options: IntList = Field(
+        default_factory=list, validation_alias=_aliases("WORKSPACE_MEMORY_MB_OPTIONS")
+    )
+
+    # --- disk (MB) ----------------------------------------------------------------------------
+    volume_size_default: int = Field(
+        5000, validation_alias=_aliases("WORKSPACE_VOLUME_SIZE", "WORKSPACE_VOLUME_SIZE_DEFAULT")
+    )
+    volume_size_max: int | None = Field(
+        None, validation_alias=_aliases("WORKSPACE_MAX_VOLUME_SIZE", "WORKSPACE_VOLUME_SIZE_MAX")
+    )
+    volume_size_min: int = Field(100, validation_alias=_aliases("WORKSPACE_VOLUME_SIZE_MIN"))
+    container_size: int = Field(
+        5000, validation_alias=_aliases("WORKSPACE_CONTAINER_SIZE", "WORKSPACE_MAX_CONTAINER_SIZE")
+    )
+
+    # --- GPUs, shared memory, processes -------------------------------------------------------
+    gpus_max: int = Field(0, validation_alias=_aliases("WORKSPACE_GPUS_MAX", "WORKSPACE_MAX_GPUS"))
+    shm_size: int = Field(512, validation_alias=_aliases("WORKSPACE_SHM_SIZE_MB", "WORKSPACE_SHM_SIZE"))
+    pids_limit: int = Field(4096, validation_alias=_aliases("WORKSPACE_PIDS_LIMIT"))
+
+    # --- idle timeout (seconds; 0 = never) ----------------------------------------------------
+    idle_timeout_default: int = Field(0, validation_alias=_aliases("WORKSPACE_IDLE_TIMEOUT_DEFAULT"))
+    idle_timeout_options: IntList = Field(
+        default_factory=list, validation_alias=_aliases("WORKSPACE_IDLE_TIMEOUT_OPTIONS")
+    )
+    always_clear_volume_on_stop: bool = Field(
+        False, validation_alias=_aliases("WORKSPACE_ALWAYS_CLEAR_VOLUME_ON_STOP")
+    )
+
+    @field_validator(
+        "backend_cors_origins", "cpus_options", "memory_options", "idle_timeout_options",
+        mode="before",
+    )
+    @classmethod
+    def _list_from_env(cls, value: Any) -> Any:
+        return _parse_list(value)
+
+    @field_validator("workspace_image_options", mode="before")
+    @classmethod
+    def _image_options(cls, value: Any) -> Any:
+        items = _parse_list(value)
+        return [{"image": i, "display_name": i} if isinstance(i, str) else i for i in items]
+
+    @field_validator("workspace_public_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith("/"):
+            raise ValueError("WORKSPACE_PUBLIC_PREFIX must be a path starting with '/'")
+        return value
+
+    @field_validator("instance_id")
+    @classmethod
+    def _instance(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,11}", value):
+            raise ValueError(
+                "WORKSPACE_MANAGER_INSTANCE must be 1-12 lowercase letters, digits or '-'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.volume_size_max is None:
+            self.volume_size_max = max(self.volume_size_default, self.volume_size_min)
+        problems = []
+        if not 0 < self.cpus_min <= self.cpus_default <= self.cpus_max:
+            problems.append("CPU settings need 0 < min <= default <= max")
+        if self.cpus_step <= 0:
+            problems.append("WORKSPACE_CPUS_STEP must be positive")
+        if not 0 < self.memory_min <= self.memory_default <= self.memory_max:
+            problems.append("memory settings need 0 < min <= default <= max")
+        if not 0 < self.volume_size_min <= self.volume_size_default <= self.volume_size_max:
+            problems.append("volume size settings need 0 < min <= default <= max")
+        if self.shm_size <= 0 or self.pids_limit <= 0 or self.container_size <= 0:
+            problems.append("shm size, pids limit and container size must be positive")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # --- derived ------------------------------------------------------------------------------
+    @property
+    def allowed_images(self) -> list[ImageOption]:
+        """The default image first, then the configured options, without duplicates."""
+        default = ImageOption(
+            image=self.workspace_image_default,
+            display_name=self.workspace_image_default_display_name,
+        )
+        seen = {default.image}
+        images = [default]
+        for option in self.workspace_image_options:
+            if option.image not in seen:
+                seen.add(option.image)
+                images.append(option)
+        return images

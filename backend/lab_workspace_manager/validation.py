@@ -1,0 +1,165 @@
+"""Server-side rules for what a user may ask for, checked against the configured limits.
+
+`resolve_input` turns a create request into a complete `WorkspaceSpec` (defaults applied);
+`apply_update` merges a partial update into an existing spec. Both raise `InvalidInput` with a
+message that names the field, the value and what is allowed. Only the fields a request sets are
+checked, so an existing workspace never becomes invalid because an administrator lowered a limit.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+
+from .errors import InvalidInput
+from .models import ComputeSpec, WorkspaceCompute, WorkspaceInput, WorkspaceSpec, WorkspaceUpdate
+from .settings import Settings
+
+DISPLAY_NAME_MAX = 128
+
+
+def resolve_input(request: WorkspaceInput, settings: Settings) -> WorkspaceSpec:
+    compute = request.compute or WorkspaceCompute()
+    spec = WorkspaceSpec(
+        display_name=settings.display_name_default,
+        container_image=settings.workspace_image_default,
+        compute=ComputeSpec(
+            cpus=settings.cpus_default,
+            memory=settings.memory_default,
+            volume_size=settings.volume_size_default,
+            gpus=0,
+        ),
+        idle_timeout=settings.idle_timeout_default,
+        clear_volume_on_stop=settings.always_clear_volume_on_stop,
+    )
+    update = WorkspaceUpdate(
+        display_name=request.display_name,
+        container_image=request.container_image,
+        compute=compute,
+        idle_timeout=request.idle_timeout,
+        clear_volume_on_stop=request.clear_volume_on_stop,
+    )
+    return apply_update(spec, update, settings)
+
+
+def apply_update(spec: WorkspaceSpec, update: WorkspaceUpdate, settings: Settings) -> WorkspaceSpec:
+    """Return `spec` with the fields `update` sets, each checked against the settings."""
+    changes: dict[str, object] = {}
+    if update.display_name is not None:
+        changes["display_name"] = check_display_name(update.display_name)
+    if update.container_image is not None:
+        changes["container_image"] = check_image(update.container_image, settings)
+    if update.idle_timeout is not None:
+        changes["idle_timeout"] = check_idle_timeout(update.idle_timeout, settings)
+    if update.clear_volume_on_stop is not None:
+        changes["clear_volume_on_stop"] = update.clear_volume_on_stop
+    if settings.always_clear_volume_on_stop:
+        changes["clear_volume_on_stop"] = True
+    if update.compute is not None:
+        changes["compute"] = _apply_compute(spec.compute, update.compute, settings)
+    return spec.model_copy(update=changes)
+
+
+def _apply_compute(
+    current: ComputeSpec, update: WorkspaceCompute, settings: Settings
+) -> ComputeSpec:
+    values = current.model_dump()
+    if update.cpus is not None:
+        values["cpus"] = check_cpus(update.cpus, settings)
+    if update.memory is not None:
+        values["memory"] = check_memory(update.memory, settings)
+    if update.volume_size is not None:
+        values["volume_size"] = check_volume_size(update.volume_size, settings)
+    if update.gpus is not None:
+        values["gpus"] = check_gpus(update.gpus, settings)
+    return ComputeSpec(**values)
+
+
+def check_display_name(name: str) -> str:
+    name = unicodedata.normalize("NFC", name).strip()
+    if not name:
+        raise InvalidInput("display_name: a workspace needs a name; it cannot be empty.")
+    if len(name) > DISPLAY_NAME_MAX:
+        raise InvalidInput(
+            f"display_name: at most {DISPLAY_NAME_MAX} characters are allowed, got {len(name)}."
+        )
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise InvalidInput(
+            "display_name: control or invisible formatting characters are not allowed."
+        )
+    return name
+
+
+def check_image(image: str, settings: Settings) -> str:
+    image = image.strip()
+    allowed = [option.image for option in settings.allowed_images]
+    if image not in allowed:
+        raise InvalidInput(
+            f"container_image: '{image}' is not an allowed image. "
+            f"Choose one of: {', '.join(allowed)}."
+        )
+    return image
+
+
+def check_cpus(cpus: float, settings: Settings) -> float:
+    if settings.cpus_options:
+        if not any(math.isclose(cpus, option) for option in settings.cpus_options):
+            raise InvalidInput(
+                f"compute.cpus: {cpus:g} is not one of the offered values "
+                f"({', '.join(f'{o:g}' for o in settings.cpus_options)})."
+            )
+        return cpus
+    if not settings.cpus_min <= cpus <= settings.cpus_max:
+        raise InvalidInput(
+            f"compute.cpus: {cpus:g} is outside the allowed range "
+            f"{settings.cpus_min:g} to {settings.cpus_max:g} CPUs."
+        )
+    steps = cpus / settings.cpus_step
+    if not math.isclose(steps, round(steps), abs_tol=1e-6):
+        raise InvalidInput(
+            f"compute.cpus: {cpus:g} is not a multiple of {settings.cpus_step:g} CPUs."
+        )
+    # Drop float noise (0.30000000000000004) so the stored value reads as typed.
+    return round(cpus, 6)
+
+
+def check_memory(memory: int, settings: Settings) -> int:
+    if settings.memory_options and memory not in settings.memory_options:
+        raise InvalidInput(
+            f"compute.memory: {memory} MB is not one of the offered values "
+            f"({', '.join(str(o) for o in settings.memory_options)} MB)."
+        )
+    if not settings.memory_min <= memory <= settings.memory_max:
+        raise InvalidInput(
+            f"compute.memory: {memory} MB is outside the allowed range "
+            f"{settings.memory_min} to {settings.memory_max} MB."
+        )
+    return memory
+
+
+def check_volume_size(size: int, settings: Settings) -> int:
+    maximum = settings.volume_size_max or settings.volume_size_default
+    if not settings.volume_size_min <= size <= maximum:
+        raise InvalidInput(
+            f"compute.volume_size: {size} MB is outside the allowed range "
+            f"{settings.volume_size_min} to {maximum} MB."
+        )
+    return size
+
+
+def check_gpus(gpus: int, settings: Settings) -> int:
+    if gpus > settings.gpus_max:
+        allowed = "no GPUs are offered" if settings.gpus_max == 0 else (
+            f"at most {settings.gpus_max} are allowed"
+        )
+        raise InvalidInput(f"compute.gpus: {gpus} requested, but {allowed}.")
+    return gpus
+
+
+def check_idle_timeout(seconds: int, settings: Settings) -> int:
+    if settings.idle_timeout_options and seconds not in settings.idle_timeout_options:
+        raise InvalidInput(
+            f"idle_timeout: {seconds} s is not one of the offered values "
+            f"({', '.join(str(o) for o in settings.idle_timeout_options)} s)."
+        )
+    return seconds

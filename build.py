@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Build, check, test and run the ML Lab Workspace Manager.
+
+    python3 build.py --run      start the manager (backend) on http://localhost:8080
+    python3 build.py --test     run every test suite against the real Docker engine
+    python3 build.py --check    lint and type checks
+    python3 build.py --images   only build the images the tests use
+
+Works without a container registry: a missing `debian:bookworm-slim` is pulled if possible,
+else made locally with debootstrap (air-gapped sites and these CI machines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+BACKEND = ROOT / "backend"
+BASE_IMAGE = "debian:bookworm-slim"
+TEST_IMAGES = {
+    # tag: Dockerfile under docker/test-images
+    "lwm-test-workspace:latest": "Dockerfile",
+    "lwm-test-crash:latest": "Dockerfile.crash",
+    "lwm-test-oom:latest": "Dockerfile.oom",
+}
+
+
+def run(*command: str, cwd: Path = ROOT, check: bool = True, **kwargs: object) -> int:
+    print("+", " ".join(command), flush=True)
+    return subprocess.run(command, cwd=cwd, check=check, **kwargs).returncode  # type: ignore[call-overload]
+
+
+def quiet(*command: str) -> bool:
+    """True if the command succeeds; its output is not shown."""
+    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return result.returncode == 0
+
+
+def image_exists(tag: str) -> bool:
+    return quiet("docker", "image", "inspect", tag)
+
+
+def ensure_base_image() -> None:
+    if image_exists(BASE_IMAGE) or quiet("docker", "pull", BASE_IMAGE):
+        return
+    if shutil.which("debootstrap") is None:
+        sys.exit(f"{BASE_IMAGE} cannot be pulled and debootstrap is missing: "
+                 "apt-get install debootstrap, or load the image with 'docker load'.")
+    print(f"{BASE_IMAGE} cannot be pulled; making it with debootstrap", flush=True)
+    with tempfile.TemporaryDirectory() as rootfs:
+        run("debootstrap", "--variant=minbase", "bookworm", rootfs,
+            "http://deb.debian.org/debian", stdout=subprocess.DEVNULL)
+        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
+        run("docker", "import", "-", BASE_IMAGE, stdin=tar.stdout)
+        if tar.wait() != 0:
+            sys.exit("packing the debootstrap root file system failed")
+
+
+def ensure_test_images() -> None:
+    ensure_base_image()
+    context = ROOT / "docker" / "test-images"
+    for tag, dockerfile in TEST_IMAGES.items():
+        run("docker", "build", "-q", "-t", tag, "-f", str(context / dockerfile), str(context),
+            stdout=subprocess.DEVNULL)
+
+
+def pipenv(*args: str, cwd: Path = ROOT) -> int:
+    env = {**os.environ, "PIPENV_VERBOSITY": "-1"}
+    return run("pipenv", *args, cwd=cwd, env=env, check=False)
+
+
+def ensure_python_dependencies() -> None:
+    if pipenv("--venv") != 0 or pipenv("run", "python", "-c", "import lab_workspace_manager"):
+        if pipenv("install", "--dev", "--deploy") != 0:
+            sys.exit("pipenv install failed")
+
+
+def test(pytest_args: list[str]) -> int:
+    ensure_python_dependencies()
+    ensure_test_images()
+    return pipenv("run", "pytest", *pytest_args, cwd=BACKEND)
+
+
+def check() -> int:
+    ensure_python_dependencies()
+    failed = pipenv("run", "ruff", "check", ".", cwd=BACKEND)
+    failed |= pipenv("run", "ruff", "format", "--check", ".", cwd=BACKEND)
+    failed |= pipenv("run", "mypy", "lab_workspace_manager", cwd=BACKEND)
+    return failed
+
+
+def start() -> int:
+    ensure_python_dependencies()
+    env = {**os.environ, "PORT": os.environ.get("PORT", "8080")}
+    return subprocess.call(
+        ["pipenv", "run", "python", "-m", "lab_workspace_manager.app"], cwd=ROOT, env=env
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", action="store_true", help="start the manager on port 8080")
+    parser.add_argument("--test", action="store_true", help="run all tests")
+    parser.add_argument("--check", action="store_true", help="lint and type checks")
+    parser.add_argument("--images", action="store_true", help="build the test images")
+    args, rest = parser.parse_known_args()
+    if not (args.run or args.test or args.check or args.images):
+        parser.print_help()
+        sys.exit(2)
+    status = 0
+    if args.images:
+        ensure_test_images()
+    if args.check:
+        status |= check()
+    if args.test:
+        status |= test(rest)
+    if args.run:
+        status |= start()
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
