@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import tarfile
 import threading
 from collections.abc import Callable
@@ -418,11 +419,14 @@ class DockerBackend(WorkspaceBackend):
             response = api._post_json(api._url("/containers/{0}/update", container_id), data=body)
             api._raise_for_status(response)
         except docker.errors.APIError as exc:
-            if "busy" in str(exc.explanation):
+            explanation = str(exc.explanation)
+            if "unable to set memory limit" in explanation or "busy" in explanation:
+                used = re.search(r"current usage: (\d+)", explanation)
+                now = f" ({int(used.group(1)) // MIB} MB)" if used else ""
                 raise Conflict(
                     f"compute.memory: the workspace uses more than {spec.compute.memory} MB "
-                    "right now, so the limit cannot be lowered that far while it runs. Free "
-                    "memory in the workspace (stop kernels), or stop it and resize then."
+                    f"right now{now}, so its limit cannot be lowered that far while it runs. "
+                    "Free memory in the workspace (stop kernels), or stop it and resize then."
                 ) from exc
             raise
 

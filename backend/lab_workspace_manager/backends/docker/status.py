@@ -62,8 +62,8 @@ def describe(
             return WorkspaceStatus.PENDING, "Starting: the container is created."
         return WorkspaceStatus.STOPPED, f"Stopped {record.reason}{when(record.changed_at)}."
     if state == "restarting":
-        cause = _exit_cause(exit_info, memory) if exit_info else "it exited"
-        return WorkspaceStatus.PENDING, f"Restarting after {cause}."
+        cause = _exit_cause(exit_info, memory) if exit_info else "the workspace exited."
+        return WorkspaceStatus.PENDING, f"Restarting after a crash: {cause}"
     if state == "paused":
         return WorkspaceStatus.UNKNOWN, (
             "Paused on the Docker host by an administrator; it continues when unpaused."
@@ -91,16 +91,18 @@ def describe(
                 f"Stopped: the workspace's main process ended{when(exit_info.finished_at)}. "
                 "Start it again to continue."
             )
-        return WorkspaceStatus.FAILED, f"Failed: {_exit_cause(exit_info, memory)}."
+        return WorkspaceStatus.FAILED, f"Failed: {_exit_cause(exit_info, memory)}"
     return WorkspaceStatus.UNKNOWN, f"Unknown: the engine reports the state '{state}'."
 
 
 def _exit_cause(info: ExitInfo, memory: int) -> str:
+    """One or two sentences, ending with the last log lines when there are any."""
     if info.oom_killed:
-        return f"it used more than its {memory} MB memory limit (out of memory)"
+        return f"the workspace used more than its {memory} MB memory limit (out of memory)."
     cause = f"the workspace exited with code {info.exit_code}{when(info.finished_at)}"
     if info.error:
         cause += f" ({info.error})"
+    cause += "."
     if info.log_tail.strip():
-        cause += ". Last log lines:\n" + info.log_tail.rstrip()
+        cause += " Last log lines:\n" + info.log_tail.rstrip()
     return cause

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from lab_workspace_manager.backends import WorkspaceBackend
+from lab_workspace_manager.backends.docker.backend import DockerBackend
+from lab_workspace_manager.backends.memory import InMemoryBackend
+from tests.apiclient import Api, app_client
+from tests.conftest import make_settings
+
+
+@pytest.fixture(params=["memory", "docker"])
+async def api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
+    """The same tests, once on the in-memory fake and once on the real Docker engine."""
+    settings = make_settings(workspace_backend=request.param)
+    backend: WorkspaceBackend
+    if request.param == "docker":
+        request.getfixturevalue("engine")
+        backend = DockerBackend(settings)
+    else:
+        backend = InMemoryBackend()
+    async with app_client(settings, backend) as client:
+        helper = Api(client, backend, settings)
+        yield helper
+        await helper.delete_all()
+    await backend.close()

@@ -1,0 +1,220 @@
+"""The workspace API's promises, checked on every backend (see `conftest.api`)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from lab_workspace_manager.naming import WORKSPACE_ID_PATTERN
+from tests.conftest import OOM_IMAGE, TEST_IMAGE
+
+from tests.apiclient import Api, app_client
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_create_returns_the_workspace_and_lists_it(api: Api) -> None:
+    created = await api.create(
+        display_name="Analysis", compute={"cpus": 0.5, "memory": 300, "volume_size": 400},
+        idle_timeout=600, clear_volume_on_stop=False,
+    )
+    assert re.fullmatch(WORKSPACE_ID_PATTERN, created["id"])
+    assert created["user_id"] == api.user
+    assert created["display_name"] == "Analysis"
+    assert created["container_image"] == TEST_IMAGE
+    assert created["compute"] == {"cpus": 0.5, "memory": 300, "volume_size": 400, "gpus": 0}
+    assert created["idle_timeout"] == 600
+    assert created["status"] in {"pending", "running"}
+    assert created["status_message"]
+    assert created["is_stopped"] is False
+    listed = (await api.client.get(api.path())).json()
+    assert [w["id"] for w in listed] == [created["id"]]
+    fetched = (await api.get(created["id"])).json()
+    assert fetched["display_name"] == "Analysis"
+
+
+async def test_wait_returns_a_running_workspace_with_its_address(api: Api) -> None:
+    workspace = await api.create_running(display_name="ready")
+    assert workspace["access_url"] == f"/workspaces/{workspace['id']}/"
+
+
+async def test_an_empty_request_gets_the_defaults(api: Api) -> None:
+    created = await api.create(is_stopped=True)
+    assert created["display_name"] == "my-workspace"
+    assert created["compute"] == {"cpus": 0.5, "memory": 256, "volume_size": 500, "gpus": 0}
+
+
+async def test_names_are_unique_per_user_ignoring_case(api: Api) -> None:
+    await api.create(display_name="Project", is_stopped=True)
+    duplicate = await api.create(expect=409, display_name="project", is_stopped=True)
+    assert "already have a workspace named 'project'" in duplicate["detail"]
+    other_user = await api.create(user=api.user + "-b", display_name="Project", is_stopped=True)
+    await api.client.delete(api.path(other_user["id"], user=api.user + "-b"))
+    assert await api.names() == ["Project"]
+
+
+async def test_two_concurrent_creates_with_one_name_make_one_workspace(api: Api) -> None:
+    body = {"display_name": "race", "is_stopped": True}
+    responses = await asyncio.gather(
+        api.client.post(api.path(), json=body), api.client.post(api.path(), json=body)
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409]
+    assert await api.names() == ["race"]
+
+
+async def test_stop_start_restart(api: Api) -> None:
+    workspace = await api.create_running(display_name="cycle")
+    stopped = await api.action(workspace["id"], "stop")
+    assert (stopped["status"], stopped["is_stopped"], stopped["access_url"]) == (
+        "stopped", True, None,
+    )
+    assert stopped["status_message"].startswith("Stopped by its user")
+    again = await api.action(workspace["id"], "stop")
+    assert again["status"] == "stopped"
+    started = await api.action(workspace["id"], "start", wait=True)
+    assert (started["status"], started["is_stopped"]) == ("running", False)
+    assert (await api.action(workspace["id"], "start"))["status"] == "running"
+    restarted = await api.action(workspace["id"], "restart", wait=True)
+    assert restarted["status"] == "running"
+
+
+async def test_create_stopped_then_start(api: Api) -> None:
+    created = await api.create(display_name="later", is_stopped=True)
+    assert (created["status"], created["is_stopped"]) == ("stopped", True)
+    started = await api.action(created["id"], "start", wait=True)
+    assert started["status"] == "running"
+
+
+async def test_patch_changes_only_what_it_names(api: Api) -> None:
+    created = await api.create(display_name="before", is_stopped=True)
+    response = await api.client.patch(
+        api.path(created["id"]), json={"display_name": "after", "compute": {"cpus": 1}}
+    )
+    assert response.status_code == 200, response.text
+    updated = response.json()
+    assert updated["display_name"] == "after"
+    assert updated["compute"] == {**created["compute"], "cpus": 1}
+    assert updated["idle_timeout"] == created["idle_timeout"]
+    assert (await api.get(created["id"])).json()["display_name"] == "after"
+
+
+async def test_patch_to_a_taken_name_is_a_conflict(api: Api) -> None:
+    await api.create(display_name="one", is_stopped=True)
+    two = await api.create(display_name="two", is_stopped=True)
+    response = await api.client.patch(api.path(two["id"]), json={"display_name": "ONE"})
+    assert response.status_code == 409
+    same = await api.client.patch(api.path(two["id"]), json={"display_name": "Two"})
+    assert same.status_code == 200
+    assert sorted(await api.names()) == ["Two", "one"]
+
+
+async def test_patch_image_keeps_the_workspace(api: Api) -> None:
+    created = await api.create(display_name="img", is_stopped=True)
+    response = await api.client.patch(api.path(created["id"]), json={"container_image": OOM_IMAGE})
+    assert response.status_code == 200, response.text
+    assert response.json()["container_image"] == OOM_IMAGE
+    assert response.json()["status"] == "stopped"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"compute": {"cpus": 64}}, "compute.cpus"),
+        ({"compute": {"cpus": -1}}, "compute.cpus"),
+        ({"compute": {"memory": 1}}, "compute.memory"),
+        ({"compute": {"volume_size": 10**9}}, "compute.volume_size"),
+        ({"container_image": "someone/else:latest"}, "not an allowed image"),
+        ({"display_name": ""}, "cannot be empty"),
+        ({"display_name": "x" * 129}, "display_name"),
+        ({"idle_timeout": -5}, "idle_timeout"),
+        ({"unknown": 1}, "unknown"),
+    ],
+)
+async def test_invalid_input_is_refused_and_nothing_is_created(
+    api: Api, body: dict, message: str
+) -> None:
+    refused = await api.create(expect=422, **body)
+    assert message in refused["detail"]
+    assert await api.names() == []
+
+
+async def test_invalid_patch_changes_nothing(api: Api) -> None:
+    created = await api.create(display_name="keep", is_stopped=True)
+    response = await api.client.patch(api.path(created["id"]), json={"compute": {"memory": 99999}})
+    assert response.status_code == 422
+    assert (await api.get(created["id"])).json()["compute"] == created["compute"]
+
+
+async def test_another_users_workspace_is_not_found_whatever_the_verb(api: Api) -> None:
+    theirs = await api.create(display_name="private", is_stopped=True)
+    intruder = api.path(theirs["id"], user="intruder")
+    requests = [
+        api.client.get(intruder),
+        api.client.patch(intruder, json={"display_name": "mine"}),
+        api.client.post(intruder + ":start"),
+        api.client.post(intruder + ":stop"),
+        api.client.post(intruder + ":restart"),
+        api.client.get(intruder + "/logs"),
+    ]
+    for response in await asyncio.gather(*requests):
+        assert response.status_code == 404, response.text
+        assert "does not exist" in response.json()["detail"]
+    deleted = await api.client.delete(intruder, params={"delete_volumes": "true"})
+    assert deleted.status_code == 204
+    still_there = (await api.get(theirs["id"])).json()
+    assert (still_there["display_name"], still_there["status"]) == ("private", "stopped")
+
+
+async def test_delete_is_idempotent(api: Api) -> None:
+    created = await api.create(display_name="gone", is_stopped=True)
+    for _ in range(2):
+        response = await api.client.delete(api.path(created["id"]))
+        assert response.status_code == 204
+    assert (await api.get(created["id"])).status_code == 404
+    assert await api.names() == []
+
+
+async def test_logs_are_text(api: Api) -> None:
+    workspace = await api.create_running(display_name="talks")
+    response = await api.client.get(api.path(workspace["id"]) + "/logs", params={"tail": 50})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text.strip()
+    too_many = await api.client.get(api.path(workspace["id"]) + "/logs", params={"tail": 0})
+    assert too_many.status_code == 422
+
+
+async def test_malformed_ids_are_refused(api: Api) -> None:
+    assert (await api.client.get(api.path("NOT-AN-ID"))).status_code == 422
+    assert (await api.client.get("/users/bad%20user/workspace")).status_code == 422
+
+
+async def test_a_new_manager_sees_the_same_workspaces_despite_lower_limits(api: Api) -> None:
+    """Nothing lives in the manager's memory, and stored state is never re-validated."""
+    created = await api.create(
+        display_name="big", compute={"memory": 2000, "cpus": 2}, is_stopped=True
+    )
+    lowered = api.settings.model_copy(update={"memory_max": 500, "cpus_max": 1})
+    backend = api.restarted_backend(lowered)
+    async with app_client(lowered, backend) as client:
+        listed = (await client.get(api.path())).json()
+    if backend is not api.backend:
+        await backend.close()
+    assert [(w["id"], w["compute"]["memory"]) for w in listed] == [(created["id"], 2000)]
+
+
+async def test_config_describes_the_rules(api: Api) -> None:
+    config = (await api.client.get("/config")).json()
+    assert config["container_image_default"] == {"image": TEST_IMAGE, "display_name": "Test workspace"}
+    assert [o["image"] for o in config["container_image_options"]][0] == TEST_IMAGE
+    assert (config["cpus_min"], config["cpus_max"], config["cpus_step"]) == (0.1, 2, 0.1)
+    assert (config["memory_min"], config["memory_max"]) == (32, 2000)
+    assert config["shm_size"] == 512
+
+
+async def test_health(api: Api) -> None:
+    response = await api.client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
