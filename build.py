@@ -71,14 +71,15 @@ def ensure_test_images() -> None:
 
 
 def pipenv(*args: str, cwd: Path = ROOT) -> int:
-    env = {**os.environ, "PIPENV_VERBOSITY": "-1"}
-    return run("pipenv", *args, cwd=cwd, env=env, check=False)
+    env = {**os.environ, "PIPENV_VERBOSITY": "-1", "PIPENV_PIPFILE": str(ROOT / "Pipfile")}
+    return run(sys.executable, "-m", "pipenv", *args, cwd=cwd, env=env, check=False)
 
 
 def ensure_python_dependencies() -> None:
-    if pipenv("--venv") != 0 or pipenv("run", "python", "-c", "import lab_workspace_manager"):
-        if pipenv("install", "--dev", "--deploy") != 0:
-            sys.exit("pipenv install failed")
+    if not quiet(sys.executable, "-m", "pipenv", "--version"):
+        run(sys.executable, "-m", "pip", "install", "--quiet", "pipenv")
+    if pipenv("install", "--dev", "--deploy") != 0:
+        sys.exit("pipenv install failed")
 
 
 def test(pytest_args: list[str]) -> int:
@@ -97,10 +98,8 @@ def check() -> int:
 
 def start() -> int:
     ensure_python_dependencies()
-    env = {**os.environ, "PORT": os.environ.get("PORT", "8080")}
-    return subprocess.call(
-        ["pipenv", "run", "python", "-m", "lab_workspace_manager.app"], cwd=ROOT, env=env
-    )
+    os.environ.setdefault("PORT", "8080")
+    return pipenv("run", "python", "-m", "lab_workspace_manager.app")
 
 
 def main() -> None:

@@ -17,7 +17,9 @@ from .service import WorkspaceService
 from .settings import Settings
 
 
-def create_app(settings: Settings | None = None, backend: WorkspaceBackend | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, backend: WorkspaceBackend | None = None
+) -> FastAPI:
     settings = settings or Settings()
     backend = backend or create_backend(settings)
 
@@ -57,7 +59,9 @@ def main() -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port,
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
         log_level=settings.log_level.lower(),
     )
 

@@ -59,8 +59,13 @@ def workspace_not_found(workspace_id: str) -> NotFound:
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ManagerError)
     if exc.status_code >= 500:
-        log.error("%s %s failed: %s", request.method, request.url.path, exc.message,
-                  exc_info=exc.__cause__ or exc)
+        log.error(
+            "%s %s failed: %s",
+            request.method,
+            request.url.path,
+            exc.message,
+            exc_info=exc.__cause__ or exc,
+        )
     return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
 
 
@@ -72,8 +77,10 @@ async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
         where = ".".join(str(part) for part in error["loc"] if part != "body")
         problems.append(f"{where}: {error['msg']}" if where else error["msg"])
     return JSONResponse(
-        {"detail": "Invalid request: " + "; ".join(problems) + ".",
-         "errors": jsonable_encoder(exc.errors())},
+        {
+            "detail": "Invalid request: " + "; ".join(problems) + ".",
+            "errors": jsonable_encoder(exc.errors()),
+        },
         status_code=422,
     )
 

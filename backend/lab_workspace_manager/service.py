@@ -28,8 +28,8 @@ class WorkspaceService:
         # yet, but a second request for the same name must already get its 409.
         self._reserved: dict[str, set[str]] = {}
 
-    async def list(self, owner: str) -> list[Workspace]:
-        return [to_api(state) for state in await self.backend.list(owner)]
+    async def list_workspaces(self, owner: str) -> list[Workspace]:
+        return [to_api(state) for state in await self.backend.list_workspaces(owner)]
 
     async def get(self, owner: str, workspace_id: str) -> Workspace:
         return to_api(await self.backend.get(owner, workspace_id))
@@ -41,9 +41,7 @@ class WorkspaceService:
             state = await self.backend.create(owner, workspace_id, spec, not request.is_stopped)
         return await self._settled(state, wait)
 
-    async def update(
-        self, owner: str, workspace_id: str, request: WorkspaceUpdate
-    ) -> Workspace:
+    async def update(self, owner: str, workspace_id: str, request: WorkspaceUpdate) -> Workspace:
         current = await self.backend.get(owner, workspace_id)
         spec = apply_update(current.spec, request, self.settings)
         async with self._reserve_name(owner, spec.display_name, workspace_id):
@@ -86,7 +84,7 @@ class WorkspaceService:
         async with lock:
             taken = key in reserved or any(
                 w.spec.display_name.casefold() == key and w.id != workspace_id
-                for w in await self.backend.list(owner)
+                for w in await self.backend.list_workspaces(owner)
             )
             if taken:
                 raise Conflict(

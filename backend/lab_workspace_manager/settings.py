@@ -55,7 +55,8 @@ class Settings(BaseSettings):
 
     # --- server -------------------------------------------------------------------------------
     port: int = Field(8080, validation_alias=_aliases("PORT"))
-    host: str = Field("0.0.0.0", validation_alias=_aliases("HOST"))
+    # Loopback by default: inside the image nginx is the public side.
+    host: str = Field("127.0.0.1", validation_alias=_aliases("HOST"))
     backend_cors_origins: StrList = Field(
         default_factory=list, validation_alias=_aliases("BACKEND_CORS_ORIGINS")
     )
@@ -73,9 +74,7 @@ class Settings(BaseSettings):
     docker_host: str | None = Field(None, validation_alias=_aliases("DOCKER_HOST"))
     # The path prefix under which the public proxy serves workspaces; a workspace is reached at
     # `<prefix>/workspaces/<id>/` and gets exactly that as WORKSPACE_BASE_URL.
-    workspace_public_prefix: str = Field(
-        "", validation_alias=_aliases("WORKSPACE_PUBLIC_PREFIX")
-    )
+    workspace_public_prefix: str = Field("", validation_alias=_aliases("WORKSPACE_PUBLIC_PREFIX"))
     # How long `?wait=true` waits for a workspace to answer before giving up (seconds).
     workspace_ready_timeout: float = Field(
         300.0, validation_alias=_aliases("WORKSPACE_READY_TIMEOUT")
@@ -83,7 +82,8 @@ class Settings(BaseSettings):
 
     # --- images -------------------------------------------------------------------------------
     workspace_image_default: str = Field(
-        "mltooling/ml-workspace-minimal:0.13.2", validation_alias=_aliases("WORKSPACE_IMAGE_DEFAULT")
+        "mltooling/ml-workspace-minimal:0.13.2",
+        validation_alias=_aliases("WORKSPACE_IMAGE_DEFAULT"),
     )
     workspace_image_default_display_name: str = Field(
         "ML Workspace (minimal)", validation_alias=_aliases("WORKSPACE_IMAGE_DEFAULT_DISPLAY_NAME")
@@ -135,11 +135,15 @@ class Settings(BaseSettings):
 
     # --- GPUs, shared memory, processes -------------------------------------------------------
     gpus_max: int = Field(0, validation_alias=_aliases("WORKSPACE_GPUS_MAX", "WORKSPACE_MAX_GPUS"))
-    shm_size: int = Field(512, validation_alias=_aliases("WORKSPACE_SHM_SIZE_MB", "WORKSPACE_SHM_SIZE"))
+    shm_size: int = Field(
+        512, validation_alias=_aliases("WORKSPACE_SHM_SIZE_MB", "WORKSPACE_SHM_SIZE")
+    )
     pids_limit: int = Field(4096, validation_alias=_aliases("WORKSPACE_PIDS_LIMIT"))
 
     # --- idle timeout (seconds; 0 = never) ----------------------------------------------------
-    idle_timeout_default: int = Field(0, validation_alias=_aliases("WORKSPACE_IDLE_TIMEOUT_DEFAULT"))
+    idle_timeout_default: int = Field(
+        0, validation_alias=_aliases("WORKSPACE_IDLE_TIMEOUT_DEFAULT")
+    )
     idle_timeout_options: IntList = Field(
         default_factory=list, validation_alias=_aliases("WORKSPACE_IDLE_TIMEOUT_OPTIONS")
     )
@@ -148,7 +152,10 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "backend_cors_origins", "cpus_options", "memory_options", "idle_timeout_options",
+        "backend_cors_origins",
+        "cpus_options",
+        "memory_options",
+        "idle_timeout_options",
         mode="before",
     )
     @classmethod

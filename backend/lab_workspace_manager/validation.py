@@ -149,8 +149,10 @@ def check_volume_size(size: int, settings: Settings) -> int:
 
 def check_gpus(gpus: int, settings: Settings) -> int:
     if gpus > settings.gpus_max:
-        allowed = "no GPUs are offered" if settings.gpus_max == 0 else (
-            f"at most {settings.gpus_max} are allowed"
+        allowed = (
+            "no GPUs are offered"
+            if settings.gpus_max == 0
+            else (f"at most {settings.gpus_max} are allowed")
         )
         raise InvalidInput(f"compute.gpus: {gpus} requested, but {allowed}.")
     return gpus

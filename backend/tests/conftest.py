@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from lab_workspace_manager.app import create_app
-from lab_workspace_manager.backends import WorkspaceBackend
 from lab_workspace_manager.backends.docker import labels as L
 from lab_workspace_manager.backends.memory import InMemoryBackend
 from lab_workspace_manager.settings import Settings
@@ -102,7 +101,9 @@ def remove_everything(client: docker.DockerClient, instance: str) -> None:
         network.remove()
 
 
-def owned(client: docker.DockerClient, instance: str = SESSION_INSTANCE, **labels: str) -> dict[str, list[str]]:
+def owned(
+    client: docker.DockerClient, instance: str = SESSION_INSTANCE, **labels: str
+) -> dict[str, list[str]]:
     """Names of everything on the engine that carries the instance label (and `labels`)."""
     wanted = [f"{L.INSTANCE}={instance}", *(f"lwm.{k}={v}" for k, v in labels.items())]
     filters = {"label": wanted}

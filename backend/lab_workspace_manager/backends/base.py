@@ -44,7 +44,7 @@ class WorkspaceBackend(ABC):
     name: str
 
     @abstractmethod
-    async def list(self, owner: str) -> list[WorkspaceState]:
+    async def list_workspaces(self, owner: str) -> list[WorkspaceState]:
         """The owner's workspaces, oldest first."""
 
     @abstractmethod
@@ -83,6 +83,7 @@ class WorkspaceBackend(ABC):
 
     async def close(self) -> None:
         """Release connections; the default has none."""
+        return None
 
     async def wait_settled(
         self, owner: str, workspace_id: str, timeout: float, interval: float = 0.1
@@ -94,4 +95,3 @@ class WorkspaceBackend(ABC):
             await asyncio.sleep(interval)
             state = await self.get(owner, workspace_id)
         return state
-

@@ -48,7 +48,7 @@ class InMemoryBackend(WorkspaceBackend):
         self._workspaces[state.id] = new
         return new
 
-    async def list(self, owner: str) -> list[WorkspaceState]:
+    async def list_workspaces(self, owner: str) -> list[WorkspaceState]:
         return sorted(
             (w for w in self._workspaces.values() if w.owner == owner),
             key=lambda w: w.created_at,
@@ -64,8 +64,13 @@ class InMemoryBackend(WorkspaceBackend):
             if workspace_id in self._workspaces:
                 raise Conflict(f"Workspace id '{workspace_id}' is already in use.")
             state = WorkspaceState(
-                id=workspace_id, owner=owner, spec=spec, status=WorkspaceStatus.STOPPED,
-                status_message="", is_stopped=True, created_at=datetime.now(UTC),
+                id=workspace_id,
+                owner=owner,
+                spec=spec,
+                status=WorkspaceStatus.STOPPED,
+                status_message="",
+                is_stopped=True,
+                created_at=datetime.now(UTC),
             )
             self.volumes.add((owner, workspace_id))
             return self._set_running(state, start)

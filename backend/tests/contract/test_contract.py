@@ -8,17 +8,18 @@ import re
 import pytest
 
 from lab_workspace_manager.naming import WORKSPACE_ID_PATTERN
-from tests.conftest import OOM_IMAGE, TEST_IMAGE
-
 from tests.apiclient import Api, app_client
+from tests.conftest import ALT_IMAGE, CRASH_IMAGE, OOM_IMAGE, TEST_IMAGE
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_create_returns_the_workspace_and_lists_it(api: Api) -> None:
     created = await api.create(
-        display_name="Analysis", compute={"cpus": 0.5, "memory": 300, "volume_size": 400},
-        idle_timeout=600, clear_volume_on_stop=False,
+        display_name="Analysis",
+        compute={"cpus": 0.5, "memory": 300, "volume_size": 400},
+        idle_timeout=600,
+        clear_volume_on_stop=False,
     )
     assert re.fullmatch(WORKSPACE_ID_PATTERN, created["id"])
     assert created["user_id"] == api.user
@@ -68,7 +69,9 @@ async def test_stop_start_restart(api: Api) -> None:
     workspace = await api.create_running(display_name="cycle")
     stopped = await api.action(workspace["id"], "stop")
     assert (stopped["status"], stopped["is_stopped"], stopped["access_url"]) == (
-        "stopped", True, None,
+        "stopped",
+        True,
+        None,
     )
     assert stopped["status_message"].startswith("Stopped by its user")
     again = await api.action(workspace["id"], "stop")
@@ -207,8 +210,16 @@ async def test_a_new_manager_sees_the_same_workspaces_despite_lower_limits(api: 
 
 async def test_config_describes_the_rules(api: Api) -> None:
     config = (await api.client.get("/config")).json()
-    assert config["container_image_default"] == {"image": TEST_IMAGE, "display_name": "Test workspace"}
-    assert [o["image"] for o in config["container_image_options"]][0] == TEST_IMAGE
+    assert config["container_image_default"] == {
+        "image": TEST_IMAGE,
+        "display_name": "Test workspace",
+    }
+    assert [o["image"] for o in config["container_image_options"]] == [
+        TEST_IMAGE,
+        CRASH_IMAGE,
+        OOM_IMAGE,
+        ALT_IMAGE,
+    ]
     assert (config["cpus_min"], config["cpus_max"], config["cpus_step"]) == (0.1, 2, 0.1)
     assert (config["memory_min"], config["memory_max"]) == (32, 2000)
     assert config["shm_size"] == 512

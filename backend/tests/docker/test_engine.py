@@ -19,7 +19,9 @@ MIB = 1024 * 1024
 
 
 def container_of(engine: docker.DockerClient, api: Api, workspace_id: str, user: str | None = None):
-    return engine.containers.get(naming.container_name(SESSION_INSTANCE, user or api.user, workspace_id))
+    return engine.containers.get(
+        naming.container_name(SESSION_INSTANCE, user or api.user, workspace_id)
+    )
 
 
 def run_in(container: Any, command: str) -> tuple[int, str]:
@@ -43,7 +45,10 @@ async def test_the_container_has_every_limit_label_and_mount_asked_for(
     assert "no-new-privileges:true" in host["SecurityOpt"]
     assert not host.get("Binds")
     assert host["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
-    assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}}
+    assert host["LogConfig"] == {
+        "Type": "json-file",
+        "Config": {"max-file": "3", "max-size": "10m"},
+    }
     volume = naming.volume_name(SESSION_INSTANCE, api.user, workspace["id"])
     assert [(m["Type"], m["Name"], m["Destination"]) for m in attrs["Mounts"]] == [
         ("volume", volume, "/workspace")
@@ -57,8 +62,10 @@ async def test_the_container_has_every_limit_label_and_mount_asked_for(
     ]
     labels = attrs["Config"]["Labels"]
     assert {k: labels[k] for k in ("lwm.instance", "lwm.kind", "lwm.owner", "lwm.workspace")} == {
-        "lwm.instance": SESSION_INSTANCE, "lwm.kind": "workspace",
-        "lwm.owner": api.user, "lwm.workspace": workspace["id"],
+        "lwm.instance": SESSION_INSTANCE,
+        "lwm.kind": "workspace",
+        "lwm.owner": api.user,
+        "lwm.workspace": workspace["id"],
     }
     assert labels["lwm.display-name"] == "Exact"
     volume_labels = engine.volumes.get(volume).attrs["Labels"]
@@ -69,7 +76,9 @@ async def test_the_container_has_every_limit_label_and_mount_asked_for(
     ]
 
 
-async def test_one_record_per_workspace_never_started(api: Api, engine: docker.DockerClient) -> None:
+async def test_one_record_per_workspace_never_started(
+    api: Api, engine: docker.DockerClient
+) -> None:
     workspace = await api.create(display_name="rec", is_stopped=True)
     for name in ("rec-2", "rec-3"):
         response = await api.client.patch(api.path(workspace["id"]), json={"display_name": name})
@@ -87,7 +96,9 @@ async def test_one_record_per_workspace_never_started(api: Api, engine: docker.D
     assert record["Config"]["Labels"]["lwm.desired"] == "stopped"
 
 
-async def test_stop_and_start_switch_the_restart_policy(api: Api, engine: docker.DockerClient) -> None:
+async def test_stop_and_start_switch_the_restart_policy(
+    api: Api, engine: docker.DockerClient
+) -> None:
     workspace = await api.create_running(display_name="policy")
     await api.action(workspace["id"], "stop")
     container = container_of(engine, api, workspace["id"])
@@ -99,7 +110,9 @@ async def test_stop_and_start_switch_the_restart_policy(api: Api, engine: docker
 
 
 async def test_out_of_memory_is_reported(api: Api) -> None:
-    workspace = await api.create(display_name="hog", container_image=OOM_IMAGE, compute={"memory": 64})
+    workspace = await api.create(
+        display_name="hog", container_image=OOM_IMAGE, compute={"memory": 64}
+    )
     final = await eventually(api, workspace["id"], lambda w: w["status"] == "stopped")
     assert "used more than its 64 MB memory limit (out of memory)" in final["status_message"]
 
@@ -142,7 +155,9 @@ async def test_users_cannot_reach_each_others_workspaces(
         )
         target = container_of(engine, alice, a1["id"])
         address = next(iter(target.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
-        probe = f"curl -s -o /dev/null -m 3 -w '%{{http_code}}' http://{address}:8080{a1['access_url']}"
+        probe = (
+            f"curl -s -o /dev/null -m 3 -w '%{{http_code}}' http://{address}:8080{a1['access_url']}"
+        )
         own_code, own = run_in(container_of(engine, alice, a2["id"]), probe)
         assert (own_code, own) == (0, "302"), "control: a user's own workspaces reach each other"
         other_code, _ = run_in(container_of(engine, bob, b1["id"], bob.user), probe)
@@ -157,7 +172,9 @@ async def test_data_survives_stop_start_and_an_image_change(
     assert run_in(before, "echo precious > /workspace/result.txt")[0] == 0
     await api.action(workspace["id"], "stop")
     await api.action(workspace["id"], "start", wait=True)
-    response = await api.client.patch(api.path(workspace["id"]), json={"container_image": ALT_IMAGE})
+    response = await api.client.patch(
+        api.path(workspace["id"]), json={"container_image": ALT_IMAGE}
+    )
     assert response.status_code == 200, response.text
     running = await eventually(api, workspace["id"], lambda w: w["status"] == "running")
     assert running["container_image"] == ALT_IMAGE
@@ -168,7 +185,9 @@ async def test_data_survives_stop_start_and_an_image_change(
 
 
 async def test_cpu_and_memory_change_live(api: Api, engine: docker.DockerClient) -> None:
-    workspace = await api.create_running(display_name="resize", compute={"cpus": 0.5, "memory": 256})
+    workspace = await api.create_running(
+        display_name="resize", compute={"cpus": 0.5, "memory": 256}
+    )
     before = container_of(engine, api, workspace["id"])
     response = await api.client.patch(
         api.path(workspace["id"]), json={"compute": {"cpus": 1.5, "memory": 512}}
@@ -179,7 +198,9 @@ async def test_cpu_and_memory_change_live(api: Api, engine: docker.DockerClient)
     assert after.id == before.id
     assert after.attrs["State"]["StartedAt"] == before.attrs["State"]["StartedAt"]
     assert after.attrs["HostConfig"]["NanoCpus"] == 1_500_000_000
-    assert after.attrs["HostConfig"]["Memory"] == after.attrs["HostConfig"]["MemorySwap"] == 512 * MIB
+    assert (
+        after.attrs["HostConfig"]["Memory"] == after.attrs["HostConfig"]["MemorySwap"] == 512 * MIB
+    )
 
 
 async def test_memory_below_current_use_is_refused(api: Api, engine: docker.DockerClient) -> None:
@@ -209,14 +230,20 @@ async def test_a_container_removed_outside_comes_back_on_start(
     assert missing["status"] == "stopped"
     assert "container is missing" in missing["status_message"]
     await api.action(workspace["id"], "start", wait=True)
-    assert run_in(container_of(engine, api, workspace["id"]), "cat /workspace/kept.txt")[1] == "kept\n"
+    assert (
+        run_in(container_of(engine, api, workspace["id"]), "cat /workspace/kept.txt")[1] == "kept\n"
+    )
 
 
 async def test_twenty_concurrent_creates_all_succeed(api: Api, engine: docker.DockerClient) -> None:
-    responses = await asyncio.gather(*(
-        api.client.post(api.path(), json={"display_name": f"burst-{i}", "compute": {"cpus": 0.1}})
-        for i in range(20)
-    ))
+    responses = await asyncio.gather(
+        *(
+            api.client.post(
+                api.path(), json={"display_name": f"burst-{i}", "compute": {"cpus": 0.1}}
+            )
+            for i in range(20)
+        )
+    )
     assert [r.status_code for r in responses] == [201] * 20, [r.text for r in responses]
     assert len({r.json()["id"] for r in responses}) == 20
     assert len(owned(engine, owner=api.user, kind="workspace")["containers"]) == 20

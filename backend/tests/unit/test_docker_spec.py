@@ -72,8 +72,12 @@ def test_volume_network_and_record_configs() -> None:
     assert build.volume_config(settings, "alice", "abcdefghij") == {
         "name": "lwm-alice-abcdefghij-data",
         "driver": "local",
-        "labels": {"lwm.instance": "lwm", "lwm.kind": "volume", "lwm.owner": "alice",
-                   "lwm.workspace": "abcdefghij"},
+        "labels": {
+            "lwm.instance": "lwm",
+            "lwm.kind": "volume",
+            "lwm.owner": "alice",
+            "lwm.workspace": "abcdefghij",
+        },
     }
     network = build.network_config(settings, "alice")
     assert network["driver"] == "bridge"

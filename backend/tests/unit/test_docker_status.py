@@ -10,7 +10,8 @@ from lab_workspace_manager.models import ComputeSpec, WorkspaceSpec, WorkspaceSt
 
 T = datetime(2026, 11, 23, 14, 2, tzinfo=UTC)
 SPEC = WorkspaceSpec(
-    display_name="w", container_image="img:1",
+    display_name="w",
+    container_image="img:1",
     compute=ComputeSpec(cpus=1, memory=1000, volume_size=500),
 )
 
@@ -47,15 +48,15 @@ def test_a_crash_shows_the_code_and_last_lines() -> None:
     status, message = describe(record(), "exited", info)
     assert status is WorkspaceStatus.FAILED
     assert message == (
-        "Failed: the workspace exited with code 3 at 2026-11-23 14:02 UTC. "
-        "Last log lines:\nboom"
+        "Failed: the workspace exited with code 3 at 2026-11-23 14:02 UTC. Last log lines:\nboom"
     )
 
 
 def test_a_stop_the_user_asked_for_says_so() -> None:
     status, message = describe(record("stopped", "by its user"), "exited")
     assert (status, message) == (
-        WorkspaceStatus.STOPPED, "Stopped by its user at 2026-11-23 14:02 UTC.",
+        WorkspaceStatus.STOPPED,
+        "Stopped by its user at 2026-11-23 14:02 UTC.",
     )
 
 

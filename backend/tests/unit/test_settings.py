@@ -11,30 +11,54 @@ def env(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
 
 
 def test_original_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    s = env(monkeypatch, WORKSPACE_MEMORY_MB_MAX="3000", WORKSPACE_CPUS_MAX="3",
-            WORKSPACE_VOLUME_SIZE="700", WORKSPACE_CONTAINER_SIZE="900")
-    assert (s.memory_max, s.cpus_max, s.volume_size_default, s.container_size) == (3000, 3, 700, 900)
+    s = env(
+        monkeypatch,
+        WORKSPACE_MEMORY_MB_MAX="3000",
+        WORKSPACE_CPUS_MAX="3",
+        WORKSPACE_VOLUME_SIZE="700",
+        WORKSPACE_CONTAINER_SIZE="900",
+    )
+    assert (s.memory_max, s.cpus_max, s.volume_size_default, s.container_size) == (
+        3000,
+        3,
+        700,
+        900,
+    )
 
 
 def test_readme_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    s = env(monkeypatch, WORKSPACE_MAX_MEMORY_MB="2000", WORKSPACE_MAX_CPUS="2",
-            WORKSPACE_MAX_VOLUME_SIZE="6000", WORKSPACE_MAX_CONTAINER_SIZE="4000")
+    s = env(
+        monkeypatch,
+        WORKSPACE_MAX_MEMORY_MB="2000",
+        WORKSPACE_MAX_CPUS="2",
+        WORKSPACE_MAX_VOLUME_SIZE="6000",
+        WORKSPACE_MAX_CONTAINER_SIZE="4000",
+    )
     assert (s.memory_max, s.cpus_max, s.volume_size_max, s.container_size) == (2000, 2, 6000, 4000)
 
 
 def test_lists_accept_json_or_commas(monkeypatch: pytest.MonkeyPatch) -> None:
-    s = env(monkeypatch, WORKSPACE_MEMORY_MB_OPTIONS="[500, 1000]",
-            WORKSPACE_CPUS_OPTIONS="0.5, 1,2", BACKEND_CORS_ORIGINS="http://a:3000,http://b")
+    s = env(
+        monkeypatch,
+        WORKSPACE_MEMORY_MB_OPTIONS="[500, 1000]",
+        WORKSPACE_CPUS_OPTIONS="0.5, 1,2",
+        BACKEND_CORS_ORIGINS="http://a:3000,http://b",
+    )
     assert s.memory_options == [500, 1000]
     assert s.cpus_options == [0.5, 1, 2]
     assert s.backend_cors_origins == ["http://a:3000", "http://b"]
 
 
 def test_image_options_accept_names_and_objects(monkeypatch: pytest.MonkeyPatch) -> None:
-    s = env(monkeypatch, WORKSPACE_IMAGE_DEFAULT="img:1",
-            WORKSPACE_IMAGE_OPTIONS='["img:2", {"image": "img:3", "display_name": "Three"}, "img:1"]')
+    s = env(
+        monkeypatch,
+        WORKSPACE_IMAGE_DEFAULT="img:1",
+        WORKSPACE_IMAGE_OPTIONS='["img:2", {"image": "img:3", "display_name": "Three"}, "img:1"]',
+    )
     assert [(o.image, o.display_name) for o in s.allowed_images] == [
-        ("img:1", "ML Workspace (minimal)"), ("img:2", "img:2"), ("img:3", "Three"),
+        ("img:1", "ML Workspace (minimal)"),
+        ("img:2", "img:2"),
+        ("img:3", "Three"),
     ]
 
 

@@ -19,15 +19,19 @@ def test_defaults_fill_an_empty_request() -> None:
 
 def test_values_are_kept_and_names_trimmed() -> None:
     request = WorkspaceInput(
-        display_name="  Données 1 ", container_image=OOM_IMAGE,
+        display_name="  Données 1 ",
+        container_image=OOM_IMAGE,
         compute=WorkspaceCompute(cpus=0.3, memory=512, volume_size=1000),
-        idle_timeout=3600, clear_volume_on_stop=True,
+        idle_timeout=3600,
+        clear_volume_on_stop=True,
     )
     spec = resolve_input(request, make_settings())
     assert spec.display_name == "Données 1"
     assert spec.compute.cpus == 0.3
     assert (spec.container_image, spec.idle_timeout, spec.clear_volume_on_stop) == (
-        OOM_IMAGE, 3600, True,
+        OOM_IMAGE,
+        3600,
+        True,
     )
 
 
@@ -80,6 +84,8 @@ def test_update_checks_only_what_it_changes() -> None:
 
 
 def test_partial_compute_update_keeps_other_values() -> None:
-    spec = resolve_input(WorkspaceInput(compute=WorkspaceCompute(cpus=1, memory=512)), make_settings())
+    spec = resolve_input(
+        WorkspaceInput(compute=WorkspaceCompute(cpus=1, memory=512)), make_settings()
+    )
     updated = apply_update(spec, WorkspaceUpdate(compute=WorkspaceCompute(cpus=2)), make_settings())
     assert (updated.compute.cpus, updated.compute.memory) == (2, 512)

@@ -20,7 +20,7 @@ Wait = Annotated[
 
 @router.get("", response_model=list[Workspace], operation_id="listWorkspaces")
 async def list_workspaces(user_id: UserId, service: ServiceDep) -> list[Workspace]:
-    return await service.list(user_id)
+    return await service.list_workspaces(user_id)
 
 
 @router.post(
@@ -63,9 +63,7 @@ async def stop_workspace(
     return await service.stop(user_id, workspace_id)
 
 
-@router.post(
-    "/{workspace_id}:restart", response_model=Workspace, operation_id="restartWorkspace"
-)
+@router.post("/{workspace_id}:restart", response_model=Workspace, operation_id="restartWorkspace")
 async def restart_workspace(
     user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep, wait: Wait = False
 ) -> Workspace:

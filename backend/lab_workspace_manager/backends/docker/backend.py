@@ -20,6 +20,7 @@ import re
 import tarfile
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -78,7 +79,7 @@ class DockerBackend(WorkspaceBackend):
         self._record_image_ready = False
 
     # --- the contract -------------------------------------------------------------------------
-    async def list(self, owner: str) -> list[WorkspaceState]:
+    async def list_workspaces(self, owner: str) -> list[WorkspaceState]:
         observed = await in_thread("list the workspaces", self._observe, owner, None)
         states = [self._state(o) for o in observed]
         return sorted(states, key=lambda s: s.created_at)
@@ -112,9 +113,7 @@ class DockerBackend(WorkspaceBackend):
         return await self.get(owner, workspace_id)
 
     async def delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
-        await in_thread(
-            "delete the workspace", self._delete, owner, workspace_id, delete_volume
-        )
+        await in_thread("delete the workspace", self._delete, owner, workspace_id, delete_volume)
 
     async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
         return await in_thread("read the workspace's logs", self._logs, owner, workspace_id, tail)
@@ -239,9 +238,14 @@ class DockerBackend(WorkspaceBackend):
             self._ensure_gpus(spec.compute.gpus)
             now = datetime.now(UTC)
             record = Record(
-                owner=owner, workspace_id=workspace_id, revision=1, spec=spec,
-                desired="running" if start else "stopped", reason="" if start else BY_USER,
-                changed_at=now, created_at=now,
+                owner=owner,
+                workspace_id=workspace_id,
+                revision=1,
+                spec=spec,
+                desired="running" if start else "stopped",
+                reason="" if start else BY_USER,
+                changed_at=now,
+                created_at=now,
             )
             # The owner lock makes "network exists" and "a record exists" one step, so a
             # concurrent delete of the owner's last workspace cannot remove the network under us.
@@ -281,7 +285,8 @@ class DockerBackend(WorkspaceBackend):
             if container is not None and _built_from(container) != build.build_fingerprint(spec):
                 running = container["State"] in ("running", "restarting")
                 same_build = (spec.container_image, spec.compute.gpus) == (
-                    record.spec.container_image, record.spec.compute.gpus
+                    record.spec.container_image,
+                    record.spec.compute.gpus,
                 )
                 if running and same_build:
                     self._resize_live(container["Id"], spec)
@@ -342,7 +347,8 @@ class DockerBackend(WorkspaceBackend):
                     f"{L.WORKSPACE}={workspace_id}",
                 ]
                 for volume in self.client.volumes.list(filters={"label": wanted}):
-                    _ignore_missing(lambda v=volume: v.remove(force=True))
+                    with suppress(docker.errors.NotFound):
+                        volume.remove(force=True)
         self._collect_network(owner)
 
     # --- steps --------------------------------------------------------------------------------
@@ -368,15 +374,17 @@ class DockerBackend(WorkspaceBackend):
                 ) from exc
             raise
         for old in previous:
-            _ignore_missing(lambda c=old: self.client.api.remove_container(c["Id"], force=True))
+            self._remove_container(old["Id"])
 
     def _remove_containers(self, owner: str, workspace_id: str) -> None:
         found = self._scan(owner, workspace_id).get(workspace_id)
         for summary in found.everything if found else []:
             self.readiness.forget(summary["Id"])
-            _ignore_missing(
-                lambda c=summary: self.client.api.remove_container(c["Id"], force=True)
-            )
+            self._remove_container(summary["Id"])
+
+    def _remove_container(self, id_or_name: str) -> None:
+        with suppress(docker.errors.NotFound):
+            self.client.api.remove_container(id_or_name, force=True)
 
     def _recreate(
         self,
@@ -391,7 +399,7 @@ class DockerBackend(WorkspaceBackend):
         config = build.container_config(self.settings, owner, workspace_id, spec, start)
         final_name = config["name"]
         config["name"] = final_name + "-next"
-        _ignore_missing(lambda: self.client.api.remove_container(config["name"], force=True))
+        self._remove_container(config["name"])
         new = self.client.containers.create(**config)
         try:
             if old is not None:
@@ -400,7 +408,7 @@ class DockerBackend(WorkspaceBackend):
                 self.client.api.remove_container(old["Id"], force=True)
             new.rename(final_name)
         except BaseException:
-            _ignore_missing(lambda: new.remove(force=True))
+            self._remove_container(new.id)
             raise
         if start:
             new.start()
@@ -512,13 +520,6 @@ class DockerBackend(WorkspaceBackend):
 
 def _built_from(container: dict[str, Any]) -> str:
     return str((container.get("Labels") or {}).get(L.BUILD, ""))
-
-
-def _ignore_missing(action: Callable[[], object]) -> None:
-    try:
-        action()
-    except docker.errors.NotFound:
-        pass
 
 
 def _parse_time(value: str | None) -> datetime | None:
