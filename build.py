@@ -70,6 +70,20 @@ def ensure_test_images() -> None:
             stdout=subprocess.DEVNULL)
 
 
+CONTAXY_VENV = ROOT / ".venv-contaxy"
+# contaxy pins old libraries: its own virtualenv. cachetools is a dependency it forgets;
+# bcrypt 5 breaks passlib's bcrypt backend, which contaxy's logins use.
+CONTAXY_REQUIREMENTS = ["contaxy[server]==0.0.23", "cachetools", "bcrypt==4.0.1"]
+
+
+def ensure_contaxy() -> None:
+    """The real ML Lab backend the ML Lab-mode tests run against."""
+    if (CONTAXY_VENV / "bin" / "uvicorn").exists():
+        return
+    run(sys.executable, "-m", "venv", str(CONTAXY_VENV))
+    run(str(CONTAXY_VENV / "bin" / "pip"), "install", "--quiet", *CONTAXY_REQUIREMENTS)
+
+
 def pipenv(*args: str, cwd: Path = ROOT) -> int:
     env = {**os.environ, "PIPENV_VERBOSITY": "-1", "PIPENV_PIPFILE": str(ROOT / "Pipfile")}
     return run(sys.executable, "-m", "pipenv", *args, cwd=cwd, env=env, check=False)
@@ -85,6 +99,7 @@ def ensure_python_dependencies() -> None:
 def test(pytest_args: list[str]) -> int:
     ensure_python_dependencies()
     ensure_test_images()
+    ensure_contaxy()
     return pipenv("run", "pytest", *pytest_args, cwd=BACKEND)
 
 

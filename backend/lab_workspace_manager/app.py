@@ -6,11 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from .api.routes import system, workspaces
+from .api.routes import admin, auth, system, workspaces
+from .auth import Authenticator, create_authenticator
 from .backends import WorkspaceBackend, create_backend
 from .errors import install_error_handlers
 from .service import WorkspaceService
@@ -18,10 +20,15 @@ from .settings import Settings
 
 
 def create_app(
-    settings: Settings | None = None, backend: WorkspaceBackend | None = None
+    settings: Settings | None = None,
+    backend: WorkspaceBackend | None = None,
+    authenticator: Authenticator | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
     backend = backend or create_backend(settings)
+    # One HTTP client per process, for calls to ML Lab.
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False)
+    authenticator = authenticator or create_authenticator(settings, http)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -29,6 +36,8 @@ def create_app(
             yield
         finally:
             await backend.close()
+            await authenticator.close()
+            await http.aclose()
 
     app = FastAPI(
         title="ML Lab Workspace Manager",
@@ -38,6 +47,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.service = WorkspaceService(settings, backend)
+    app.state.authenticator = authenticator
     install_error_handlers(app)
     if settings.backend_cors_origins:
         # Only the listed origins, never a reflected "*" with credentials.
@@ -46,9 +56,11 @@ def create_app(
             allow_origins=settings.backend_cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "ct_token", "X-CSRF-Token"],
+            allow_headers=["Authorization", "Content-Type", "ct_token", "X-Requested-With"],
         )
     app.include_router(system.router)
+    app.include_router(auth.router)
+    app.include_router(admin.router)
     app.include_router(workspaces.router)
     return app
 

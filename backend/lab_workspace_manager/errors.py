@@ -1,6 +1,8 @@
 """The one exception hierarchy of the manager, and the one table that turns it into HTTP.
 
     ManagerError                    500  something we did not expect
+    ├── Unauthenticated             401  no token, or one that is invalid, expired or revoked
+    ├── Forbidden                   403  a valid token that may not do this
     ├── InvalidInput                422  a request asked for something the rules do not allow
     ├── NotFound                    404  no such workspace (for this user)
     ├── Conflict                    409  a name is taken, or the state does not allow the action
@@ -30,6 +32,14 @@ class ManagerError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class Unauthenticated(ManagerError):
+    status_code = 401
+
+
+class Forbidden(ManagerError):
+    status_code = 403
 
 
 class InvalidInput(ManagerError):
@@ -66,7 +76,8 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
             exc.message,
             exc_info=exc.__cause__ or exc,
         )
-    return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
 
 
 async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:

@@ -87,6 +87,13 @@ class Workspace(WorkspaceSpec):
     created_at: datetime
 
 
+class WorkspacePage(BaseModel):
+    items: list[Workspace]
+    total: int = Field(description="How many workspaces match, on all pages.")
+    limit: int
+    offset: int
+
+
 class WorkspaceConfigOptions(BaseModel):
     """What the UI needs to offer valid choices; the server enforces the same rules."""
 

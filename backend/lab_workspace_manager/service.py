@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from . import naming
 from .backends import WorkspaceBackend, WorkspaceState
 from .errors import Conflict
-from .models import Workspace, WorkspaceInput, WorkspaceUpdate
+from .models import Workspace, WorkspaceInput, WorkspacePage, WorkspaceStatus, WorkspaceUpdate
 from .settings import Settings
 from .validation import apply_update, resolve_input
 
@@ -30,6 +30,17 @@ class WorkspaceService:
 
     async def list_workspaces(self, owner: str) -> list[Workspace]:
         return [to_api(state) for state in await self.backend.list_workspaces(owner)]
+
+    async def list_all(
+        self, owner: str | None, status: WorkspaceStatus | None, limit: int, offset: int
+    ) -> WorkspacePage:
+        """Every user's workspaces (for administrators), filtered and a page at a time."""
+        states = await self.backend.list_workspaces(owner)
+        matching = [s for s in states if status is None or s.status is status]
+        page = matching[offset : offset + limit]
+        return WorkspacePage(
+            items=[to_api(s) for s in page], total=len(matching), limit=limit, offset=offset
+        )
 
     async def get(self, owner: str, workspace_id: str) -> Workspace:
         return to_api(await self.backend.get(owner, workspace_id))

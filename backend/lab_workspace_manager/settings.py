@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -61,6 +62,27 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=_aliases("BACKEND_CORS_ORIGINS")
     )
     log_level: str = Field("info", validation_alias=_aliases("LOG_LEVEL"))
+
+    # --- sign-in ------------------------------------------------------------------------------
+    # Set: ML Lab mode (tokens are ML Lab's, verified there). Unset: standalone sign-in.
+    contaxy_api_endpoint: str | None = Field(
+        None, validation_alias=_aliases("CONTAXY_API_ENDPOINT")
+    )
+    # Standalone: generated at first start and kept in DATA_DIR when not given.
+    admin_token: SecretStr | None = Field(None, validation_alias=_aliases("ADMIN_TOKEN"))
+    jwt_secret: SecretStr | None = Field(None, validation_alias=_aliases("JWT_SECRET"))
+    admin_user_id: str = Field("admin", validation_alias=_aliases("ADMIN_USER_ID"))
+    # Where standalone secrets and the list of issued tokens are kept.
+    data_dir: Path = Field(
+        Path.home() / ".local/share/lab-workspace-manager", validation_alias=_aliases("DATA_DIR")
+    )
+    token_lifetime_default: int = Field(
+        90 * 24 * 3600, validation_alias=_aliases("TOKEN_LIFETIME_DEFAULT")
+    )
+    # How long an ML Lab verdict on a token is reused (seconds).
+    auth_cache_seconds: float = Field(30.0, validation_alias=_aliases("AUTH_CACHE_SECONDS"))
+    # Mark the sign-in cookie Secure (serve over HTTPS when you set this).
+    cookie_secure: bool = Field(False, validation_alias=_aliases("COOKIE_SECURE"))
 
     # --- where workspaces live ----------------------------------------------------------------
     workspace_backend: Literal["docker", "memory"] = Field(
@@ -205,6 +227,10 @@ class Settings(BaseSettings):
         return self
 
     # --- derived ------------------------------------------------------------------------------
+    @property
+    def mllab_mode(self) -> bool:
+        return bool(self.contaxy_api_endpoint)
+
     @property
     def allowed_images(self) -> list[ImageOption]:
         """The default image first, then the configured options, without duplicates."""

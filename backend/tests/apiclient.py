@@ -5,23 +5,57 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
+from fastapi import FastAPI
 
 from lab_workspace_manager.app import create_app
+from lab_workspace_manager.auth.standalone import StandaloneAuth
 from lab_workspace_manager.backends import WorkspaceBackend
 from lab_workspace_manager.backends.docker.backend import DockerBackend
 from lab_workspace_manager.settings import Settings
 
 
 class Api:
-    """An HTTP client on the app, with the backend behind it and a fresh user of its own."""
+    """A signed-in user's HTTP client on the app, and the backend behind it.
 
-    def __init__(self, client: httpx.AsyncClient, backend: WorkspaceBackend, settings: Settings):
-        self.client = client
+    Standalone sign-in by default: a token is issued for the user as an administrator would.
+    """
+
+    def __init__(
+        self,
+        app: FastAPI,
+        backend: WorkspaceBackend,
+        settings: Settings,
+        user: str | None = None,
+        token: str | None = None,
+        is_admin: bool = False,
+    ) -> None:
+        self.app = app
         self.backend = backend
         self.settings = settings
-        self.user = "user-" + secrets.token_hex(3)
+        self.user = user or "user-" + secrets.token_hex(3)
+        self.token = token or issue_token(app, self.user, is_admin)
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://manager",
+            timeout=120,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        self._others: list[Api] = []
+
+    def as_user(self, user: str | None = None, is_admin: bool = False) -> Api:
+        """Another signed-in user on the same app."""
+        other = Api(self.app, self.backend, self.settings, user, is_admin=is_admin)
+        self._others.append(other)
+        return other
+
+    async def aclose(self) -> None:
+        for other in self._others:
+            await other.aclose()
+        await self.client.aclose()
 
     def restarted_backend(self, settings: Settings) -> WorkspaceBackend:
         """What a manager started again with `settings` would use: the same engine (or, for
@@ -57,9 +91,12 @@ class Api:
         return response.json()
 
     async def delete_all(self) -> None:
-        listing = await self.client.get(self.path())
-        for workspace in listing.json() if listing.status_code == 200 else []:
-            await self.client.delete(self.path(workspace["id"]), params={"delete_volumes": "true"})
+        for api in [self, *self._others]:
+            listing = await api.client.get(api.path())
+            for workspace in listing.json() if listing.status_code == 200 else []:
+                await api.client.delete(
+                    api.path(workspace["id"]), params={"delete_volumes": "true"}
+                )
 
     async def names(self) -> list[str]:
         response = await self.client.get(self.path())
@@ -67,9 +104,32 @@ class Api:
         return [w["display_name"] for w in response.json()]
 
 
-def app_client(settings: Settings, backend: WorkspaceBackend) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=create_app(settings, backend))
-    return httpx.AsyncClient(transport=transport, base_url="http://manager", timeout=120)
+def issue_token(app: FastAPI, user: str, is_admin: bool = False) -> str:
+    authenticator = app.state.authenticator
+    assert isinstance(authenticator, StandaloneAuth)
+    token, _ = authenticator.issue(user, None, is_admin, "test")
+    return token
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """The app with its start-up and shutdown run, as a server would run them."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@asynccontextmanager
+async def open_api(
+    settings: Settings, backend: WorkspaceBackend, token: str | None = None, user: str | None = None
+) -> AsyncIterator[Api]:
+    """A signed-in user on a fresh app; what the test created is deleted afterwards."""
+    async with running(create_app(settings, backend)) as app:
+        api = Api(app, backend, settings, user=user, token=token)
+        try:
+            yield api
+        finally:
+            await api.delete_all()
+            await api.aclose()
 
 
 async def eventually(api: Api, workspace_id: str, predicate, timeout: float = 90) -> dict:

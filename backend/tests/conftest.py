@@ -8,17 +8,17 @@ by label at the end of the session.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
-import httpx
 import pytest
 
-from lab_workspace_manager.app import create_app
 from lab_workspace_manager.backends.docker import labels as L
-from lab_workspace_manager.backends.memory import InMemoryBackend
 from lab_workspace_manager.settings import Settings
+from tests.contaxy_server import Contaxy, contaxy_server
 
 TEST_IMAGE = "lwm-test-workspace:latest"
 CRASH_IMAGE = "lwm-test-crash:latest"
@@ -27,6 +27,8 @@ OOM_IMAGE = "lwm-test-oom:latest"
 ALT_IMAGE = "lwm-test-workspace:alt"
 # One instance label per test session: tests never see or touch anything else on the engine.
 SESSION_INSTANCE = "t" + secrets.token_hex(4)
+ADMIN_TOKEN = "test-admin-token-" + secrets.token_hex(8)
+DATA_DIR = Path(tempfile.mkdtemp(prefix="lwm-test-data-"))
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -49,6 +51,9 @@ def make_settings(**overrides: Any) -> Settings:
         "volume_size_default": 500,
         "volume_size_max": 2000,
         "workspace_ready_timeout": 60,
+        "admin_token": ADMIN_TOKEN,
+        "jwt_secret": "test-jwt-secret-" + SESSION_INSTANCE,
+        "data_dir": DATA_DIR,
     }
     values.update(overrides)
     return Settings(**values)
@@ -62,14 +67,6 @@ def anyio_backend() -> str:
 @pytest.fixture
 def settings() -> Settings:
     return make_settings()
-
-
-@pytest.fixture
-async def memory_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, InMemoryBackend(settings.workspace_public_prefix))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://manager") as client:
-        yield client
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +86,23 @@ def engine() -> Iterator[docker.DockerClient]:
     yield client
     remove_everything(client, SESSION_INSTANCE)
     client.close()
+
+
+@pytest.fixture(scope="session")
+def contaxy(
+    engine: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Contaxy]:
+    """A real ML Lab backend (contaxy 0.0.23 + PostgreSQL) for the whole session."""
+    log = tmp_path_factory.mktemp("contaxy") / "contaxy.log"
+    try:
+        server = contaxy_server(log)
+        running = server.__enter__()
+    except RuntimeError as exc:
+        pytest.fail(f"ML Lab-mode tests need contaxy and PostgreSQL: {exc}")
+    try:
+        yield running
+    finally:
+        server.__exit__(None, None, None)
 
 
 def remove_everything(client: docker.DockerClient, instance: str) -> None:

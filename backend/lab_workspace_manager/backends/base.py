@@ -44,8 +44,8 @@ class WorkspaceBackend(ABC):
     name: str
 
     @abstractmethod
-    async def list_workspaces(self, owner: str) -> list[WorkspaceState]:
-        """The owner's workspaces, oldest first."""
+    async def list_workspaces(self, owner: str | None) -> list[WorkspaceState]:
+        """The owner's workspaces (everyone's if `owner` is None), oldest first."""
 
     @abstractmethod
     async def get(self, owner: str, workspace_id: str) -> WorkspaceState:

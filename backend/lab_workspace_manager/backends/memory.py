@@ -48,9 +48,9 @@ class InMemoryBackend(WorkspaceBackend):
         self._workspaces[state.id] = new
         return new
 
-    async def list_workspaces(self, owner: str) -> list[WorkspaceState]:
+    async def list_workspaces(self, owner: str | None) -> list[WorkspaceState]:
         return sorted(
-            (w for w in self._workspaces.values() if w.owner == owner),
+            (w for w in self._workspaces.values() if owner is None or w.owner == owner),
             key=lambda w: w.created_at,
         )
 

@@ -7,7 +7,7 @@ import pytest
 from lab_workspace_manager.backends import WorkspaceBackend
 from lab_workspace_manager.backends.docker.backend import DockerBackend
 from lab_workspace_manager.backends.memory import InMemoryBackend
-from tests.apiclient import Api, app_client
+from tests.apiclient import Api, open_api
 from tests.conftest import make_settings
 
 
@@ -21,8 +21,6 @@ async def api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
         backend = DockerBackend(settings)
     else:
         backend = InMemoryBackend()
-    async with app_client(settings, backend) as client:
-        helper = Api(client, backend, settings)
+    async with open_api(settings, backend) as helper:
         yield helper
-        await helper.delete_all()
     await backend.close()

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
+from lab_workspace_manager.app import create_app
 from lab_workspace_manager.naming import WORKSPACE_ID_PATTERN
-from tests.apiclient import Api, app_client
+from tests.apiclient import Api, running
 from tests.conftest import ALT_IMAGE, CRASH_IMAGE, OOM_IMAGE, TEST_IMAGE
 
 pytestmark = pytest.mark.anyio
@@ -51,8 +52,7 @@ async def test_names_are_unique_per_user_ignoring_case(api: Api) -> None:
     await api.create(display_name="Project", is_stopped=True)
     duplicate = await api.create(expect=409, display_name="project", is_stopped=True)
     assert "already have a workspace named 'project'" in duplicate["detail"]
-    other_user = await api.create(user=api.user + "-b", display_name="Project", is_stopped=True)
-    await api.client.delete(api.path(other_user["id"], user=api.user + "-b"))
+    await api.as_user().create(display_name="Project", is_stopped=True)
     assert await api.names() == ["Project"]
 
 
@@ -150,24 +150,62 @@ async def test_invalid_patch_changes_nothing(api: Api) -> None:
     assert (await api.get(created["id"])).json()["compute"] == created["compute"]
 
 
-async def test_another_users_workspace_is_not_found_whatever_the_verb(api: Api) -> None:
-    theirs = await api.create(display_name="private", is_stopped=True)
-    intruder = api.path(theirs["id"], user="intruder")
-    requests = [
-        api.client.get(intruder),
-        api.client.patch(intruder, json={"display_name": "mine"}),
-        api.client.post(intruder + ":start"),
-        api.client.post(intruder + ":stop"),
-        api.client.post(intruder + ":restart"),
-        api.client.get(intruder + "/logs"),
+def every_verb(api: Api, path: str) -> list:
+    return [
+        api.client.get(path),
+        api.client.patch(path, json={"display_name": "mine"}),
+        api.client.post(path + ":start"),
+        api.client.post(path + ":stop"),
+        api.client.post(path + ":restart"),
+        api.client.get(path + "/logs"),
+        api.client.delete(path, params={"delete_volumes": "true"}),
     ]
-    for response in await asyncio.gather(*requests):
+
+
+async def test_another_users_path_is_forbidden_whatever_the_verb(api: Api) -> None:
+    theirs = await api.create(display_name="private", is_stopped=True)
+    intruder = api.as_user()
+    responses = await asyncio.gather(
+        *every_verb(intruder, api.path(theirs["id"])),
+        intruder.client.get(api.path()),
+        intruder.client.post(api.path(), json={"display_name": "planted"}),
+    )
+    for response in responses:
+        assert response.status_code == 403, response.text
+        assert (
+            f"can only manage your own workspaces, not those of '{api.user}'"
+            in (response.json()["detail"])
+        )
+    assert await api.names() == ["private"]
+    assert (await api.get(theirs["id"])).json()["status"] == "stopped"
+
+
+async def test_another_users_workspace_id_is_not_found_under_ones_own_path(api: Api) -> None:
+    theirs = await api.create(display_name="private", is_stopped=True)
+    intruder = api.as_user()
+    *others, delete = await asyncio.gather(*every_verb(intruder, intruder.path(theirs["id"])))
+    for response in others:
         assert response.status_code == 404, response.text
         assert "does not exist" in response.json()["detail"]
-    deleted = await api.client.delete(intruder, params={"delete_volumes": "true"})
-    assert deleted.status_code == 204
+    assert delete.status_code == 204  # idempotent: there was nothing of theirs to delete
     still_there = (await api.get(theirs["id"])).json()
     assert (still_there["display_name"], still_there["status"]) == ("private", "stopped")
+
+
+async def test_an_administrator_acts_for_any_user(api: Api) -> None:
+    workspace = await api.create(display_name="owned", is_stopped=True)
+    admin = api.as_user("boss", is_admin=True)
+    assert (await admin.client.get(api.path(workspace["id"]))).status_code == 200
+    renamed = await admin.client.patch(api.path(workspace["id"]), json={"display_name": "moved"})
+    assert renamed.status_code == 200
+    assert await api.names() == ["moved"]
+    page = (await admin.client.get("/workspaces", params={"user_id": api.user})).json()
+    assert [w["id"] for w in page["items"]] == [workspace["id"]]
+    assert page["total"] == 1
+    stopped = await admin.client.get("/workspaces", params={"status": "stopped", "limit": 500})
+    assert workspace["id"] in [w["id"] for w in stopped.json()["items"]]
+    forbidden = await api.client.get("/workspaces")
+    assert forbidden.status_code == 403
 
 
 async def test_delete_is_idempotent(api: Api) -> None:
@@ -201,10 +239,10 @@ async def test_a_new_manager_sees_the_same_workspaces_despite_lower_limits(api: 
     )
     lowered = api.settings.model_copy(update={"memory_max": 500, "cpus_max": 1})
     backend = api.restarted_backend(lowered)
-    async with app_client(lowered, backend) as client:
-        listed = (await client.get(api.path())).json()
-    if backend is not api.backend:
-        await backend.close()
+    async with running(create_app(lowered, backend)) as app:
+        restarted = Api(app, backend, lowered, api.user, api.token)
+        listed = (await restarted.client.get(api.path())).json()
+        await restarted.aclose()
     assert [(w["id"], w["compute"]["memory"]) for w in listed] == [(created["id"], 2000)]
 
 

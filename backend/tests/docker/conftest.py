@@ -8,7 +8,8 @@ import docker
 import pytest
 
 from lab_workspace_manager.backends.docker.backend import DockerBackend
-from tests.apiclient import Api, app_client
+from tests.apiclient import Api
+from tests.apiclient import open_api as open_app
 from tests.conftest import make_settings
 
 
@@ -16,13 +17,11 @@ from tests.conftest import make_settings
 async def docker_api(**overrides: Any) -> AsyncIterator[Api]:
     settings = make_settings(workspace_backend="docker", **overrides)
     backend = DockerBackend(settings)
-    async with app_client(settings, backend) as client:
-        api = Api(client, backend, settings)
-        try:
+    try:
+        async with open_app(settings, backend) as api:
             yield api
-        finally:
-            await api.delete_all()
-            await backend.close()
+    finally:
+        await backend.close()
 
 
 @pytest.fixture

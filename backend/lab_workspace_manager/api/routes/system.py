@@ -7,13 +7,13 @@ from fastapi.responses import JSONResponse
 
 from ...errors import BackendUnavailable
 from ...models import Health, WorkspaceConfigOptions
-from ..deps import ServiceDep, SettingsDep
+from ..deps import CurrentIdentity, ServiceDep, SettingsDep
 
 router = APIRouter(tags=["system"])
 
 
 @router.get("/config", response_model=WorkspaceConfigOptions, operation_id="getConfig")
-async def get_config(settings: SettingsDep) -> WorkspaceConfigOptions:
+async def get_config(settings: SettingsDep, identity: CurrentIdentity) -> WorkspaceConfigOptions:
     images = settings.allowed_images
     return WorkspaceConfigOptions(
         display_name_default=settings.display_name_default,

@@ -79,7 +79,7 @@ class DockerBackend(WorkspaceBackend):
         self._record_image_ready = False
 
     # --- the contract -------------------------------------------------------------------------
-    async def list_workspaces(self, owner: str) -> list[WorkspaceState]:
+    async def list_workspaces(self, owner: str | None) -> list[WorkspaceState]:
         observed = await in_thread("list the workspaces", self._observe, owner, None)
         states = [self._state(o) for o in observed]
         return sorted(states, key=lambda s: s.created_at)
@@ -126,8 +126,10 @@ class DockerBackend(WorkspaceBackend):
         self.client.close()
 
     # --- reading ------------------------------------------------------------------------------
-    def _scan(self, owner: str, workspace_id: str | None) -> dict[str, _Found]:
-        wanted = [f"{L.INSTANCE}={self.settings.instance_id}", f"{L.OWNER}={owner}"]
+    def _scan(self, owner: str | None, workspace_id: str | None) -> dict[str, _Found]:
+        wanted = [f"{L.INSTANCE}={self.settings.instance_id}"]
+        if owner is not None:
+            wanted.append(f"{L.OWNER}={owner}")
         if workspace_id:
             wanted.append(f"{L.WORKSPACE}={workspace_id}")
         found: dict[str, _Found] = {}
@@ -140,13 +142,13 @@ class DockerBackend(WorkspaceBackend):
                 entry.records.append(summary)
             elif kind == L.KIND_WORKSPACE:
                 name = naming.container_name(
-                    self.settings.instance_id, owner, labels.get(L.WORKSPACE, "")
+                    self.settings.instance_id, labels.get(L.OWNER, ""), labels.get(L.WORKSPACE, "")
                 )
                 if "/" + name in summary.get("Names", []):
                     entry.container = summary
         return found
 
-    def _observe(self, owner: str, workspace_id: str | None) -> list[_Observed]:
+    def _observe(self, owner: str | None, workspace_id: str | None) -> list[_Observed]:
         observed = []
         for found in self._scan(owner, workspace_id).values():
             if not found.records:

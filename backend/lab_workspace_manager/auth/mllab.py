@@ -1,0 +1,85 @@
+"""ML Lab sign-in: the caller's ML Lab (contaxy) token, verified by ML Lab.
+
+Two questions per token, asked together and remembered for `AUTH_CACHE_SECONDS`:
+  - who is it? `POST /auth/tokens/verify` with no permission answers `users/<id>` (401 if the
+    token is unknown or expired);
+  - is it an administrator? the same call with `permission=*#admin` answers 200 or 403.
+The cache is keyed by a hash of the token, never the token itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+
+import httpx
+
+from ..errors import BackendUnavailable, ManagerError, Unauthenticated
+from ..settings import Settings
+from .base import Authenticator, Identity
+
+ADMIN_PERMISSION = "*#admin"
+
+
+class MLLabAuth(Authenticator):
+    mode = "mllab"
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+        assert settings.contaxy_api_endpoint
+        self._endpoint = settings.contaxy_api_endpoint.rstrip("/")
+        self._ttl = settings.auth_cache_seconds
+        self._http = http
+        self._cache: dict[str, tuple[float, Identity | Unauthenticated]] = {}
+
+    async def identify(self, token: str) -> Identity:
+        key = hashlib.sha256(token.encode()).hexdigest()
+        cached = self._cache.get(key)
+        if cached and cached[0] > time.monotonic():
+            verdict = cached[1]
+        else:
+            verdict = await self._ask(token)
+            self._remember(key, verdict)
+        if isinstance(verdict, Unauthenticated):
+            raise verdict
+        return verdict
+
+    def _remember(self, key: str, verdict: Identity | Unauthenticated) -> None:
+        now = time.monotonic()
+        if len(self._cache) > 10_000:  # bounded: drop what has expired
+            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+        self._cache[key] = (now + self._ttl, verdict)
+
+    async def _ask(self, token: str) -> Identity | Unauthenticated:
+        who, admin = await asyncio.gather(
+            self._verify(token, None), self._verify(token, ADMIN_PERMISSION)
+        )
+        if who.status_code == 401:
+            return Unauthenticated(
+                "ML Lab does not accept this token (unknown, revoked or expired). Sign in to "
+                "ML Lab again."
+            )
+        if who.status_code != 200:
+            raise ManagerError(
+                f"ML Lab answered {who.status_code} when asked to verify a token: {who.text[:200]}"
+            )
+        subject = str(who.json().get("authorized_subject") or "")
+        if not subject.startswith("users/"):
+            return Unauthenticated(
+                f"This ML Lab token belongs to '{subject}', not to a user; use a user's token."
+            )
+        return Identity(subject.removeprefix("users/"), is_admin=admin.status_code == 200)
+
+    async def _verify(self, token: str, permission: str | None) -> httpx.Response:
+        try:
+            return await self._http.post(
+                f"{self._endpoint}/auth/tokens/verify",
+                params={"permission": permission} if permission else None,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(
+                f"ML Lab cannot be reached at {self._endpoint} to check your token "
+                f"({type(exc).__name__}). Try again in a minute; if it persists, tell your "
+                "administrator."
+            ) from exc

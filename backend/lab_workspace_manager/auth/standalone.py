@@ -1,0 +1,164 @@
+"""Standalone sign-in: one administrator token, and user tokens the administrator issues.
+
+User tokens are JWTs (HS256, python-jose) carrying the user id, an id (`jti`) and an expiry.
+A token is valid while its signature checks out, it has not expired and its id is still in the
+list of issued tokens: revoking a token removes it from that list. The secrets and the list are
+kept in `DATA_DIR/auth.json` (mode 0600), so restarts change nothing; values given in
+`ADMIN_TOKEN` / `JWT_SECRET` take precedence and are never written there.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import secrets
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jose import JWTError, jwt
+
+from ..errors import Unauthenticated
+from ..settings import Settings
+from .base import Authenticator, Identity
+
+log = logging.getLogger(__name__)
+
+ALGORITHM = "HS256"
+ISSUER = "lab-workspace-manager"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """What is remembered of a token: never the token itself."""
+
+    id: str
+    user_id: str
+    is_admin: bool
+    created_at: datetime
+    expires_at: datetime
+    description: str = ""
+
+
+class _SecretsFile:
+    """`auth.json`: generated secrets and the issued tokens, rewritten atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.data: dict[str, Any] = {}
+        if path.exists():
+            self.data = json.loads(path.read_text())
+
+    def save(self) -> None:
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            temporary = self.path.with_suffix(".tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                json.dump(self.data, out, indent=1, default=str)
+            os.replace(temporary, self.path)
+
+
+class StandaloneAuth(Authenticator):
+    mode = "standalone"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._file = _SecretsFile(settings.data_dir / "auth.json")
+        self._admin_token = self._secret(settings.admin_token, "admin_token", announce=True)
+        self._jwt_secret = self._secret(settings.jwt_secret, "jwt_secret", announce=False)
+        self._tokens = {
+            item["id"]: IssuedToken(
+                **{
+                    **item,
+                    "created_at": datetime.fromisoformat(item["created_at"]),
+                    "expires_at": datetime.fromisoformat(item["expires_at"]),
+                }
+            )
+            for item in self._file.data.get("tokens", [])
+        }
+
+    def _secret(self, given: Any, key: str, announce: bool) -> str:
+        if given is not None:
+            return str(given.get_secret_value())
+        if stored := self._file.data.get(key):
+            return str(stored)
+        value = secrets.token_urlsafe(32)
+        self._file.data[key] = value
+        self._file.save()
+        if announce:
+            # Printed this once, at generation; afterwards it is only in the file.
+            log.warning(
+                "Generated the administrator token (kept in %s): %s", self._file.path, value
+            )
+        return value
+
+    async def identify(self, token: str) -> Identity:
+        if hmac.compare_digest(token.encode(), self._admin_token.encode()):
+            return Identity(self._settings.admin_user_id, is_admin=True)
+        try:
+            claims = jwt.decode(
+                token,
+                self._jwt_secret,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require_exp": True, "require_sub": True, "require_jti": True},
+            )
+        except JWTError as exc:
+            raise Unauthenticated(
+                "The token is invalid or has expired. Ask your administrator for a new one."
+            ) from exc
+        issued = self._tokens.get(str(claims["jti"]))
+        if issued is None:
+            raise Unauthenticated("The token was revoked. Ask your administrator for a new one.")
+        return Identity(issued.user_id, issued.is_admin)
+
+    # --- administration -----------------------------------------------------------------------
+    def issue(
+        self, user_id: str, expires_in: int | None, is_admin: bool, description: str
+    ) -> tuple[str, IssuedToken]:
+        now = datetime.now(UTC).replace(microsecond=0)
+        lifetime = expires_in or self._settings.token_lifetime_default
+        issued = IssuedToken(
+            id=secrets.token_hex(8),
+            user_id=user_id,
+            is_admin=is_admin,
+            created_at=now,
+            expires_at=now + timedelta(seconds=lifetime),
+            description=description,
+        )
+        claims = {
+            "iss": ISSUER,
+            "sub": user_id,
+            "jti": issued.id,
+            "adm": is_admin,
+            "iat": int(now.timestamp()),
+            "exp": int(issued.expires_at.timestamp()),
+        }
+        token = jwt.encode(claims, self._jwt_secret, algorithm=ALGORITHM)
+        self._tokens[issued.id] = issued
+        self._persist()
+        return token, issued
+
+    def issued(self) -> list[IssuedToken]:
+        """Tokens that still work, newest first (expired ones are forgotten)."""
+        now = datetime.now(UTC)
+        expired = [i for i, t in self._tokens.items() if t.expires_at <= now]
+        for token_id in expired:
+            del self._tokens[token_id]
+        if expired:
+            self._persist()
+        return sorted(self._tokens.values(), key=lambda t: t.created_at, reverse=True)
+
+    def revoke(self, token_id: str) -> None:
+        if self._tokens.pop(token_id, None) is not None:
+            self._persist()
+
+    def _persist(self) -> None:
+        self._file.data["tokens"] = [asdict(t) for t in self._tokens.values()]
+        self._file.save()

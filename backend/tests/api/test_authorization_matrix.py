@@ -1,0 +1,149 @@
+"""Every endpoint × every kind of caller, in both sign-in modes.
+
+The routes are read from the app itself, so an endpoint added later is covered (or this test
+fails until it is classified). Standalone uses issued tokens; ML Lab mode uses tokens of real
+ML Lab users and ML Lab's administrator, verified by a real contaxy.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from lab_workspace_manager.app import create_app
+from lab_workspace_manager.backends.memory import InMemoryBackend
+from tests.apiclient import issue_token, running
+from tests.conftest import ADMIN_TOKEN, make_settings
+
+pytestmark = pytest.mark.anyio
+
+PUBLIC = {"/healthz", "/auth/logout"}
+ADMIN_ONLY = {"/workspaces", "/auth/tokens", "/auth/tokens/{token_id}"}
+CALLERS = ["none", "bad", "other", "owner", "admin"]
+
+
+@dataclass
+class Setup:
+    app: FastAPI
+    owner: str
+    tokens: dict[str, str | None]
+
+
+def standalone_setup() -> Setup:
+    app = create_app(make_settings(), InMemoryBackend())
+    owner = "alice-" + secrets.token_hex(3)
+    return Setup(
+        app,
+        owner,
+        {
+            "none": None,
+            "bad": "not-a-token",
+            "other": issue_token(app, "bob-" + secrets.token_hex(3)),
+            "owner": issue_token(app, owner),
+            "admin": ADMIN_TOKEN,
+        },
+    )
+
+
+def mllab_setup(contaxy: Any) -> Setup:
+    settings = make_settings(contaxy_api_endpoint=contaxy.endpoint)
+    app = create_app(settings, InMemoryBackend())
+    owner, owner_token = contaxy.add_user("alice" + secrets.token_hex(3))
+    _, other_token = contaxy.add_user("bob" + secrets.token_hex(3))
+    return Setup(
+        app,
+        owner,
+        {
+            "none": None,
+            "bad": "0" * 40,
+            "other": other_token,
+            "owner": owner_token,
+            "admin": contaxy.admin_token,
+        },
+    )
+
+
+def body_for(method: str, path: str) -> dict | None:
+    bodies: dict[tuple[str, str], Callable[[], dict]] = {
+        ("POST", "/users/{user_id}/workspace"): lambda: {
+            "display_name": "w" + secrets.token_hex(4),
+            "is_stopped": True,
+        },
+        ("PATCH", "/users/{user_id}/workspace/{workspace_id}"): lambda: {"idle_timeout": 0},
+        ("POST", "/auth/tokens"): lambda: {"user_id": "someone"},
+        ("POST", "/auth/login"): lambda: {},
+    }
+    make = bodies.get((method, path))
+    return make() if make else None
+
+
+def expected(route: str, caller: str) -> Callable[[int], bool]:
+    if route in PUBLIC:
+        return lambda code: code < 400
+    if caller in ("none", "bad"):
+        return lambda code: code == 401
+    owned = "{user_id}" in route
+    if caller == "other":
+        forbidden = owned or route in ADMIN_ONLY
+        return (lambda code: code == 403) if forbidden else (lambda code: code < 400)
+    if caller == "owner" and route in ADMIN_ONLY:
+        return lambda code: code == 403
+    # The rightful caller is let through: success, or a 404 for what does not exist.
+    return lambda code: code < 400 or code == 404
+
+
+@pytest.fixture(params=["standalone", "mllab"])
+def setup(request: pytest.FixtureRequest) -> Setup:
+    if request.param == "mllab":
+        return mllab_setup(request.getfixturevalue("contaxy"))
+    return standalone_setup()
+
+
+async def test_every_endpoint_for_every_caller(setup: Setup) -> None:
+    async with running(setup.app):
+        await check_every_operation(setup)
+
+
+async def check_every_operation(setup: Setup) -> None:
+    transport = httpx.ASGITransport(app=setup.app)
+    # Every operation the API documents (the same list the web app's client is made from).
+    operations = [
+        (method.upper(), path)
+        for path, item in setup.app.openapi()["paths"].items()
+        for method in item
+    ]
+    assert len(operations) >= 16
+    checked: list[str] = []
+    async with httpx.AsyncClient(transport=transport, base_url="http://manager") as client:
+        owner_headers = {"Authorization": f"Bearer {setup.tokens['owner']}"}
+        for method, route in operations:
+            for caller in CALLERS:
+                path = route.replace("{user_id}", setup.owner).replace("{token_id}", "x")
+                if "{workspace_id}" in path:
+                    # A fresh workspace of the owner's for every call: a delete by one
+                    # caller must not turn the next caller's check into a 404.
+                    made = await client.post(
+                        f"/users/{setup.owner}/workspace",
+                        headers=owner_headers,
+                        json={"display_name": "m" + secrets.token_hex(4), "is_stopped": True},
+                    )
+                    assert made.status_code == 201, made.text
+                    path = path.replace("{workspace_id}", made.json()["id"])
+                token = setup.tokens[caller]
+                headers = {"X-Requested-With": "test"}
+                if token:
+                    headers["Authorization"] = f"Bearer {token}"
+                response = await client.request(
+                    method, path, headers=headers, json=body_for(method, route)
+                )
+                assert expected(route, caller)(response.status_code), (
+                    f"{method} {route} as {caller}: {response.status_code} {response.text[:200]}"
+                )
+                checked.append(f"{method} {route}")
+    assert len(checked) == len(operations) * len(CALLERS)
