@@ -15,7 +15,7 @@ from .api.routes import admin, auth, system, workspaces
 from .auth import Authenticator, create_authenticator
 from .backends import WorkspaceBackend, create_backend
 from .errors import install_error_handlers
-from .service import WorkspaceService
+from .service import NameReservations
 from .settings import Settings
 
 
@@ -25,9 +25,9 @@ def create_app(
     authenticator: Authenticator | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
-    backend = backend or create_backend(settings)
     # One HTTP client per process, for calls to ML Lab.
-    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), trust_env=False)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(60.0), trust_env=False)
+    backend = backend or create_backend(settings, http)
     authenticator = authenticator or create_authenticator(settings, http)
 
     @asynccontextmanager
@@ -46,7 +46,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.service = WorkspaceService(settings, backend)
+    app.state.backend = backend
+    app.state.names = NameReservations()
     app.state.authenticator = authenticator
     install_error_handlers(app)
     if settings.backend_cors_origins:

@@ -7,6 +7,7 @@ validated against today's limits, so lowering a maximum never breaks listing old
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from enum import StrEnum
 
@@ -65,6 +66,10 @@ class ComputeSpec(BaseModel):
     memory: int
     volume_size: int
     gpus: int = 0
+
+    def threads(self) -> int:
+        """For MAX_NUM_THREADS: ml-workspace's "auto" reads only cgroup v1 CPU quotas."""
+        return max(1, math.ceil(self.cpus))
 
 
 class WorkspaceSpec(BaseModel):

@@ -19,14 +19,27 @@ from .settings import Settings
 from .validation import apply_update, resolve_input
 
 
+class NameReservations:
+    """Display names being created or renamed right now, per owner (one per process).
+
+    The backend does not list a workspace before its create returns, but a second request
+    for the same name must already get its 409.
+    """
+
+    def __init__(self) -> None:
+        self.locks: dict[str, asyncio.Lock] = {}
+        self.reserved: dict[str, set[str]] = {}
+
+
 class WorkspaceService:
-    def __init__(self, settings: Settings, backend: WorkspaceBackend) -> None:
+    """The rules, for one caller: built per request around the backend acting for them."""
+
+    def __init__(
+        self, settings: Settings, backend: WorkspaceBackend, names: NameReservations
+    ) -> None:
         self.settings = settings
         self.backend = backend
-        self._owner_locks: dict[str, asyncio.Lock] = {}
-        # Names being created or renamed right now, per owner: the backend does not list them
-        # yet, but a second request for the same name must already get its 409.
-        self._reserved: dict[str, set[str]] = {}
+        self._names = names
 
     async def list_workspaces(self, owner: str) -> list[Workspace]:
         return [to_api(state) for state in await self.backend.list_workspaces(owner)]
@@ -90,8 +103,8 @@ class WorkspaceService:
         `workspace_id` is the workspace being renamed: its own current name does not count.
         """
         key = display_name.casefold()
-        lock = self._owner_locks.setdefault(owner, asyncio.Lock())
-        reserved = self._reserved.setdefault(owner, set())
+        lock = self._names.locks.setdefault(owner, asyncio.Lock())
+        reserved = self._names.reserved.setdefault(owner, set())
         async with lock:
             taken = key in reserved or any(
                 w.spec.display_name.casefold() == key and w.id != workspace_id

@@ -85,8 +85,10 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(False, validation_alias=_aliases("COOKIE_SECURE"))
 
     # --- where workspaces live ----------------------------------------------------------------
-    workspace_backend: Literal["docker", "memory"] = Field(
-        "docker", validation_alias=_aliases("WORKSPACE_BACKEND")
+    # docker: the engine directly; mllab: ML Lab services (the default in ML Lab mode);
+    # memory: an in-memory fake for development.
+    workspace_backend: Literal["docker", "mllab", "memory"] | None = Field(
+        None, validation_alias=_aliases("WORKSPACE_BACKEND")
     )
     # Several managers may share one engine: everything this one creates carries this label
     # value, and it only ever lists or touches objects that carry it.
@@ -209,6 +211,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        if self.workspace_backend is None:
+            self.workspace_backend = "mllab" if self.contaxy_api_endpoint else "docker"
         if self.volume_size_max is None:
             self.volume_size_max = max(self.volume_size_default, self.volume_size_min)
         problems = []
@@ -222,6 +226,8 @@ class Settings(BaseSettings):
             problems.append("volume size settings need 0 < min <= default <= max")
         if self.shm_size <= 0 or self.pids_limit <= 0 or self.container_size <= 0:
             problems.append("shm size, pids limit and container size must be positive")
+        if self.workspace_backend == "mllab" and not self.contaxy_api_endpoint:
+            problems.append("WORKSPACE_BACKEND=mllab needs CONTAXY_API_ENDPOINT")
         if problems:
             raise ValueError("; ".join(problems))
         return self

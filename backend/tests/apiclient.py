@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -32,12 +32,16 @@ class Api:
         user: str | None = None,
         token: str | None = None,
         is_admin: bool = False,
+        sign_up: SignUp | None = None,
     ) -> None:
         self.app = app
         self.backend = backend
         self.settings = settings
+        self._sign_up = sign_up or standalone_sign_up(app)
+        if token is None:
+            user, token = self._sign_up(user, is_admin)
         self.user = user or "user-" + secrets.token_hex(3)
-        self.token = token or issue_token(app, self.user, is_admin)
+        self.token = token
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://manager",
@@ -48,7 +52,9 @@ class Api:
 
     def as_user(self, user: str | None = None, is_admin: bool = False) -> Api:
         """Another signed-in user on the same app."""
-        other = Api(self.app, self.backend, self.settings, user, is_admin=is_admin)
+        other = Api(
+            self.app, self.backend, self.settings, user, is_admin=is_admin, sign_up=self._sign_up
+        )
         self._others.append(other)
         return other
 
@@ -62,7 +68,7 @@ class Api:
         the fake, the same memory)."""
         if isinstance(self.backend, DockerBackend):
             return DockerBackend(settings)
-        return self.backend
+        return self.backend  # the fake's memory; ML Lab keeps no state in the backend
 
     def path(self, workspace_id: str = "", user: str | None = None) -> str:
         base = f"/users/{user or self.user}/workspace"
@@ -104,6 +110,18 @@ class Api:
         return [w["display_name"] for w in response.json()]
 
 
+# Makes a signed-in user: (user id or None for a new one, admin?) -> (user id, token).
+SignUp = Callable[[str | None, bool], tuple[str, str]]
+
+
+def standalone_sign_up(app: FastAPI) -> SignUp:
+    def sign_up(user: str | None, is_admin: bool) -> tuple[str, str]:
+        user = user or "user-" + secrets.token_hex(3)
+        return user, issue_token(app, user, is_admin)
+
+    return sign_up
+
+
 def issue_token(app: FastAPI, user: str, is_admin: bool = False) -> str:
     authenticator = app.state.authenticator
     assert isinstance(authenticator, StandaloneAuth)
@@ -120,11 +138,15 @@ async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
 
 @asynccontextmanager
 async def open_api(
-    settings: Settings, backend: WorkspaceBackend, token: str | None = None, user: str | None = None
+    settings: Settings,
+    backend: WorkspaceBackend | None = None,
+    token: str | None = None,
+    user: str | None = None,
+    sign_up: SignUp | None = None,
 ) -> AsyncIterator[Api]:
     """A signed-in user on a fresh app; what the test created is deleted afterwards."""
     async with running(create_app(settings, backend)) as app:
-        api = Api(app, backend, settings, user=user, token=token)
+        api = Api(app, app.state.backend, settings, user=user, token=token, sign_up=sign_up)
         try:
             yield api
         finally:

@@ -43,6 +43,14 @@ class Contaxy:
         headers = {"Authorization": f"Bearer {token or self.admin_token}"}
         return httpx.Client(base_url=self.endpoint, headers=headers, timeout=60, trust_env=False)
 
+    def sign_up(self, user: str | None, is_admin: bool) -> tuple[str, str]:
+        """For `tests.apiclient.Api`: a new ML Lab user, or ML Lab's administrator."""
+        if is_admin:
+            with self.client() as admin:
+                admin_id = admin.get("/users/me").json()["id"]
+            return str(admin_id), self.admin_token
+        return self.add_user("u" + secrets.token_hex(4))
+
     def add_user(self, name: str) -> tuple[str, str]:
         """A new ML Lab user and a login token of theirs: (user id, token)."""
         password = secrets.token_hex(8)

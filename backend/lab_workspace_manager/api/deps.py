@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
 from ..auth import Authenticator, Identity, find_token
+from ..backends import WorkspaceBackend
 from ..errors import Forbidden, Unauthenticated
 from ..naming import USER_ID_PATTERN, WORKSPACE_ID_PATTERN
 from ..service import WorkspaceService
@@ -23,9 +25,9 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_service(request: Request) -> WorkspaceService:
-    service: WorkspaceService = request.app.state.service
-    return service
+def get_backend(request: Request) -> WorkspaceBackend:
+    backend: WorkspaceBackend = request.app.state.backend
+    return backend
 
 
 def get_authenticator(request: Request) -> Authenticator:
@@ -52,10 +54,20 @@ async def current_identity(request: Request) -> Identity:
     token, source = found
     if source == "cookie" and request.method not in SAFE_METHODS:
         require_csrf_header(request)
-    return await get_authenticator(request).identify(token)
+    identity = await get_authenticator(request).identify(token)
+    return replace(identity, token=token)
 
 
 CurrentIdentity = Annotated[Identity, Depends(current_identity)]
+
+
+def get_service(request: Request, identity: CurrentIdentity) -> WorkspaceService:
+    """The workspace service, acting for the caller (the ML Lab backend uses their token)."""
+    return WorkspaceService(
+        get_settings(request),
+        get_backend(request).for_caller(identity),
+        request.app.state.names,
+    )
 
 
 def user_path(
@@ -81,6 +93,7 @@ def admin_identity(identity: CurrentIdentity) -> Identity:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServiceDep = Annotated[WorkspaceService, Depends(get_service)]
+BackendDep = Annotated[WorkspaceBackend, Depends(get_backend)]
 AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 UserId = Annotated[str, Depends(user_path)]
 AdminIdentity = Annotated[Identity, Depends(admin_identity)]

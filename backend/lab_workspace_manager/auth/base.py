@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from fastapi import Request
@@ -16,6 +16,8 @@ TokenSource = Literal["query", "header", "bearer", "cookie"]
 class Identity:
     user_id: str
     is_admin: bool
+    # The token the caller signed in with: the ML Lab backend acts with it, as the user.
+    token: str = field(default="", repr=False, compare=False)
 
     def may_act_for(self, user_id: str) -> bool:
         return self.is_admin or self.user_id == user_id

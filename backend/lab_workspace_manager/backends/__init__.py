@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import httpx
+
 from ..settings import Settings
 from .base import WorkspaceBackend, WorkspaceState
 
 __all__ = ["WorkspaceBackend", "WorkspaceState", "create_backend"]
 
 
-def create_backend(settings: Settings) -> WorkspaceBackend:
+def create_backend(settings: Settings, http: httpx.AsyncClient) -> WorkspaceBackend:
     if settings.workspace_backend == "memory":
         from .memory import InMemoryBackend
 
         return InMemoryBackend(settings.workspace_public_prefix)
+    if settings.workspace_backend == "mllab":
+        from .mllab import MLLabBackend
+
+        return MLLabBackend(settings, http)
     from .docker.backend import DockerBackend
 
     return DockerBackend(settings)

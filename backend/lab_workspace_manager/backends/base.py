@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..auth.base import Identity
 from ..models import WorkspaceSpec, WorkspaceStatus
 
 SETTLED = {WorkspaceStatus.RUNNING, WorkspaceStatus.STOPPED, WorkspaceStatus.FAILED}
@@ -80,6 +81,10 @@ class WorkspaceBackend(ABC):
     @abstractmethod
     async def check_health(self) -> None:
         """Return if the backend can do its work; raise `BackendUnavailable` if not."""
+
+    def for_caller(self, caller: Identity) -> WorkspaceBackend:
+        """This backend acting for `caller`; the same object unless it acts with their token."""
+        return self
 
     async def close(self) -> None:
         """Release connections; the default has none."""

@@ -11,9 +11,15 @@ from tests.apiclient import Api, open_api
 from tests.conftest import make_settings
 
 
-@pytest.fixture(params=["memory", "docker"])
+@pytest.fixture(params=["memory", "docker", "mllab"])
 async def api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
-    """The same tests, once on the in-memory fake and once on the real Docker engine."""
+    """The same tests on the in-memory fake, the real Docker engine and a real ML Lab."""
+    if request.param == "mllab":
+        contaxy = request.getfixturevalue("contaxy")
+        settings = make_settings(contaxy_api_endpoint=contaxy.endpoint)
+        async with open_api(settings, sign_up=contaxy.sign_up) as helper:
+            yield helper
+        return
     settings = make_settings(workspace_backend=request.param)
     backend: WorkspaceBackend
     if request.param == "docker":
@@ -23,4 +29,3 @@ async def api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
         backend = InMemoryBackend()
     async with open_api(settings, backend) as helper:
         yield helper
-    await backend.close()

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from ...errors import BackendUnavailable
 from ...models import Health, WorkspaceConfigOptions
-from ..deps import CurrentIdentity, ServiceDep, SettingsDep
+from ..deps import BackendDep, CurrentIdentity, SettingsDep
 
 router = APIRouter(tags=["system"])
 
@@ -46,8 +46,7 @@ async def get_config(settings: SettingsDep, identity: CurrentIdentity) -> Worksp
     operation_id="getHealth",
     responses={503: {"model": Health, "description": "The backend is not reachable."}},
 )
-async def health(service: ServiceDep) -> Health | JSONResponse:
-    backend = service.backend
+async def health(backend: BackendDep) -> Health | JSONResponse:
     try:
         await backend.check_health()
     except BackendUnavailable as exc:

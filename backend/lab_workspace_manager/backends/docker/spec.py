@@ -7,7 +7,6 @@ memory settings are MB (MiB), Docker wants bytes; `NanoCpus = cpus × 1e9`.
 from __future__ import annotations
 
 import hashlib
-import math
 from typing import Any
 
 from docker.types import DeviceRequest, LogConfig, Mount
@@ -53,8 +52,7 @@ def container_config(
             "WORKSPACE_BASE_URL": naming.workspace_path(
                 settings.workspace_public_prefix, workspace_id
             ),
-            # ml-workspace's "auto" reads only cgroup v1 quotas; say it explicitly.
-            "MAX_NUM_THREADS": str(max(1, math.ceil(c.cpus))),
+            "MAX_NUM_THREADS": str(c.threads()),
             # Token links would bypass the manager's access checks and never expire.
             "SHARED_LINKS_ENABLED": "false",
         },
