@@ -10,8 +10,10 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 
-from .api.routes import admin, auth, system, workspaces
+from .api.routes import admin, auth, proxy, system, workspaces
 from .auth import Authenticator, create_authenticator
 from .backends import WorkspaceBackend, create_backend
 from .errors import install_error_handlers
@@ -25,13 +27,19 @@ def create_app(
     authenticator: Authenticator | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
-    # One HTTP client per process, for calls to ML Lab.
-    http = httpx.AsyncClient(timeout=httpx.Timeout(60.0), trust_env=False)
+    # One HTTP client per process, for calls to ML Lab. Idle connections are dropped before
+    # servers drop them (uvicorn after 5 s), so a pooled connection is rarely found closed.
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(60.0),
+        limits=httpx.Limits(keepalive_expiry=4.0),
+        trust_env=False,
+    )
     backend = backend or create_backend(settings, http)
     authenticator = authenticator or create_authenticator(settings, http)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await backend.open()
         try:
             yield
         finally:
@@ -44,10 +52,22 @@ def create_app(
         version="0.1.0",
         description="Create, start, stop, resize and delete ml-workspace containers.",
         lifespan=lifespan,
+        # Served below, with a relative link: the API is reached under /api, and under ML
+        # Lab's path prefix too, where "/openapi.json" would point elsewhere.
+        docs_url=None,
+        redoc_url=None,
     )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="openapi.json", title=f"{app.title} API")
+
     app.state.settings = settings
     app.state.backend = backend
     app.state.names = NameReservations()
+    app.state.locations = proxy.Locations()
+    # workspace id -> time of the last request let through the proxy (for idle stop)
+    app.state.activity = {}
     app.state.authenticator = authenticator
     install_error_handlers(app)
     if settings.backend_cors_origins:
@@ -62,6 +82,7 @@ def create_app(
     app.include_router(system.router)
     app.include_router(auth.router)
     app.include_router(admin.router)
+    app.include_router(proxy.router)
     app.include_router(workspaces.router)
     return app
 
@@ -76,6 +97,8 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # Access lines would carry ?ct_token=... query strings: tokens never go to logs.
+        access_log=False,
     )
 
 

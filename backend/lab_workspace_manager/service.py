@@ -8,7 +8,7 @@ and ids are generated here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from . import naming
@@ -35,11 +35,17 @@ class WorkspaceService:
     """The rules, for one caller: built per request around the backend acting for them."""
 
     def __init__(
-        self, settings: Settings, backend: WorkspaceBackend, names: NameReservations
+        self,
+        settings: Settings,
+        backend: WorkspaceBackend,
+        names: NameReservations,
+        changed: Callable[[str], None] = lambda workspace_id: None,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self._names = names
+        # Told after a workspace was stopped, moved or removed (the proxy forgets its address).
+        self._changed = changed
 
     async def list_workspaces(self, owner: str) -> list[Workspace]:
         return [to_api(state) for state in await self.backend.list_workspaces(owner)]
@@ -70,19 +76,27 @@ class WorkspaceService:
         spec = apply_update(current.spec, request, self.settings)
         async with self._reserve_name(owner, spec.display_name, workspace_id):
             state = await self.backend.update(owner, workspace_id, spec)
+        self._changed(workspace_id)
         return to_api(state)
 
     async def start(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
-        return await self._settled(await self.backend.start(owner, workspace_id), wait)
+        state = await self.backend.start(owner, workspace_id)
+        self._changed(workspace_id)
+        return await self._settled(state, wait)
 
     async def restart(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
-        return await self._settled(await self.backend.restart(owner, workspace_id), wait)
+        state = await self.backend.restart(owner, workspace_id)
+        self._changed(workspace_id)
+        return await self._settled(state, wait)
 
     async def stop(self, owner: str, workspace_id: str) -> Workspace:
-        return to_api(await self.backend.stop(owner, workspace_id))
+        state = await self.backend.stop(owner, workspace_id)
+        self._changed(workspace_id)
+        return to_api(state)
 
     async def delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
         await self.backend.delete(owner, workspace_id, delete_volume)
+        self._changed(workspace_id)
 
     async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
         return await self.backend.logs(owner, workspace_id, tail)

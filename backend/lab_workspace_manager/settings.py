@@ -96,6 +96,9 @@ class Settings(BaseSettings):
         "lwm", validation_alias=_aliases("WORKSPACE_MANAGER_INSTANCE", "INSTANCE_ID")
     )
     docker_host: str | None = Field(None, validation_alias=_aliases("DOCKER_HOST"))
+    # The manager's own container (name or id), when it runs in one: it joins each user's
+    # network to reach their workspaces. The image sets it to its own container id.
+    manager_container: str | None = Field(None, validation_alias=_aliases("MANAGER_CONTAINER"))
     # The path prefix under which the public proxy serves workspaces; a workspace is reached at
     # `<prefix>/workspaces/<id>/` and gets exactly that as WORKSPACE_BASE_URL.
     workspace_public_prefix: str = Field("", validation_alias=_aliases("WORKSPACE_PUBLIC_PREFIX"))
@@ -191,6 +194,18 @@ class Settings(BaseSettings):
     def _image_options(cls, value: Any) -> Any:
         items = _parse_list(value)
         return [{"image": i, "display_name": i} if isinstance(i, str) else i for i in items]
+
+    @field_validator("admin_token", "jwt_secret", mode="before")
+    @classmethod
+    def _secret(cls, value: Any) -> Any:
+        """Empty means "generate one" (compose passes unset variables as ""); a short secret
+        would be guessable, so it stops the start."""
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if len(value) < 16:
+                raise ValueError("ADMIN_TOKEN and JWT_SECRET need at least 16 characters")
+        return value
 
     @field_validator("workspace_public_prefix")
     @classmethod

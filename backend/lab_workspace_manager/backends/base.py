@@ -82,6 +82,15 @@ class WorkspaceBackend(ABC):
     async def check_health(self) -> None:
         """Return if the backend can do its work; raise `BackendUnavailable` if not."""
 
+    async def open(self) -> None:
+        """Called once at start-up; the default has nothing to prepare."""
+        return None
+
+    async def locate(self, workspace_id: str) -> tuple[str, str] | None:
+        """(owner, host:port) of a running workspace the manager's proxy forwards to; None
+        if there is none, or if this backend's workspaces are reached by another proxy."""
+        return None
+
     def for_caller(self, caller: Identity) -> WorkspaceBackend:
         """This backend acting for `caller`; the same object unless it acts with their token."""
         return self

@@ -296,13 +296,19 @@ class MLLabBackend(WorkspaceBackend):
         **kwargs: Any,
     ) -> Any:
         """One request to ML Lab as the caller, its errors translated."""
+        url, headers = self._endpoint + path, {"Authorization": f"Bearer {self._token}"}
+        # ML Lab may close a connection after an error without saying so, and a pooled
+        # connection is then found closed. Requests that change nothing (or change it
+        # idempotently) are sent again, a few times.
+        attempts = 3 if method in IDEMPOTENT else 1
         try:
-            response = await self._http.request(
-                method,
-                self._endpoint + path,
-                headers={"Authorization": f"Bearer {self._token}"},
-                **kwargs,
-            )
+            for attempt in range(attempts):
+                try:
+                    response = await self._http.request(method, url, headers=headers, **kwargs)
+                    break
+                except (httpx.RemoteProtocolError, httpx.ReadError):
+                    if attempt == attempts - 1:
+                        raise
         except httpx.HTTPError as exc:
             raise BackendUnavailable(
                 f"ML Lab cannot be reached at {self._endpoint}, so the manager could not "

@@ -80,3 +80,12 @@ def test_inconsistent_settings_fail_at_start(
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         env(monkeypatch, **{name: value})
+
+
+def test_empty_secrets_mean_generate_and_short_ones_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = env(monkeypatch, ADMIN_TOKEN="", JWT_SECRET="  ")
+    assert (s.admin_token, s.jwt_secret) == (None, None)
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        env(monkeypatch, JWT_SECRET="short")

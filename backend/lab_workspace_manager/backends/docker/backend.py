@@ -121,6 +121,21 @@ class DockerBackend(WorkspaceBackend):
     async def check_health(self) -> None:
         await in_thread("reach the Docker engine", self.client.api.ping)
 
+    async def open(self) -> None:
+        """Join every user network (the manager's container may be new)."""
+        if self.settings.manager_container:
+            await in_thread("join the user networks", self._join_all_networks)
+
+    async def locate(self, workspace_id: str) -> tuple[str, str] | None:
+        observed = await in_thread("find the workspace", self._observe, None, workspace_id)
+        for found in observed:
+            container = found.container
+            if container is not None and container["State"] == "running":
+                address = _address(container, self.settings.instance_id)
+                if address:
+                    return found.record.owner, f"{address}:{build.WORKSPACE_PORT}"
+        return None
+
     async def close(self) -> None:
         await self.readiness.close()
         self.client.close()
@@ -207,11 +222,8 @@ class DockerBackend(WorkspaceBackend):
         return naming.workspace_path(self.settings.workspace_public_prefix, workspace_id)
 
     def _probe_url(self, container: dict[str, Any]) -> str:
-        labels = container["Labels"]
-        network = naming.network_name(self.settings.instance_id, labels[L.OWNER])
-        networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
-        address = (networks.get(network) or {}).get("IPAddress") or "127.0.0.1"
-        path = self._public_path(labels[L.WORKSPACE])
+        address = _address(container, self.settings.instance_id) or "127.0.0.1"
+        path = self._public_path(container["Labels"][L.WORKSPACE])
         return f"http://{address}:{build.WORKSPACE_PORT}{path}"
 
     def _current(self, owner: str, workspace_id: str) -> _Found:
@@ -484,6 +496,26 @@ class DockerBackend(WorkspaceBackend):
                 ) from exc
             if exc.status_code != 409:
                 raise
+        self._join(config["name"])
+
+    def _join(self, network: str) -> None:
+        """Connect the manager's own container to a user network, so its proxy reaches
+        that user's workspaces (and only the manager: users' networks stay apart)."""
+        manager = self.settings.manager_container
+        if not manager:
+            return
+        try:
+            self.client.api.connect_container_to_network(manager, network)
+        except docker.errors.APIError as exc:
+            if "already exists" not in str(exc.explanation):
+                raise
+
+    def _join_all_networks(self) -> None:
+        mine = {
+            "label": [f"{L.INSTANCE}={self.settings.instance_id}", f"{L.KIND}={L.KIND_NETWORK}"]
+        }
+        for network in self.client.api.networks(filters=mine):
+            self._join(network["Name"])
 
     def _collect_network(self, owner: str) -> None:
         """Remove the owner's network once no workspace of theirs is left."""
@@ -496,6 +528,11 @@ class DockerBackend(WorkspaceBackend):
             if self.client.api.containers(all=True, filters={"label": wanted}):
                 return
             name = naming.network_name(self.settings.instance_id, owner)
+            if self.settings.manager_container:
+                with suppress(docker.errors.APIError):
+                    self.client.api.disconnect_container_from_network(
+                        self.settings.manager_container, name, force=True
+                    )
             try:
                 self.client.api.remove_network(name)
             except docker.errors.NotFound:
@@ -518,6 +555,13 @@ class DockerBackend(WorkspaceBackend):
                     empty.getvalue(), repository=repository, tag=tag
                 )
             self._record_image_ready = True
+
+
+def _address(container: dict[str, Any], instance: str) -> str | None:
+    """The container's address on its owner's network."""
+    network = naming.network_name(instance, container["Labels"][L.OWNER])
+    networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
+    return (networks.get(network) or {}).get("IPAddress") or None
 
 
 def _built_from(container: dict[str, Any]) -> str:

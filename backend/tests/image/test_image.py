@@ -1,0 +1,235 @@
+"""The image as users run it: nginx, the API under /api, and the authenticated workspace proxy."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import pytest
+from websockets.sync.client import connect
+
+from .conftest import Manager, start_manager, stop_manager
+
+JUPYTER_TITLE = "<title>Home Page - Select or create a notebook</title>"
+
+
+def create_running(manager: Manager, token: str, user: str, **body: Any) -> dict[str, Any]:
+    with manager.client(token) as client:
+        response = client.post(
+            f"/api/users/{user}/workspace",
+            params={"wait": "true"},
+            json={"display_name": "w" + secrets.token_hex(3), "compute": {"cpus": 0.5}, **body},
+        )
+    assert response.status_code == 201, response.text
+    workspace = response.json()
+    assert workspace["status"] == "running", workspace
+    return dict(workspace)
+
+
+def address_of(engine: docker.DockerClient, manager: Manager, workspace_id: str) -> str:
+    container = engine.containers.list(
+        filters={
+            "label": [
+                f"lwm.instance={manager.instance}",
+                "lwm.kind=workspace",
+                f"lwm.workspace={workspace_id}",
+            ]
+        }
+    )[0]
+    return str(next(iter(container.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"])
+
+
+def test_nginx_answers_health_and_redirects_relatively(manager: Manager) -> None:
+    with manager.client() as client:
+        assert client.get("/healthy").text == "ok\n"
+        assert client.get("/ping").text == "pong\n"
+        for path in ("/", "/app"):
+            redirect = client.get(path)
+            assert redirect.status_code == 302
+            # Relative, so it also works behind ML Lab's path prefix.
+            assert redirect.headers["Location"] == "app/"
+        assert client.get("/api/healthz").json()["status"] == "ok"
+        assert client.get("/api/users/me").status_code == 401
+        docs = client.get("/api/docs")
+        assert docs.status_code == 200
+        assert "url: 'openapi.json'" in docs.text  # relative: works under any prefix
+        assert client.get("/api/openapi.json").json()["info"]["title"] == "ML Lab Workspace Manager"
+
+
+def test_the_healthcheck_checks_the_backend_too(manager: Manager) -> None:
+    check = manager.container.attrs["Config"]["Healthcheck"]["Test"]
+    assert "/api/healthz" in " ".join(check)
+    command = ["sh", "-c", check[1]] if check[0] == "CMD-SHELL" else check[1:]
+    exit_code, output = manager.container.exec_run(command)
+    assert exit_code == 0, output
+
+
+def test_servers_run_without_root(manager: Manager) -> None:
+    processes = manager.container.top(ps_args="-eo pid,uid,comm")["Processes"]
+    servers = [p for p in processes if p[2].startswith(("python", "nginx"))]
+    assert len(servers) >= 2, processes
+    assert all(uid == "8080" for _, uid, _ in servers), servers
+
+
+def test_a_workspace_through_the_proxy(manager: Manager) -> None:
+    alice = manager.token_for("alice")
+    workspace = create_running(manager, alice, "alice")
+    path = f"/workspaces/{workspace['id']}/tree"
+    assert workspace["access_url"] == f"/workspaces/{workspace['id']}/"
+    with manager.client(alice) as client:
+        page = client.get(path)
+        assert page.status_code == 200
+        assert JUPYTER_TITLE in page.text
+    with manager.client() as anonymous:
+        refused = anonymous.get(path)
+        assert refused.status_code == 401
+        assert "Sign in" in refused.json()["detail"]
+        # The web app's cookie works for the browser.
+        anonymous.cookies.set("ct_token", alice)
+        assert anonymous.get(path).status_code == 200
+    with manager.client(manager.token_for("bob")) as bob:
+        assert bob.get(path).status_code == 403
+    with manager.client(manager.admin_token) as admin:
+        assert admin.get(path).status_code == 200
+    with manager.client(alice) as client:
+        stopped = client.post(f"/api/users/alice/workspace/{workspace['id']}:stop")
+        assert stopped.json()["status"] == "stopped"
+        assert client.get(path).status_code == 403
+
+
+def test_a_kernel_answers_over_a_websocket_through_the_proxy(manager: Manager) -> None:
+    token = manager.token_for("carol")
+    workspace = create_running(manager, token, "carol")
+    base = f"/workspaces/{workspace['id']}"
+    with manager.client(token) as client:
+        client.get(f"{base}/tree")  # Jupyter sets its _xsrf cookie
+        xsrf = client.cookies["_xsrf"]
+        kernel = client.post(f"{base}/api/kernels", headers={"X-XSRFToken": xsrf})
+        assert kernel.status_code == 201, kernel.text
+        kernel_id = kernel.json()["id"]
+    url = manager.url.replace("http", "ws") + f"{base}/api/kernels/{kernel_id}/channels"
+    message_id = uuid.uuid4().hex
+    request = {
+        "header": {
+            "msg_id": message_id,
+            "username": "test",
+            "session": uuid.uuid4().hex,
+            "msg_type": "execute_request",
+            "version": "5.3",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "channel": "shell",
+        "content": {
+            "code": "print(6 * 7)",
+            "silent": False,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+        },
+    }
+    with connect(
+        url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=30
+    ) as socket:
+        socket.send(json.dumps(request))
+        printed = ""
+        for _ in range(50):
+            reply = json.loads(socket.recv(timeout=30))
+            if reply.get("parent_header", {}).get("msg_id") != message_id:
+                continue
+            if reply["msg_type"] == "stream":
+                printed += reply["content"]["text"]
+            if reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle":
+                break
+    assert printed == "42\n"
+
+
+def test_the_websocket_is_refused_to_others(manager: Manager) -> None:
+    owner = manager.token_for("dave")
+    workspace = create_running(manager, owner, "dave")
+    url = (
+        manager.url.replace("http", "ws") + f"/workspaces/{workspace['id']}/api/kernels/x/channels"
+    )
+    bob = manager.token_for("bob")
+    with pytest.raises(Exception, match="403"):
+        connect(url, additional_headers={"Authorization": f"Bearer {bob}"}, open_timeout=10)
+
+
+def test_users_workspaces_stay_apart_behind_the_manager(
+    manager: Manager, engine: docker.DockerClient
+) -> None:
+    """The manager joins every user's network; that must not join the users' networks."""
+    erin = create_running(manager, manager.token_for("erin"), "erin")
+    frank = create_running(manager, manager.token_for("frank"), "frank")
+    target = f"http://{address_of(engine, manager, erin['id'])}:8080{erin['access_url']}"
+    frank_container = engine.containers.list(
+        filters={
+            "label": [
+                f"lwm.instance={manager.instance}",
+                f"lwm.workspace={frank['id']}",
+                "lwm.kind=workspace",
+            ]
+        }
+    )[0]
+    exit_code, _ = frank_container.exec_run(["curl", "-s", "-m", "3", "-o", "/dev/null", target])
+    assert exit_code != 0
+    exit_code, _ = manager.container.exec_run(["curl", "-s", "-m", "3", "-o", "/dev/null", target])
+    assert exit_code == 0, "control: the manager itself reaches the workspace"
+
+
+def test_delete_through_the_image_leaves_nothing(
+    manager: Manager, engine: docker.DockerClient
+) -> None:
+    token = manager.token_for("gina")
+    workspace = create_running(manager, token, "gina")
+    with manager.client(token) as client:
+        deleted = client.delete(
+            f"/api/users/gina/workspace/{workspace['id']}", params={"delete_volumes": "true"}
+        )
+        assert deleted.status_code == 204
+    mine = {"label": [f"lwm.instance={manager.instance}", "lwm.owner=gina"]}
+    assert engine.containers.list(all=True, filters=mine) == []
+    assert engine.volumes.list(filters=mine) == []
+    assert engine.networks.list(filters=mine) == []
+
+
+@pytest.fixture(scope="module")
+def prefixed(engine: docker.DockerClient) -> Iterator[Manager]:
+    """A manager behind ML Lab: ML Lab strips this prefix before forwarding to port 8080."""
+    running = start_manager(
+        engine,
+        environment={
+            "WORKSPACE_PUBLIC_PREFIX": "/projects/ctxy-global/services/lab-ws/access/8080",
+        },
+    )
+    yield running
+    stop_manager(engine, running)
+
+
+def test_workspaces_work_under_ml_labs_path_prefix(prefixed: Manager) -> None:
+    prefix = "/projects/ctxy-global/services/lab-ws/access/8080"
+    token = prefixed.token_for("hana")
+    workspace = create_running(prefixed, token, "hana")
+    assert workspace["access_url"] == f"{prefix}/workspaces/{workspace['id']}/"
+    with prefixed.client(token) as client:
+        # What ML Lab forwards: the path without its prefix; the workspace gets it back.
+        page = client.get(f"/workspaces/{workspace['id']}/tree")
+        assert page.status_code == 200
+        assert JUPYTER_TITLE in page.text
+        assert f'data-base-url="{prefix}/workspaces/{workspace["id"]}/"' in page.text
+        redirect = client.get("/app")
+        assert redirect.headers["Location"] == "app/"
+
+
+def test_tokens_do_not_reach_the_logs(manager: Manager) -> None:
+    token = manager.token_for("ivan")
+    with manager.client() as client:
+        client.get("/api/users/me", params={"ct_token": token})
+        client.get("/workspaces/abcdefghij/tree", params={"ct_token": token})
+    logs = manager.container.logs().decode(errors="replace")
+    assert token not in logs
+    assert manager.admin_token not in logs
