@@ -233,3 +233,23 @@ def test_tokens_do_not_reach_the_logs(manager: Manager) -> None:
     logs = manager.container.logs().decode(errors="replace")
     assert token not in logs
     assert manager.admin_token not in logs
+
+
+def test_signals_stop_it_cleanly_and_a_dead_server_stops_it(engine: docker.DockerClient) -> None:
+    first = start_manager(engine)
+    try:
+        first.container.stop(timeout=20)
+        first.container.reload()
+        assert first.container.attrs["State"]["ExitCode"] == 0
+    finally:
+        stop_manager(engine, first)
+    second = start_manager(engine)
+    try:
+        second.container.exec_run(["sh", "-c", "kill $(cat /run/nginx/nginx.pid)"])
+        second.container.wait(timeout=30)
+        second.container.reload()
+        # Not 0: the engine's restart policy (on-failure / unless-stopped) brings it back.
+        assert second.container.attrs["State"]["ExitCode"] != 0
+        assert "stopping the other" in second.container.logs().decode()
+    finally:
+        stop_manager(engine, second)
