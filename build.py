@@ -30,6 +30,7 @@ TEST_IMAGES = {
     "lwm-test-workspace:latest": "Dockerfile",
     "lwm-test-crash:latest": "Dockerfile.crash",
     "lwm-test-oom:latest": "Dockerfile.oom",
+    "lwm-test-echo:latest": "Dockerfile.echo",
 }
 
 

@@ -3,6 +3,7 @@ real engine with the socket mounted, reached on a loopback port like a user woul
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import docker
 import httpx
 import pytest
 
-from tests.conftest import SESSION_INSTANCE, TEST_IMAGE
+from tests.conftest import ECHO_IMAGE, SESSION_INSTANCE, TEST_IMAGE
 
 IMAGE = "lab-workspace-manager:latest"
 
@@ -61,6 +62,7 @@ def start_manager(
             "WORKSPACE_IMAGE_DEFAULT": TEST_IMAGE,
             "WORKSPACE_IMAGE_PULL": "false",
             "WORKSPACE_MEMORY_MB_MIN": "32",
+            "WORKSPACE_IMAGE_OPTIONS": json.dumps([ECHO_IMAGE]),
             **(environment or {}),
         },
         labels={"lwm.instance": SESSION_INSTANCE, **(labels or {})},

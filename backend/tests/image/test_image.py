@@ -12,6 +12,8 @@ import docker
 import pytest
 from websockets.sync.client import connect
 
+from tests.conftest import ECHO_IMAGE
+
 from .conftest import Manager, start_manager, stop_manager
 
 JUPYTER_TITLE = "<title>Home Page - Select or create a notebook</title>"
@@ -253,3 +255,19 @@ def test_signals_stop_it_cleanly_and_a_dead_server_stops_it(engine: docker.Docke
         assert "stopping the other" in second.container.logs().decode()
     finally:
         stop_manager(engine, second)
+
+
+def test_the_workspace_never_sees_the_managers_credentials(manager: Manager) -> None:
+    token = manager.token_for("jane")
+    workspace = create_running(manager, token, "jane", container_image=ECHO_IMAGE)
+    path = f"/workspaces/{workspace['id']}/some/page?x=1"
+    with manager.client(token) as client:
+        client.cookies.set("ct_token", token)
+        client.cookies.set("theirs", "kept")
+        seen = client.get(path, headers={"ct_token": token}).json()
+    assert seen["path"] == path  # the full path, unchanged
+    headers = {k.lower(): v for k, v in seen["headers"].items()}
+    assert token not in json.dumps(headers)
+    assert "authorization" not in headers
+    assert "ct_token" not in headers
+    assert headers["cookie"].strip("; ") == "theirs=kept"
