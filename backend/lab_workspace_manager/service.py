@@ -12,9 +12,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from . import naming
+from .auth.base import Identity
 from .backends import WorkspaceBackend, WorkspaceState
 from .errors import Conflict
-from .models import Workspace, WorkspaceInput, WorkspacePage, WorkspaceStatus, WorkspaceUpdate
+from .models import (
+    Workspace,
+    WorkspaceInput,
+    WorkspacePage,
+    WorkspaceSpec,
+    WorkspaceStatus,
+    WorkspaceUpdate,
+)
+from .quotas import CONSUMING, check_quotas, quotas_apply
 from .settings import Settings
 from .validation import apply_update, resolve_input
 
@@ -29,6 +38,8 @@ class NameReservations:
     def __init__(self) -> None:
         self.locks: dict[str, asyncio.Lock] = {}
         self.reserved: dict[str, set[str]] = {}
+        # Held, where quotas apply, from a quota check to the end of what it allowed.
+        self.quota_locks: dict[str, asyncio.Lock] = {}
 
 
 class WorkspaceService:
@@ -40,10 +51,12 @@ class WorkspaceService:
         backend: WorkspaceBackend,
         names: NameReservations,
         changed: Callable[[str], None] = lambda workspace_id: None,
+        caller: Identity | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self._names = names
+        self._caller = caller
         # Told after a workspace was stopped, moved or removed (the proxy forgets its address).
         self._changed = changed
 
@@ -67,25 +80,37 @@ class WorkspaceService:
     async def create(self, owner: str, request: WorkspaceInput, wait: bool) -> Workspace:
         spec = resolve_input(request, self.settings)
         workspace_id = naming.new_workspace_id()
-        async with self._reserve_name(owner, spec.display_name, None):
-            state = await self.backend.create(owner, workspace_id, spec, not request.is_stopped)
+        start = not request.is_stopped
+        async with (
+            self._within_quotas(owner, None, spec, start),
+            self._reserve_name(owner, spec.display_name, None),
+        ):
+            state = await self.backend.create(owner, workspace_id, spec, start)
         return await self._settled(state, wait)
 
     async def update(self, owner: str, workspace_id: str, request: WorkspaceUpdate) -> Workspace:
         current = await self.backend.get(owner, workspace_id)
         spec = apply_update(current.spec, request, self.settings)
-        async with self._reserve_name(owner, spec.display_name, workspace_id):
+        runs = current.status in CONSUMING
+        async with (
+            self._within_quotas(owner, workspace_id, spec, runs),
+            self._reserve_name(owner, spec.display_name, workspace_id),
+        ):
             state = await self.backend.update(owner, workspace_id, spec)
         self._changed(workspace_id)
         return to_api(state)
 
     async def start(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
-        state = await self.backend.start(owner, workspace_id)
+        current = await self.backend.get(owner, workspace_id)
+        async with self._within_quotas(owner, workspace_id, current.spec, True):
+            state = await self.backend.start(owner, workspace_id)
         self._changed(workspace_id)
         return await self._settled(state, wait)
 
     async def restart(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
-        state = await self.backend.restart(owner, workspace_id)
+        current = await self.backend.get(owner, workspace_id)
+        async with self._within_quotas(owner, workspace_id, current.spec, True):
+            state = await self.backend.restart(owner, workspace_id)
         self._changed(workspace_id)
         return await self._settled(state, wait)
 
@@ -107,6 +132,20 @@ class WorkspaceService:
                 state.owner, state.id, self.settings.workspace_ready_timeout
             )
         return to_api(state)
+
+    @asynccontextmanager
+    async def _within_quotas(
+        self, owner: str, workspace_id: str | None, spec: WorkspaceSpec, runs: bool
+    ) -> AsyncIterator[None]:
+        """Check the owner's quotas for `spec`, and hold them until the change is made."""
+        is_admin = self._caller.is_admin if self._caller else False
+        if not quotas_apply(self.settings, is_admin):
+            yield
+            return
+        async with self._names.quota_locks.setdefault(owner, asyncio.Lock()):
+            others = [w for w in await self.backend.list_workspaces(owner) if w.id != workspace_id]
+            check_quotas(self.settings, others, spec, runs)
+            yield
 
     @asynccontextmanager
     async def _reserve_name(

@@ -167,6 +167,16 @@ class Settings(BaseSettings):
     )
     pids_limit: int = Field(4096, validation_alias=_aliases("WORKSPACE_PIDS_LIMIT"))
 
+    # --- per-user quotas (unset = no limit) ----------------------------------------------------
+    quota_workspaces: int | None = Field(
+        None, ge=0, validation_alias=_aliases("USER_QUOTA_WORKSPACES")
+    )
+    quota_running: int | None = Field(None, ge=0, validation_alias=_aliases("USER_QUOTA_RUNNING"))
+    quota_cpus: float | None = Field(None, ge=0, validation_alias=_aliases("USER_QUOTA_CPUS"))
+    quota_memory: int | None = Field(None, ge=0, validation_alias=_aliases("USER_QUOTA_MEMORY_MB"))
+    quota_disk: int | None = Field(None, ge=0, validation_alias=_aliases("USER_QUOTA_DISK_MB"))
+    quota_admins_exempt: bool = Field(True, validation_alias=_aliases("USER_QUOTA_ADMINS_EXEMPT"))
+
     # --- idle timeout (seconds; 0 = never) ----------------------------------------------------
     idle_timeout_default: int = Field(
         0, validation_alias=_aliases("WORKSPACE_IDLE_TIMEOUT_DEFAULT")

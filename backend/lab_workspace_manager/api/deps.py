@@ -68,6 +68,7 @@ def get_service(request: Request, identity: CurrentIdentity) -> WorkspaceService
         get_backend(request).for_caller(identity),
         request.app.state.names,
         request.app.state.locations.forget,
+        identity,
     )
 
 

@@ -24,6 +24,7 @@ from datetime import datetime
 from ..auth.base import Identity
 from ..models import WorkspaceSpec, WorkspaceStatus
 
+BY_USER = "by its user"
 SETTLED = {WorkspaceStatus.RUNNING, WorkspaceStatus.STOPPED, WorkspaceStatus.FAILED}
 
 
@@ -39,6 +40,8 @@ class WorkspaceState:
     is_stopped: bool
     created_at: datetime
     access_url: str | None = None
+    # When it was last started, while it runs (for idle stop and the maximum lifetime).
+    started_at: datetime | None = None
 
 
 class WorkspaceBackend(ABC):
@@ -66,7 +69,8 @@ class WorkspaceBackend(ABC):
     async def start(self, owner: str, workspace_id: str) -> WorkspaceState: ...
 
     @abstractmethod
-    async def stop(self, owner: str, workspace_id: str) -> WorkspaceState: ...
+    async def stop(self, owner: str, workspace_id: str, reason: str = BY_USER) -> WorkspaceState:
+        """`reason` completes the sentence "Stopped ..." the user reads."""
 
     @abstractmethod
     async def restart(self, owner: str, workspace_id: str) -> WorkspaceState: ...

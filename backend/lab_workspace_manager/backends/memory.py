@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from ..errors import Conflict, workspace_not_found
 from ..models import WorkspaceSpec, WorkspaceStatus
 from ..naming import workspace_path
-from .base import WorkspaceBackend, WorkspaceState
+from .base import BY_USER, WorkspaceBackend, WorkspaceState
 
 
 class InMemoryBackend(WorkspaceBackend):
@@ -44,6 +44,7 @@ class InMemoryBackend(WorkspaceBackend):
             status_message="Running." if running else "Stopped by its user.",
             is_stopped=not running,
             access_url=workspace_path(self._prefix, state.id) if running else None,
+            started_at=datetime.now(UTC) if running else None,
         )
         self._workspaces[state.id] = new
         return new
@@ -86,8 +87,11 @@ class InMemoryBackend(WorkspaceBackend):
             return state
         return self._set_running(state, True)
 
-    async def stop(self, owner: str, workspace_id: str) -> WorkspaceState:
-        return self._set_running(self._load(owner, workspace_id), False)
+    async def stop(self, owner: str, workspace_id: str, reason: str = BY_USER) -> WorkspaceState:
+        state = self._set_running(self._load(owner, workspace_id), False)
+        state = replace(state, status_message=f"Stopped {reason}.")
+        self._workspaces[workspace_id] = state
+        return state
 
     async def restart(self, owner: str, workspace_id: str) -> WorkspaceState:
         return self._set_running(self._load(owner, workspace_id), True)

@@ -40,7 +40,7 @@ from ..errors import (
 )
 from ..models import WorkspaceSpec, WorkspaceStatus
 from ..settings import Settings
-from .base import WorkspaceBackend, WorkspaceState
+from .base import BY_USER, WorkspaceBackend, WorkspaceState
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class MLLabBackend(WorkspaceBackend):
             await self._action(owner, service, "start")
         return await self.get(owner, workspace_id)
 
-    async def stop(self, owner: str, workspace_id: str) -> WorkspaceState:
+    async def stop(self, owner: str, workspace_id: str, reason: str = BY_USER) -> WorkspaceState:
         service = await self._service(owner, workspace_id)
         if service.get("status") != "stopped":
             await self._action(owner, service, "stop")

@@ -296,3 +296,19 @@ async def test_a_create_failing_half_way_is_rolled_back(
     assert response.status_code == 500
     assert "injected failure" in response.json()["detail"]
     assert owned(engine, owner=api.user) == {"containers": [], "volumes": [], "networks": []}
+
+
+async def test_clear_volume_on_stop_empties_workspace_on_stop_only(
+    api: Api, engine: docker.DockerClient
+) -> None:
+    workspace = await api.create_running(display_name="scratch", clear_volume_on_stop=True)
+    write = "mkdir -p /workspace/d && echo x > /workspace/d/f && echo y > /workspace/.hidden"
+    assert run_in(container_of(engine, api, workspace["id"]), write)[0] == 0
+    await api.action(workspace["id"], "restart", wait=True)
+    kept = run_in(container_of(engine, api, workspace["id"]), "ls -A /workspace")[1].split()
+    assert sorted(kept) == [".hidden", "d"], "a restart is not a stop: nothing is cleared"
+    await api.action(workspace["id"], "stop")
+    await api.action(workspace["id"], "start", wait=True)
+    left = run_in(container_of(engine, api, workspace["id"]), "ls -A /workspace")[1]
+    assert left == ""
+    assert owned(engine, owner=api.user, kind="cleaner")["containers"] == []

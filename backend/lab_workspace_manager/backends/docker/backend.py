@@ -27,13 +27,14 @@ from typing import Any
 
 import docker
 import docker.errors
+from docker.types import Mount
 from docker.utils import parse_repository_tag
 
 from ... import naming
 from ...errors import Conflict, ResourceUnavailable, workspace_not_found
 from ...models import WorkspaceSpec, WorkspaceStatus
 from ...settings import MIB, Settings
-from ..base import WorkspaceBackend, WorkspaceState
+from ..base import BY_USER, WorkspaceBackend, WorkspaceState
 from . import labels as L
 from . import spec as build
 from .engine import in_thread, make_client
@@ -44,7 +45,6 @@ from .status import ExitInfo, describe
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 10  # seconds a workspace gets to shut down before it is killed
-BY_USER = "by its user"
 
 
 @dataclass
@@ -108,8 +108,8 @@ class DockerBackend(WorkspaceBackend):
         await in_thread("restart the workspace", self._start, owner, workspace_id, True)
         return await self.get(owner, workspace_id)
 
-    async def stop(self, owner: str, workspace_id: str) -> WorkspaceState:
-        await in_thread("stop the workspace", self._stop, owner, workspace_id)
+    async def stop(self, owner: str, workspace_id: str, reason: str = BY_USER) -> WorkspaceState:
+        await in_thread("stop the workspace", self._stop, owner, workspace_id, reason)
         return await self.get(owner, workspace_id)
 
     async def delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
@@ -216,6 +216,7 @@ class DockerBackend(WorkspaceBackend):
             is_stopped=record.desired == "stopped",
             created_at=record.created_at,
             access_url=self._public_path(record.workspace_id) if running else None,
+            started_at=record.changed_at if engine_state == "running" else None,
         )
 
     def _public_path(self, workspace_id: str) -> str:
@@ -338,17 +339,39 @@ class DockerBackend(WorkspaceBackend):
                     api.start(container["Id"])
             self._set_desired(found, record, "running", "")
 
-    def _stop(self, owner: str, workspace_id: str) -> None:
+    def _stop(self, owner: str, workspace_id: str, reason: str) -> None:
         with self._lock("ws:" + workspace_id):
             found = self._current(owner, workspace_id)
-            container = found.container
-            if container is not None and container["State"] not in ("exited", "created", "dead"):
+            record, container = found.record(), found.container
+            was_up = container is not None and container["State"] not in (
+                "exited",
+                "created",
+                "dead",
+            )
+            if container is not None and was_up:
                 api = self.client.api
                 # First the policy, so neither a crash nor an engine restart revives it.
                 api.update_container(container["Id"], restart_policy=build.RESTART_NEVER)
                 api.stop(container["Id"], timeout=STOP_TIMEOUT)
                 self.readiness.forget(container["Id"])
-            self._set_desired(found, found.record(), "stopped", BY_USER)
+            if was_up and (
+                record.spec.clear_volume_on_stop or self.settings.always_clear_volume_on_stop
+            ):
+                self._clear_volume(owner, workspace_id, record.spec.container_image)
+            self._set_desired(found, record, "stopped", reason)
+
+    def _clear_volume(self, owner: str, workspace_id: str, image: str) -> None:
+        """Empty /workspace, as the user chose for this workspace: in a short-lived container
+        of the workspace's own image, once the workspace itself has stopped writing."""
+        volume = naming.volume_name(self.settings.instance_id, owner, workspace_id)
+        self.client.containers.run(
+            image,
+            entrypoint=["sh", "-c", "find /workspace -mindepth 1 -delete"],
+            mounts=[Mount(target="/workspace", source=volume, type="volume")],
+            network_mode="none",
+            labels=build.owner_labels(self.settings, "cleaner", owner),
+            remove=True,
+        )
 
     def _delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
         with self._lock("ws:" + workspace_id):
