@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from .api.routes import admin, auth, proxy, system, workspaces
 from .auth import Authenticator, create_authenticator
 from .backends import WorkspaceBackend, create_backend
 from .errors import install_error_handlers
+from .policies.idle import ActivityLog, IdleWatcher
 from .service import NameReservations
 from .settings import Settings
 
@@ -40,9 +42,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await backend.open()
+        # ML Lab stops its services itself (idle_timeout is passed on to it).
+        watcher = None
+        if backend.name != "mllab":
+            idle = IdleWatcher(settings, backend, app.state.activity, http)
+            watcher = asyncio.create_task(idle.run())
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await backend.close()
             await authenticator.close()
             await http.aclose()
@@ -66,8 +75,7 @@ def create_app(
     app.state.backend = backend
     app.state.names = NameReservations()
     app.state.locations = proxy.Locations()
-    # workspace id -> time of the last request let through the proxy (for idle stop)
-    app.state.activity = {}
+    app.state.activity = ActivityLog()
     app.state.authenticator = authenticator
     install_error_handlers(app)
     if settings.backend_cors_origins:

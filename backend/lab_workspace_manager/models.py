@@ -90,6 +90,10 @@ class Workspace(WorkspaceSpec):
     is_stopped: bool = Field(description="True when the user asked for it to be stopped.")
     access_url: str | None = Field(None, description="Path of the workspace while it runs.")
     created_at: datetime
+    stops_at: datetime | None = Field(
+        None, description="When idle stop or the maximum lifetime will stop it, at the earliest."
+    )
+    stop_reason: str | None = Field(None, description="Why it will stop then.")
 
 
 class WorkspacePage(BaseModel):

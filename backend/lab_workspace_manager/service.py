@@ -23,6 +23,7 @@ from .models import (
     WorkspaceStatus,
     WorkspaceUpdate,
 )
+from .policies.idle import ActivityLog, stop_plan
 from .quotas import CONSUMING, check_quotas, quotas_apply
 from .settings import Settings
 from .validation import apply_update, resolve_input
@@ -52,16 +53,18 @@ class WorkspaceService:
         names: NameReservations,
         changed: Callable[[str], None] = lambda workspace_id: None,
         caller: Identity | None = None,
+        activity: ActivityLog | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self._names = names
         self._caller = caller
+        self._activity = activity or ActivityLog()
         # Told after a workspace was stopped, moved or removed (the proxy forgets its address).
         self._changed = changed
 
     async def list_workspaces(self, owner: str) -> list[Workspace]:
-        return [to_api(state) for state in await self.backend.list_workspaces(owner)]
+        return [self._to_api(state) for state in await self.backend.list_workspaces(owner)]
 
     async def list_all(
         self, owner: str | None, status: WorkspaceStatus | None, limit: int, offset: int
@@ -71,11 +74,11 @@ class WorkspaceService:
         matching = [s for s in states if status is None or s.status is status]
         page = matching[offset : offset + limit]
         return WorkspacePage(
-            items=[to_api(s) for s in page], total=len(matching), limit=limit, offset=offset
+            items=[self._to_api(s) for s in page], total=len(matching), limit=limit, offset=offset
         )
 
     async def get(self, owner: str, workspace_id: str) -> Workspace:
-        return to_api(await self.backend.get(owner, workspace_id))
+        return self._to_api(await self.backend.get(owner, workspace_id))
 
     async def create(self, owner: str, request: WorkspaceInput, wait: bool) -> Workspace:
         spec = resolve_input(request, self.settings)
@@ -98,7 +101,7 @@ class WorkspaceService:
         ):
             state = await self.backend.update(owner, workspace_id, spec)
         self._changed(workspace_id)
-        return to_api(state)
+        return self._to_api(state)
 
     async def start(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
         current = await self.backend.get(owner, workspace_id)
@@ -117,7 +120,7 @@ class WorkspaceService:
     async def stop(self, owner: str, workspace_id: str) -> Workspace:
         state = await self.backend.stop(owner, workspace_id)
         self._changed(workspace_id)
-        return to_api(state)
+        return self._to_api(state)
 
     async def delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
         await self.backend.delete(owner, workspace_id, delete_volume)
@@ -131,7 +134,32 @@ class WorkspaceService:
             state = await self.backend.wait_settled(
                 state.owner, state.id, self.settings.workspace_ready_timeout
             )
-        return to_api(state)
+        return self._to_api(state)
+
+    async def extend(self, owner: str, workspace_id: str) -> Workspace:
+        """Postpone idle stop by a full idle timeout, without changing any setting."""
+        state = await self.backend.get(owner, workspace_id)
+        if state.spec.idle_timeout == 0:
+            raise Conflict("This workspace has no idle timeout: it is never stopped for idling.")
+        if state.status not in CONSUMING:
+            raise Conflict("Only a running workspace can be kept running longer; start it.")
+        self._activity.touch(workspace_id)
+        return self._to_api(state)
+
+    def _to_api(self, state: WorkspaceState) -> Workspace:
+        plan = stop_plan(state, self._activity, self.settings)
+        return Workspace(
+            **state.spec.model_dump(),
+            id=state.id,
+            user_id=state.owner,
+            status=state.status,
+            status_message=state.status_message,
+            is_stopped=state.is_stopped,
+            access_url=state.access_url,
+            created_at=state.created_at,
+            stops_at=plan[0] if plan else None,
+            stop_reason=plan[1] if plan else None,
+        )
 
     @asynccontextmanager
     async def _within_quotas(
@@ -173,16 +201,3 @@ class WorkspaceService:
             yield
         finally:
             reserved.discard(key)
-
-
-def to_api(state: WorkspaceState) -> Workspace:
-    return Workspace(
-        **state.spec.model_dump(),
-        id=state.id,
-        user_id=state.owner,
-        status=state.status,
-        status_message=state.status_message,
-        is_stopped=state.is_stopped,
-        access_url=state.access_url,
-        created_at=state.created_at,
-    )

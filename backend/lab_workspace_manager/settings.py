@@ -184,6 +184,10 @@ class Settings(BaseSettings):
     idle_timeout_options: IntList = Field(
         default_factory=list, validation_alias=_aliases("WORKSPACE_IDLE_TIMEOUT_OPTIONS")
     )
+    # How often running workspaces are checked for idleness (seconds).
+    idle_check_interval: float = Field(60.0, gt=0, validation_alias=_aliases("IDLE_CHECK_INTERVAL"))
+    # Stop any workspace this long after it started (seconds; 0 = no limit).
+    max_lifetime: int = Field(0, ge=0, validation_alias=_aliases("WORKSPACE_MAX_LIFETIME"))
     always_clear_volume_on_stop: bool = Field(
         False, validation_alias=_aliases("WORKSPACE_ALWAYS_CLEAR_VOLUME_ON_STOP")
     )

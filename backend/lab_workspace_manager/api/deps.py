@@ -69,6 +69,7 @@ def get_service(request: Request, identity: CurrentIdentity) -> WorkspaceService
         request.app.state.names,
         request.app.state.locations.forget,
         identity,
+        request.app.state.activity,
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import ECHO_IMAGE
+from tests.jupyter import execute, open_channels, start_kernel
 
 from .conftest import Manager, start_manager, stop_manager
 
@@ -106,48 +106,11 @@ def test_a_workspace_through_the_proxy(manager: Manager) -> None:
 def test_a_kernel_answers_over_a_websocket_through_the_proxy(manager: Manager) -> None:
     token = manager.token_for("carol")
     workspace = create_running(manager, token, "carol")
-    base = f"/workspaces/{workspace['id']}"
+    base = manager.url + workspace["access_url"]
     with manager.client(token) as client:
-        client.get(f"{base}/tree")  # Jupyter sets its _xsrf cookie
-        xsrf = client.cookies["_xsrf"]
-        kernel = client.post(f"{base}/api/kernels", headers={"X-XSRFToken": xsrf})
-        assert kernel.status_code == 201, kernel.text
-        kernel_id = kernel.json()["id"]
-    url = manager.url.replace("http", "ws") + f"{base}/api/kernels/{kernel_id}/channels"
-    message_id = uuid.uuid4().hex
-    request = {
-        "header": {
-            "msg_id": message_id,
-            "username": "test",
-            "session": uuid.uuid4().hex,
-            "msg_type": "execute_request",
-            "version": "5.3",
-        },
-        "parent_header": {},
-        "metadata": {},
-        "channel": "shell",
-        "content": {
-            "code": "print(6 * 7)",
-            "silent": False,
-            "store_history": False,
-            "user_expressions": {},
-            "allow_stdin": False,
-        },
-    }
-    with connect(
-        url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=30
-    ) as socket:
-        socket.send(json.dumps(request))
-        printed = ""
-        for _ in range(50):
-            reply = json.loads(socket.recv(timeout=30))
-            if reply.get("parent_header", {}).get("msg_id") != message_id:
-                continue
-            if reply["msg_type"] == "stream":
-                printed += reply["content"]["text"]
-            if reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle":
-                break
-    assert printed == "42\n"
+        kernel_id = start_kernel(base, client)
+    with open_channels(base, kernel_id, {"Authorization": f"Bearer {token}"}) as socket:
+        assert execute(socket, "print(6 * 7)") == "42\n"
 
 
 def test_the_websocket_is_refused_to_others(manager: Manager) -> None:

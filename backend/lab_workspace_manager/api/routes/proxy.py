@@ -67,7 +67,7 @@ async def workspace_access(
     # Unknown, stopped and other people's workspaces look the same from outside.
     if location is None or not identity.may_act_for(location[0]):
         raise Forbidden("This workspace is not running, or it is not yours.")
-    request.app.state.activity[workspace_id] = time.time()
+    request.app.state.activity.touch(workspace_id)
     return Response(
         status_code=status.HTTP_204_NO_CONTENT, headers={"X-Workspace-Upstream": location[1]}
     )

@@ -101,3 +101,11 @@ async def workspace_logs(
     tail: Annotated[int, Query(ge=1, le=10000, description="How many lines.")] = 100,
 ) -> PlainTextResponse:
     return PlainTextResponse(await service.logs(user_id, workspace_id, tail))
+
+
+@router.post("/{workspace_id}:extend", response_model=Workspace, operation_id="extendWorkspace")
+async def extend_workspace(
+    user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep
+) -> Workspace:
+    """Postpone idle stop by one idle timeout from now (activity, as far as idling goes)."""
+    return await service.extend(user_id, workspace_id)

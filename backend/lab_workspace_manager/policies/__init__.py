@@ -1,0 +1,1 @@
+"""Rules that act on workspaces over time (idle stop, maximum lifetime)."""

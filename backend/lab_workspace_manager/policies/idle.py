@@ -1,0 +1,143 @@
+"""Idle stop and maximum lifetime.
+
+A running workspace with `idle_timeout > 0` is stopped once that long has passed without
+activity. Activity is the latest of: its start, traffic through the manager's proxy, the
+user's "extend", and what Jupyter itself reports about its kernels and terminals (their last
+activity; a busy kernel counts as "now": a long training run is not idle). Jupyter's global
+`/api/status` last_activity is not used: our own polling of its API would count as activity.
+An administrator's WORKSPACE_MAX_LIFETIME stops a workspace that long after it started,
+activity or not.
+
+Activity lives in this process's memory: after a manager restart the clock starts again,
+which can only make a stop later, never earlier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from ..backends import WorkspaceBackend, WorkspaceState
+from ..errors import ManagerError
+from ..models import WorkspaceStatus
+from ..naming import workspace_path
+from ..settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ActivityLog:
+    """workspace id -> the last moment something happened in it (Unix time)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+
+    def touch(self, workspace_id: str, when: float | None = None) -> None:
+        when = time.time() if when is None else when
+        if when > self._last.get(workspace_id, 0):
+            self._last[workspace_id] = when
+
+    def last(self, workspace_id: str) -> float | None:
+        return self._last.get(workspace_id)
+
+    def forget(self, workspace_id: str) -> None:
+        self._last.pop(workspace_id, None)
+
+
+def duration(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+def stop_plan(
+    state: WorkspaceState, activity: ActivityLog, settings: Settings
+) -> tuple[datetime, str] | None:
+    """When this workspace will be stopped, and the reason it will give; None if never."""
+    if state.status not in (WorkspaceStatus.RUNNING, WorkspaceStatus.PENDING):
+        return None
+    started = state.started_at or datetime.now(UTC)
+    plans = []
+    idle = state.spec.idle_timeout
+    if idle > 0:
+        last = activity.last(state.id)
+        active = max(started, datetime.fromtimestamp(last, UTC)) if last else started
+        plans.append((active + timedelta(seconds=idle), f"after {duration(idle)} without activity"))
+    lifetime = settings.max_lifetime
+    if lifetime > 0:
+        plans.append(
+            (
+                started + timedelta(seconds=lifetime),
+                f"after reaching the maximum running time of {duration(lifetime)}",
+            )
+        )
+    return min(plans) if plans else None
+
+
+class IdleWatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        backend: WorkspaceBackend,
+        activity: ActivityLog,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self._settings = settings
+        self._backend = backend
+        self._activity = activity
+        self._http = http
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.check_once()
+            except ManagerError as exc:
+                log.warning("idle check skipped: %s", exc.message)
+            except Exception:
+                log.exception("idle check failed")
+            await asyncio.sleep(self._settings.idle_check_interval)
+
+    async def check_once(self) -> list[str]:
+        """Stop what is due; the ids of the workspaces stopped."""
+        stopped = []
+        for state in await self._backend.list_workspaces(None):
+            if state.spec.idle_timeout > 0 and state.status is WorkspaceStatus.RUNNING:
+                await self._ask_jupyter(state)
+            plan = stop_plan(state, self._activity, self._settings)
+            if plan is None or plan[0] > datetime.now(UTC):
+                continue
+            log.info("stopping workspace %s of %s %s", state.id, state.owner, plan[1])
+            await self._backend.stop(state.owner, state.id, reason=plan[1])
+            self._activity.forget(state.id)
+            stopped.append(state.id)
+        return stopped
+
+    async def _ask_jupyter(self, state: WorkspaceState) -> None:
+        """Jupyter's own view: its kernels' and terminals' last activity; busy is now."""
+        located = await self._backend.locate(state.id)
+        if located is None:
+            return
+        path = workspace_path(self._settings.workspace_public_prefix, state.id)
+        base = f"http://{located[1]}{path}"
+        for kind in ("kernels", "terminals"):
+            try:
+                response = await self._http.get(f"{base}api/{kind}", timeout=5)
+            except httpx.HTTPError:
+                continue  # not answering is not activity
+            if response.status_code != 200:
+                continue
+            for item in response.json():
+                if item.get("execution_state") == "busy":
+                    self._activity.touch(state.id)
+                if last := item.get("last_activity"):
+                    self._activity.touch(state.id, _timestamp(last))
+
+
+def _timestamp(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

@@ -1,0 +1,68 @@
+"""When a workspace will be stopped, and postponing it (in-memory backend)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+
+from lab_workspace_manager.backends.memory import InMemoryBackend
+from lab_workspace_manager.policies.idle import ActivityLog, IdleWatcher, duration
+from tests.apiclient import open_api
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.anyio
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+async def test_stops_at_follows_the_idle_timeout_and_extend_postpones_it() -> None:
+    async with open_api(make_settings(), InMemoryBackend()) as api:
+        workspace = await api.create(display_name="w", idle_timeout=600)
+        assert workspace["stop_reason"] == "after 10 min without activity"
+        first = at(workspace["stops_at"])
+        await asyncio.sleep(0.05)
+        extended = await api.action(workspace["id"], "extend")
+        assert at(extended["stops_at"]) > first
+        never = await api.create(display_name="never", idle_timeout=0)
+        assert never["stops_at"] is None
+        refused = await api.client.post(api.path(never["id"]) + ":extend")
+        assert refused.status_code == 409
+        await api.action(workspace["id"], "stop")
+        stopped = await api.client.post(api.path(workspace["id"]) + ":extend")
+        assert stopped.status_code == 409
+        assert (await api.get(workspace["id"])).json()["stops_at"] is None
+
+
+async def test_the_maximum_lifetime_comes_first_when_sooner() -> None:
+    settings = make_settings(max_lifetime=3600)
+    async with open_api(settings, InMemoryBackend()) as api:
+        workspace = await api.create(display_name="w", idle_timeout=7200)
+        assert workspace["stop_reason"] == "after reaching the maximum running time of 1 h"
+        assert at(workspace["stops_at"]) - at(workspace["created_at"]) < timedelta(seconds=3601)
+
+
+async def test_the_watcher_stops_what_is_due_and_says_why() -> None:
+    backend = InMemoryBackend()
+    settings = make_settings()
+    async with open_api(settings, backend) as api:
+        idle = await api.create(display_name="idle", idle_timeout=1)
+        busy = await api.create(display_name="busy", idle_timeout=1)
+        forever = await api.create(display_name="forever")
+        activity = ActivityLog()
+        watcher = IdleWatcher(settings, backend, activity, http=None)  # type: ignore[arg-type]
+        await asyncio.sleep(1.1)
+        activity.touch(busy["id"])
+        assert await watcher.check_once() == [idle["id"]]
+        stopped = (await api.get(idle["id"])).json()
+        assert stopped["status"] == "stopped"
+        assert stopped["status_message"] == "Stopped after 1 s without activity."
+        assert (await api.get(busy["id"])).json()["status"] == "running"
+        assert (await api.get(forever["id"])).json()["status"] == "running"
+
+
+def test_durations_read_naturally() -> None:
+    assert [duration(s) for s in (45, 120, 3600, 5400)] == ["45 s", "2 min", "1 h", "90 min"]

@@ -1,0 +1,80 @@
+"""Idle stop on the real engine, with a real Jupyter deciding what counts as activity."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import docker
+import httpx
+import pytest
+
+from tests.apiclient import Api, eventually
+from tests.jupyter import execute, open_channels, start_kernel
+
+from .test_engine import container_of
+
+pytestmark = pytest.mark.anyio
+FAST = {"idle_check_interval": 0.5}
+
+
+def direct_base(engine: docker.DockerClient, api: Api, workspace: dict[str, Any]) -> str:
+    """The workspace's own address (the test runs where the manager runs)."""
+    attrs = container_of(engine, api, workspace["id"]).attrs
+    address = next(iter(attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    return f"http://{address}:8080{workspace['access_url']}"
+
+
+async def stays_running(api: Api, workspace_id: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = (await api.get(workspace_id)).json()
+        assert state["status"] == "running", state
+        await asyncio.sleep(0.5)
+
+
+async def test_an_idle_workspace_is_stopped_and_told_why(open_api: Any) -> None:
+    async with open_api(**FAST) as api:
+        workspace = await api.create_running(display_name="idle", idle_timeout=3)
+        assert workspace["stop_reason"] == "after 3 s without activity"
+        stopped = await eventually(api, workspace["id"], lambda w: w["status"] == "stopped", 30)
+        assert stopped["status_message"].startswith("Stopped after 3 s without activity at ")
+        assert stopped["is_stopped"] is True
+
+
+async def test_a_busy_kernel_is_not_idle(open_api: Any, engine: docker.DockerClient) -> None:
+    async with open_api(**FAST) as api:
+        # Long enough to start a kernel before the workspace would count as idle.
+        workspace = await api.create_running(display_name="training", idle_timeout=8)
+        base = direct_base(engine, api, workspace)
+        with httpx.Client(trust_env=False, timeout=30) as client:
+            kernel_id = start_kernel(base, client)
+        with open_channels(base, kernel_id, {}) as socket:
+            execute(socket, "import time; time.sleep(14)", wait=False)
+            await stays_running(api, workspace["id"], 12)
+        stopped = await eventually(api, workspace["id"], lambda w: w["status"] == "stopped", 40)
+        assert "without activity" in stopped["status_message"]
+
+
+async def test_traffic_through_the_proxy_is_activity(open_api: Any) -> None:
+    async with open_api(**FAST) as api:
+        workspace = await api.create_running(display_name="browsing", idle_timeout=3)
+        gate = {"X-Original-URI": f"/workspaces/{workspace['id']}/tree"}
+        deadline = time.monotonic() + 7
+        while time.monotonic() < deadline:
+            allowed = await api.client.get("/auth/workspace-access", headers=gate)
+            assert allowed.status_code == 204
+            assert (await api.get(workspace["id"])).json()["status"] == "running"
+            await asyncio.sleep(1)
+        await eventually(api, workspace["id"], lambda w: w["status"] == "stopped", 30)
+
+
+async def test_extend_postpones_idle_stop(open_api: Any) -> None:
+    async with open_api(**FAST) as api:
+        workspace = await api.create_running(display_name="later", idle_timeout=4)
+        for _ in range(3):
+            await asyncio.sleep(2)
+            await api.action(workspace["id"], "extend")
+        assert (await api.get(workspace["id"])).json()["status"] == "running"
+        await eventually(api, workspace["id"], lambda w: w["status"] == "stopped", 30)
