@@ -107,7 +107,11 @@ class IdleWatcher:
         """Stop what is due; the ids of the workspaces stopped."""
         stopped = []
         for state in await self._backend.list_workspaces(None):
-            if state.spec.idle_timeout > 0 and state.status is WorkspaceStatus.RUNNING:
+            if state.status is WorkspaceStatus.PENDING:
+                # Starting (a big image can take minutes) is not idling: the clock starts
+                # once it answers.
+                self._activity.touch(state.id)
+            elif state.spec.idle_timeout > 0 and state.status is WorkspaceStatus.RUNNING:
                 await self._ask_jupyter(state)
             plan = stop_plan(state, self._activity, self._settings)
             if plan is None or plan[0] > datetime.now(UTC):

@@ -72,7 +72,7 @@ async def test_traffic_through_the_proxy_is_activity(open_api: Any) -> None:
 
 async def test_extend_postpones_idle_stop(open_api: Any) -> None:
     async with open_api(**FAST) as api:
-        workspace = await api.create_running(display_name="later", idle_timeout=4)
+        workspace = await api.create_running(display_name="later", idle_timeout=5)
         for _ in range(3):
             await asyncio.sleep(2)
             await api.action(workspace["id"], "extend")
