@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from .api.routes import admin, auth, proxy, system, workspaces
 from .auth import Authenticator, create_authenticator
 from .backends import WorkspaceBackend, create_backend
-from .errors import install_error_handlers
+from .errors import ManagerError, install_error_handlers
 from .policies.idle import ActivityLog, IdleWatcher
 from .service import NameReservations
 from .settings import Settings
@@ -42,16 +42,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await backend.open()
+        jobs = [asyncio.create_task(every(settings.reconcile_interval, backend.reconcile))]
         # ML Lab stops its services itself (idle_timeout is passed on to it).
-        watcher = None
         if backend.name != "mllab":
             idle = IdleWatcher(settings, backend, app.state.activity, http)
-            watcher = asyncio.create_task(idle.run())
+            jobs.append(asyncio.create_task(every(settings.idle_check_interval, idle.check_once)))
         try:
             yield
         finally:
-            if watcher is not None:
-                watcher.cancel()
+            for job in jobs:
+                job.cancel()
             await backend.close()
             await authenticator.close()
             await http.aclose()
@@ -93,6 +93,19 @@ def create_app(
     app.include_router(proxy.router)
     app.include_router(workspaces.router)
     return app
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    """Run `job` now and then every `seconds`, logging (not raising) what goes wrong."""
+    log = logging.getLogger(__name__)
+    while True:
+        try:
+            await job()
+        except ManagerError as exc:
+            log.warning("%s skipped: %s", getattr(job, "__qualname__", job), exc.message)
+        except Exception:
+            log.exception("%s failed", getattr(job, "__qualname__", job))
+        await asyncio.sleep(seconds)
 
 
 def main() -> None:

@@ -184,6 +184,8 @@ class Settings(BaseSettings):
     idle_timeout_options: IntList = Field(
         default_factory=list, validation_alias=_aliases("WORKSPACE_IDLE_TIMEOUT_OPTIONS")
     )
+    # How often leftovers of interrupted operations are looked for (seconds; also at start).
+    reconcile_interval: float = Field(300.0, gt=0, validation_alias=_aliases("RECONCILE_INTERVAL"))
     # How often running workspaces are checked for idleness (seconds).
     idle_check_interval: float = Field(60.0, gt=0, validation_alias=_aliases("IDLE_CHECK_INTERVAL"))
     # Stop any workspace this long after it started (seconds; 0 = no limit).

@@ -90,6 +90,10 @@ class WorkspaceBackend(ABC):
         """Called once at start-up; the default has nothing to prepare."""
         return None
 
+    async def reconcile(self) -> list[str]:
+        """Remove leftovers no workspace accounts for (never user data); what was removed."""
+        return []
+
     async def locate(self, workspace_id: str) -> tuple[str, str] | None:
         """(owner, host:port) of a running workspace the manager's proxy forwards to; None
         if there is none, or if this backend's workspaces are reached by another proxy."""

@@ -14,7 +14,6 @@ which can only make a stop later, never earlier.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from ..backends import WorkspaceBackend, WorkspaceState
-from ..errors import ManagerError
 from ..models import WorkspaceStatus
 from ..naming import workspace_path
 from ..settings import Settings
@@ -92,16 +90,6 @@ class IdleWatcher:
         self._backend = backend
         self._activity = activity
         self._http = http
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.check_once()
-            except ManagerError as exc:
-                log.warning("idle check skipped: %s", exc.message)
-            except Exception:
-                log.exception("idle check failed")
-            await asyncio.sleep(self._settings.idle_check_interval)
 
     async def check_once(self) -> list[str]:
         """Stop what is due; the ids of the workspaces stopped."""

@@ -126,6 +126,9 @@ class DockerBackend(WorkspaceBackend):
         if self.settings.manager_container:
             await in_thread("join the user networks", self._join_all_networks)
 
+    async def reconcile(self) -> list[str]:
+        return await in_thread("tidy up the engine", self._reconcile)
+
     async def locate(self, workspace_id: str) -> tuple[str, str] | None:
         observed = await in_thread("find the workspace", self._observe, None, workspace_id)
         for found in observed:
@@ -388,6 +391,32 @@ class DockerBackend(WorkspaceBackend):
                         volume.remove(force=True)
         self._collect_network(owner)
 
+    def _reconcile(self) -> list[str]:
+        """Remove what no workspace accounts for; the names of what was removed.
+
+        Containers without a record (an interrupted delete), record revisions and "-next"
+        containers an interrupted change left, finished cleaners, and networks of owners with
+        no workspace left. Volumes are never removed here: one without a record is data its
+        user chose to keep when deleting the workspace. A record without a container or
+        volume (an interrupted create) stays a workspace its user sees and can start or
+        delete.
+        """
+        removed: list[str] = []
+        for workspace_id, found in self._scan(None, None).items():
+            if not _leftovers(found):
+                continue
+            # Again under the workspace's lock: a change may have been under way.
+            with self._lock("ws:" + workspace_id):
+                current = self._scan(None, workspace_id or None).get(workspace_id)
+                for summary in _leftovers(current) if current else []:
+                    self._remove_container(summary["Id"])
+                    removed.append(summary["Names"][0].lstrip("/"))
+        mine = [f"{L.INSTANCE}={self.settings.instance_id}", f"{L.KIND}={L.KIND_NETWORK}"]
+        for network in self.client.api.networks(filters={"label": mine}):
+            if self._collect_network(network["Labels"].get(L.OWNER, "")):
+                removed.append(network["Name"])
+        return removed
+
     # --- steps --------------------------------------------------------------------------------
     def _set_desired(self, found: _Found, record: Record, desired: Desired, reason: str) -> None:
         if record.desired != desired or record.reason != reason:
@@ -436,6 +465,9 @@ class DockerBackend(WorkspaceBackend):
         config = build.container_config(self.settings, owner, workspace_id, spec, start)
         final_name = config["name"]
         config["name"] = final_name + "-next"
+        # A create interrupted before its volume existed: make it now, labelled, rather than
+        # let the engine make an unlabelled one for the mount.
+        self.client.volumes.create(**build.volume_config(self.settings, owner, workspace_id))
         self._remove_container(config["name"])
         new = self.client.containers.create(**config)
         try:
@@ -540,8 +572,8 @@ class DockerBackend(WorkspaceBackend):
         for network in self.client.api.networks(filters=mine):
             self._join(network["Name"])
 
-    def _collect_network(self, owner: str) -> None:
-        """Remove the owner's network once no workspace of theirs is left."""
+    def _collect_network(self, owner: str) -> bool:
+        """Remove the owner's network once no workspace of theirs is left; True if removed."""
         wanted = [
             f"{L.INSTANCE}={self.settings.instance_id}",
             f"{L.OWNER}={owner}",
@@ -549,7 +581,7 @@ class DockerBackend(WorkspaceBackend):
         ]
         with self._lock("owner:" + owner):
             if self.client.api.containers(all=True, filters={"label": wanted}):
-                return
+                return False
             name = naming.network_name(self.settings.instance_id, owner)
             if self.settings.manager_container:
                 with suppress(docker.errors.APIError):
@@ -559,9 +591,11 @@ class DockerBackend(WorkspaceBackend):
             try:
                 self.client.api.remove_network(name)
             except docker.errors.NotFound:
-                pass
+                return False
             except docker.errors.APIError as exc:
                 log.warning("network %s not removed: %s", name, exc.explanation)
+                return False
+            return True
 
     def _ensure_record_image(self) -> None:
         """The empty image records are made from; imported once, no registry needed."""
@@ -585,6 +619,22 @@ def _address(container: dict[str, Any], instance: str) -> str | None:
     network = naming.network_name(instance, container["Labels"][L.OWNER])
     networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
     return (networks.get(network) or {}).get("IPAddress") or None
+
+
+def _leftovers(found: _Found) -> list[dict[str, Any]]:
+    """What of a workspace id's containers no workspace accounts for."""
+    keep = set()
+    if found.records:
+        keep.add(max(found.records, key=lambda c: int(c["Labels"][L.REVISION]))["Id"])
+        if found.container is not None:
+            keep.add(found.container["Id"])
+    return [
+        c
+        for c in found.everything
+        if c["Id"] not in keep
+        # A cleaner still emptying a volume finishes (and removes itself) first.
+        and not (c["Labels"].get(L.KIND) == "cleaner" and c["State"] == "running")
+    ]
 
 
 def _built_from(container: dict[str, Any]) -> str:

@@ -1,0 +1,72 @@
+"""The reconciler removes leftovers of interrupted operations, and never anyone's data."""
+
+from __future__ import annotations
+
+import docker
+import pytest
+
+from lab_workspace_manager import naming
+from lab_workspace_manager.backends.docker import spec as build
+from tests.apiclient import Api
+from tests.conftest import SESSION_INSTANCE, owned
+
+from .test_engine import container_of
+
+pytestmark = pytest.mark.anyio
+
+
+def leftover(engine: docker.DockerClient, name: str, **labels: str) -> None:
+    engine.containers.create(
+        build.RECORD_IMAGE,
+        ["record"],
+        name=name,
+        network_mode="none",
+        labels={"lwm.instance": SESSION_INSTANCE, **{f"lwm.{k}": v for k, v in labels.items()}},
+    )
+
+
+async def test_leftovers_go_and_data_stays(api: Api, engine: docker.DockerClient) -> None:
+    running = await api.create_running(display_name="running")
+    stopped = await api.create(display_name="stopped", is_stopped=True)
+    kept = await api.create(display_name="kept", is_stopped=True)
+    adopted = await api.create(display_name="adopted", is_stopped=True)
+    await api.client.delete(api.path(kept["id"]))  # the user keeps its data
+    container_of(engine, api, adopted["id"]).remove(force=True)  # as if a create died
+
+    base = naming.container_name(SESSION_INSTANCE, api.user, "orphan12345")
+    leftover(engine, base, kind="workspace", owner=api.user, workspace="orphan12345")
+    old_revision = naming.record_name(SESSION_INSTANCE, api.user, running["id"], 0)
+    record = engine.containers.list(
+        all=True, filters={"label": [f"lwm.workspace={running['id']}", "lwm.kind=record"]}
+    )[0]
+    engine.containers.create(
+        build.RECORD_IMAGE,
+        ["record"],
+        name=old_revision,
+        network_mode="none",
+        labels={**record.labels, "lwm.revision": "0"},
+    )
+    half_changed = naming.container_name(SESSION_INSTANCE, api.user, stopped["id"]) + "-next"
+    leftover(engine, half_changed, kind="workspace", owner=api.user, workspace=stopped["id"])
+    ghost = engine.networks.create(
+        naming.network_name(SESSION_INSTANCE, "ghost"),
+        labels={"lwm.instance": SESSION_INSTANCE, "lwm.kind": "network", "lwm.owner": "ghost"},
+    )
+
+    removed = await api.backend.reconcile()  # type: ignore[attr-defined]
+
+    # (Other tests of this session may have left leftovers of their own: at least these.)
+    assert {base, old_revision, half_changed, ghost.name} <= set(removed)
+    names = await api.names()
+    assert sorted(names) == ["adopted", "running", "stopped"]
+    assert (
+        naming.volume_name(SESSION_INSTANCE, api.user, kept["id"])
+        in owned(engine, owner=api.user)["volumes"]
+    )
+    assert (await api.get(running["id"])).json()["status"] == "running"
+    # The interrupted create is a workspace its user can start.
+    started = await api.action(adopted["id"], "start", wait=True)
+    assert started["status"] == "running"
+    again = await api.backend.reconcile()  # type: ignore[attr-defined]
+    assert not [name for name in again if api.user in name]
+    await api.client.delete(api.path(kept["id"]), params={"delete_volumes": "true"})
