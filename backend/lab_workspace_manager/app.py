@@ -19,6 +19,7 @@ from .auth import Authenticator, create_authenticator
 from .backends import WorkspaceBackend, create_backend
 from .errors import ManagerError, install_error_handlers
 from .policies.idle import ActivityLog, IdleWatcher
+from .policies.usage import UsageMonitor
 from .service import NameReservations
 from .settings import Settings
 
@@ -47,6 +48,9 @@ def create_app(
         if backend.name != "mllab":
             idle = IdleWatcher(settings, backend, app.state.activity, http)
             jobs.append(asyncio.create_task(every(settings.idle_check_interval, idle.check_once)))
+        usage: UsageMonitor = app.state.usage
+        jobs.append(asyncio.create_task(every(settings.usage_interval, usage.sample_compute)))
+        jobs.append(asyncio.create_task(every(settings.disk_usage_interval, usage.sample_disk)))
         try:
             yield
         finally:
@@ -76,6 +80,7 @@ def create_app(
     app.state.names = NameReservations()
     app.state.locations = proxy.Locations()
     app.state.activity = ActivityLog()
+    app.state.usage = UsageMonitor(settings, backend)
     app.state.authenticator = authenticator
     install_error_handlers(app)
     if settings.backend_cors_origins:

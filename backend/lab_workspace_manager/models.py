@@ -96,6 +96,22 @@ class Workspace(WorkspaceSpec):
     stop_reason: str | None = Field(None, description="Why it will stop then.")
 
 
+class WorkspaceStats(BaseModel):
+    """The latest measurements (MB, and % of one CPU); None where not measured yet."""
+
+    cpu_percent: float | None = None
+    cpu_limit_percent: float
+    memory_used: int | None = None
+    memory_limit: int
+    measured_at: datetime | None = None
+    volume_used: int | None = None
+    volume_limit: int
+    container_used: int | None = None
+    container_limit: int
+    disk_measured_at: datetime | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
 class WorkspacePage(BaseModel):
     items: list[Workspace]
     total: int = Field(description="How many workspaces match, on all pages.")

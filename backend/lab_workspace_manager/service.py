@@ -20,10 +20,12 @@ from .models import (
     WorkspaceInput,
     WorkspacePage,
     WorkspaceSpec,
+    WorkspaceStats,
     WorkspaceStatus,
     WorkspaceUpdate,
 )
 from .policies.idle import ActivityLog, stop_plan
+from .policies.usage import UsageMonitor
 from .quotas import CONSUMING, check_quotas, quotas_apply
 from .settings import Settings
 from .validation import apply_update, resolve_input
@@ -54,12 +56,14 @@ class WorkspaceService:
         changed: Callable[[str], None] = lambda workspace_id: None,
         caller: Identity | None = None,
         activity: ActivityLog | None = None,
+        usage: UsageMonitor | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self._names = names
         self._caller = caller
         self._activity = activity or ActivityLog()
+        self._usage = usage or UsageMonitor(settings, backend)
         # Told after a workspace was stopped, moved or removed (the proxy forgets its address).
         self._changed = changed
 
@@ -135,6 +139,9 @@ class WorkspaceService:
                 state.owner, state.id, self.settings.workspace_ready_timeout
             )
         return self._to_api(state)
+
+    async def stats(self, owner: str, workspace_id: str) -> WorkspaceStats:
+        return self._usage.stats(await self.backend.get(owner, workspace_id))
 
     async def extend(self, owner: str, workspace_id: str) -> Workspace:
         """Postpone idle stop by a full idle timeout, without changing any setting."""

@@ -184,6 +184,13 @@ class Settings(BaseSettings):
     idle_timeout_options: IntList = Field(
         default_factory=list, validation_alias=_aliases("WORKSPACE_IDLE_TIMEOUT_OPTIONS")
     )
+    # How often CPU and memory, and disk use, are measured (seconds); how long a workspace
+    # that was stopped for its disk gets after a start before it is checked again.
+    usage_interval: float = Field(15.0, gt=0, validation_alias=_aliases("USAGE_INTERVAL"))
+    disk_usage_interval: float = Field(
+        120.0, gt=0, validation_alias=_aliases("DISK_USAGE_INTERVAL")
+    )
+    disk_grace_seconds: int = Field(600, ge=0, validation_alias=_aliases("DISK_GRACE_SECONDS"))
     # How often leftovers of interrupted operations are looked for (seconds; also at start).
     reconcile_interval: float = Field(300.0, gt=0, validation_alias=_aliases("RECONCILE_INTERVAL"))
     # How often running workspaces are checked for idleness (seconds).

@@ -70,6 +70,7 @@ def get_service(request: Request, identity: CurrentIdentity) -> WorkspaceService
         request.app.state.locations.forget,
         identity,
         request.app.state.activity,
+        request.app.state.usage,
     )
 
 

@@ -23,6 +23,7 @@ from datetime import datetime
 
 from ..auth.base import Identity
 from ..models import WorkspaceSpec, WorkspaceStatus
+from ..policies.measurement import Measurement
 
 BY_USER = "by its user"
 SETTLED = {WorkspaceStatus.RUNNING, WorkspaceStatus.STOPPED, WorkspaceStatus.FAILED}
@@ -89,6 +90,11 @@ class WorkspaceBackend(ABC):
     async def open(self) -> None:
         """Called once at start-up; the default has nothing to prepare."""
         return None
+
+    async def measure(self, disk: bool) -> dict[str, Measurement]:
+        """Usage of running workspaces by id: CPU and memory, or (`disk`) disk use of all;
+        empty where the backend cannot tell."""
+        return {}
 
     async def reconcile(self) -> list[str]:
         """Remove leftovers no workspace accounts for (never user data); what was removed."""

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import PlainTextResponse
 
-from ...models import Workspace, WorkspaceInput, WorkspaceUpdate
+from ...models import Workspace, WorkspaceInput, WorkspaceStats, WorkspaceUpdate
 from ..deps import ServiceDep, UserId, WorkspaceId
 
 router = APIRouter(prefix="/users/{user_id}/workspace", tags=["workspaces"])
@@ -109,3 +109,13 @@ async def extend_workspace(
 ) -> Workspace:
     """Postpone idle stop by one idle timeout from now (activity, as far as idling goes)."""
     return await service.extend(user_id, workspace_id)
+
+
+@router.get(
+    "/{workspace_id}/stats", response_model=WorkspaceStats, operation_id="getWorkspaceStats"
+)
+async def workspace_stats(
+    user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep
+) -> WorkspaceStats:
+    """The latest measurements of CPU, memory and disk use (taken in the background)."""
+    return await service.stats(user_id, workspace_id)

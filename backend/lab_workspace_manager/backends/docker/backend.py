@@ -33,6 +33,7 @@ from docker.utils import parse_repository_tag
 from ... import naming
 from ...errors import Conflict, ResourceUnavailable, workspace_not_found
 from ...models import WorkspaceSpec, WorkspaceStatus
+from ...policies.measurement import Measurement
 from ...settings import MIB, Settings
 from ..base import BY_USER, WorkspaceBackend, WorkspaceState
 from . import labels as L
@@ -77,6 +78,8 @@ class DockerBackend(WorkspaceBackend):
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._record_image_ready = False
+        # container id -> (its CPU time, the host's CPU time) at the last measurement
+        self._cpu_readings: dict[str, tuple[int, int]] = {}
 
     # --- the contract -------------------------------------------------------------------------
     async def list_workspaces(self, owner: str | None) -> list[WorkspaceState]:
@@ -128,6 +131,11 @@ class DockerBackend(WorkspaceBackend):
 
     async def reconcile(self) -> list[str]:
         return await in_thread("tidy up the engine", self._reconcile)
+
+    async def measure(self, disk: bool) -> dict[str, Measurement]:
+        if disk:
+            return await in_thread("measure disk use", self._measure_disk)
+        return await in_thread("measure CPU and memory", self._measure_compute)
 
     async def locate(self, workspace_id: str) -> tuple[str, str] | None:
         observed = await in_thread("find the workspace", self._observe, None, workspace_id)
@@ -416,6 +424,66 @@ class DockerBackend(WorkspaceBackend):
             if self._collect_network(network["Labels"].get(L.OWNER, "")):
                 removed.append(network["Name"])
         return removed
+
+    def _measure_compute(self) -> dict[str, Measurement]:
+        """One quick stats call per running workspace (one_shot: no 1 s sampling wait); CPU
+        % from the difference to the previous call, as `docker stats` computes it."""
+        wanted = [f"{L.INSTANCE}={self.settings.instance_id}", f"{L.KIND}={L.KIND_WORKSPACE}"]
+        measured = {}
+        seen = set()
+        for summary in self.client.api.containers(filters={"label": wanted, "status": "running"}):
+            container_id = summary["Id"]
+            try:
+                stats = self.client.api.stats(container_id, stream=False, one_shot=True)
+            except docker.errors.NotFound:
+                continue
+            seen.add(container_id)
+            cpu = stats.get("cpu_stats") or {}
+            total = (cpu.get("cpu_usage") or {}).get("total_usage")
+            system = cpu.get("system_cpu_usage")
+            percent = None
+            previous = self._cpu_readings.get(container_id)
+            if previous and total is not None and system and system > previous[1]:
+                cpus = cpu.get("online_cpus") or 1
+                percent = round((total - previous[0]) / (system - previous[1]) * cpus * 100, 1)
+            if total is not None and system:
+                self._cpu_readings[container_id] = (total, system)
+            memory = stats.get("memory_stats") or {}
+            # Page cache is reclaimable: count it out, as `docker stats` does.
+            used = memory.get("usage")
+            if used is not None:
+                used -= (memory.get("stats") or {}).get("cache", 0)
+            measured[summary["Labels"][L.WORKSPACE]] = Measurement(
+                cpu_percent=percent, memory_used=used // MIB if used is not None else None
+            )
+        self._cpu_readings = {k: v for k, v in self._cpu_readings.items() if k in seen}
+        return measured
+
+    def _measure_disk(self) -> dict[str, Measurement]:
+        """Every workspace's volume and writable layer: one `docker system df` (the engine
+        walks the files, so this runs seldom, in the background)."""
+        usage = self.client.api.df()
+        volumes: dict[str, int] = {}
+        for volume in usage.get("Volumes") or []:
+            labels = volume.get("Labels") or {}
+            if labels.get(L.INSTANCE) == self.settings.instance_id and labels.get(L.WORKSPACE):
+                size = (volume.get("UsageData") or {}).get("Size", -1)
+                if size >= 0:
+                    volumes[labels[L.WORKSPACE]] = size // MIB
+        layers: dict[str, int] = {}
+        for container in usage.get("Containers") or []:
+            labels = container.get("Labels") or {}
+            if (
+                labels.get(L.INSTANCE) == self.settings.instance_id
+                and labels.get(L.KIND) == L.KIND_WORKSPACE
+            ):
+                layers[labels[L.WORKSPACE]] = (container.get("SizeRw") or 0) // MIB
+        return {
+            workspace_id: Measurement(
+                volume_used=volumes.get(workspace_id), container_used=layers.get(workspace_id)
+            )
+            for workspace_id in volumes.keys() | layers.keys()
+        }
 
     # --- steps --------------------------------------------------------------------------------
     def _set_desired(self, found: _Found, record: Record, desired: Desired, reason: str) -> None:

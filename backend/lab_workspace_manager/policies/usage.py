@@ -1,0 +1,105 @@
+"""What workspaces use (CPU, memory, disk), measured in the background, and the disk limit.
+
+No request waits on a measurement: `/stats` answers with the latest sample. CPU and memory
+are sampled every USAGE_INTERVAL s (cheap), disk every DISK_USAGE_INTERVAL s (the engine
+walks the files). Where the engine cannot hold a volume to a size, this is the limit: a
+workspace whose /workspace is over its size is stopped with a message that says so; nothing
+is deleted, and once started again it has DISK_GRACE_SECONDS to make room before the next
+check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from ..backends import WorkspaceBackend, WorkspaceState
+from ..models import WorkspaceStats, WorkspaceStatus
+from ..settings import Settings
+from .measurement import Measurement
+
+# Usage above this share of a limit earns a warning.
+WARN_AT = 0.9
+
+
+@dataclass
+class Sample:
+    compute: Measurement = field(default_factory=Measurement)
+    measured_at: datetime | None = None
+    disk: Measurement = field(default_factory=Measurement)
+    disk_measured_at: datetime | None = None
+
+
+class UsageMonitor:
+    def __init__(self, settings: Settings, backend: WorkspaceBackend) -> None:
+        self._settings = settings
+        self._backend = backend
+        self._samples: dict[str, Sample] = {}
+
+    async def sample_compute(self) -> None:
+        now = datetime.now(UTC)
+        for workspace_id, measured in (await self._backend.measure(disk=False)).items():
+            sample = self._samples.setdefault(workspace_id, Sample())
+            sample.compute, sample.measured_at = measured, now
+
+    async def sample_disk(self) -> list[str]:
+        """Measure disks, then stop what is over its size; the ids of the workspaces stopped."""
+        now = datetime.now(UTC)
+        for workspace_id, measured in (await self._backend.measure(disk=True)).items():
+            sample = self._samples.setdefault(workspace_id, Sample())
+            sample.disk, sample.disk_measured_at = measured, now
+        stopped = []
+        for state in await self._backend.list_workspaces(None):
+            reason = self._over_limit(state, now)
+            if reason:
+                await self._backend.stop(state.owner, state.id, reason=reason)
+                stopped.append(state.id)
+        return stopped
+
+    def _over_limit(self, state: WorkspaceState, now: datetime) -> str | None:
+        sample = self._samples.get(state.id)
+        if sample is None or sample.disk.volume_used is None:
+            return None
+        if state.status not in (WorkspaceStatus.RUNNING, WorkspaceStatus.PENDING):
+            return None
+        grace = timedelta(seconds=self._settings.disk_grace_seconds)
+        if state.started_at and now - state.started_at < grace:
+            return None
+        used, limit = sample.disk.volume_used, state.spec.compute.volume_size
+        if used <= limit:
+            return None
+        return (
+            f"because /workspace held {used} MB, more than its {limit} MB limit (nothing was "
+            f"deleted). Start it again and make room within "
+            f"{self._settings.disk_grace_seconds // 60} min, or ask for a larger disk,"
+        )
+
+    def stats(self, state: WorkspaceState) -> WorkspaceStats:
+        sample = self._samples.get(state.id, Sample())
+        running = state.status in (WorkspaceStatus.RUNNING, WorkspaceStatus.PENDING)
+        compute = sample.compute if running else Measurement()
+        stats = WorkspaceStats(
+            cpu_percent=compute.cpu_percent,
+            cpu_limit_percent=state.spec.compute.cpus * 100,
+            memory_used=compute.memory_used,
+            memory_limit=state.spec.compute.memory,
+            measured_at=sample.measured_at if running else None,
+            volume_used=sample.disk.volume_used,
+            volume_limit=state.spec.compute.volume_size,
+            container_used=sample.disk.container_used,
+            container_limit=self._settings.container_size,
+            disk_measured_at=sample.disk_measured_at,
+        )
+        return with_warnings(stats)
+
+
+def with_warnings(stats: WorkspaceStats) -> WorkspaceStats:
+    warnings = []
+    for what, used, limit in (
+        ("Memory", stats.memory_used, stats.memory_limit),
+        ("/workspace", stats.volume_used, stats.volume_limit),
+        ("The container's own files", stats.container_used, stats.container_limit),
+    ):
+        if used is not None and used >= WARN_AT * limit:
+            warnings.append(f"{what} uses {used} of {limit} MB.")
+    return stats.model_copy(update={"warnings": warnings})

@@ -1,0 +1,77 @@
+"""Usage numbers against what a workspace really does, and the soft disk limit."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import docker
+import pytest
+
+from tests.apiclient import Api, eventually
+
+from .test_engine import container_of, run_in
+
+pytestmark = pytest.mark.anyio
+
+
+def monitor(api: Api) -> Any:
+    return api.app.state.usage
+
+
+async def test_cpu_and_memory_are_measured(api: Api, engine: docker.DockerClient) -> None:
+    workspace = await api.create_running(display_name="busy", compute={"cpus": 0.5, "memory": 512})
+    container_of(engine, api, workspace["id"]).exec_run(
+        ["python3", "-c", "x = bytearray(200 * 1024 * 1024)\nwhile True: pass"], detach=True
+    )
+    await asyncio.sleep(2)
+    await monitor(api).sample_compute()
+    await asyncio.sleep(2)
+    await monitor(api).sample_compute()
+    stats = (await api.client.get(api.path(workspace["id"]) + "/stats")).json()
+    assert 35 <= stats["cpu_percent"] <= 60, stats  # held to half a CPU
+    assert stats["cpu_limit_percent"] == 50
+    assert 200 <= stats["memory_used"] <= 300, stats
+    assert stats["memory_limit"] == 512
+    assert stats["measured_at"]
+
+
+async def test_disk_use_is_measured_and_the_limit_stops_without_deleting(
+    open_api: Any, engine: docker.DockerClient
+) -> None:
+    async with open_api(disk_grace_seconds=0) as api:
+        workspace = await api.create_running(display_name="full", compute={"volume_size": 100})
+        container = container_of(engine, api, workspace["id"])
+        write = "dd if=/dev/zero of=/workspace/data bs=1M count=95 status=none"
+        assert run_in(container, write)[0] == 0
+        await monitor(api).sample_disk()
+        stats = (await api.client.get(api.path(workspace["id"]) + "/stats")).json()
+        assert 93 <= stats["volume_used"] <= 100, stats
+        assert stats["volume_limit"] == 100
+        assert stats["warnings"] == [f"/workspace uses {stats['volume_used']} of 100 MB."]
+        assert stats["container_used"] is not None
+        assert (await api.get(workspace["id"])).json()["status"] == "running"
+
+        more = "dd if=/dev/zero of=/workspace/more bs=1M count=30 status=none"
+        assert run_in(container, more)[0] == 0
+        assert await monitor(api).sample_disk() == [workspace["id"]]
+        stopped = (await api.get(workspace["id"])).json()
+        assert stopped["status"] == "stopped"
+        assert (
+            "held 125 MB, more than its 100 MB limit (nothing was deleted)"
+            in (stopped["status_message"])
+        )
+        await api.action(workspace["id"], "start", wait=True)
+        listing = run_in(container_of(engine, api, workspace["id"]), "ls /workspace")[1]
+        assert listing.split() == ["data", "more"]
+
+
+async def test_a_restarted_workspace_gets_time_to_make_room(
+    open_api: Any, engine: docker.DockerClient
+) -> None:
+    async with open_api(disk_grace_seconds=600) as api:
+        workspace = await api.create_running(display_name="grace", compute={"volume_size": 100})
+        write = "dd if=/dev/zero of=/workspace/data bs=1M count=120 status=none"
+        assert run_in(container_of(engine, api, workspace["id"]), write)[0] == 0
+        assert await monitor(api).sample_disk() == []
+        await eventually(api, workspace["id"], lambda w: w["status"] == "running")
