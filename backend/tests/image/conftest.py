@@ -14,7 +14,7 @@ import docker
 import httpx
 import pytest
 
-from tests.conftest import ECHO_IMAGE, SESSION_INSTANCE, TEST_IMAGE
+from tests.conftest import ECHO_IMAGE, SESSION_INSTANCE, TEST_IMAGE, remove_everything
 
 IMAGE = "lab-workspace-manager:latest"
 
@@ -88,13 +88,7 @@ def start_manager(
 def stop_manager(engine: docker.DockerClient, manager: Manager) -> None:
     """The manager, and every workspace it made."""
     manager.container.remove(force=True)
-    mine = {"label": f"lwm.instance={manager.instance}"}
-    for container in engine.containers.list(all=True, filters=mine):
-        container.remove(force=True)
-    for volume in engine.volumes.list(filters=mine):
-        volume.remove(force=True)
-    for network in engine.networks.list(filters=mine):
-        network.remove()
+    remove_everything(engine, manager.instance)
 
 
 @pytest.fixture(scope="module")

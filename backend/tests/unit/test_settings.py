@@ -10,31 +10,24 @@ def env(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
     return Settings()
 
 
-def test_original_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    s = env(
-        monkeypatch,
-        WORKSPACE_MEMORY_MB_MAX="3000",
-        WORKSPACE_CPUS_MAX="3",
-        WORKSPACE_VOLUME_SIZE="700",
-        WORKSPACE_CONTAINER_SIZE="900",
-    )
-    assert (s.memory_max, s.cpus_max, s.volume_size_default, s.container_size) == (
-        3000,
-        3,
-        700,
-        900,
-    )
+@pytest.mark.parametrize(
+    "names",
+    [
+        # the original manager's names
+        ("WORKSPACE_MEMORY_MB_MAX", "WORKSPACE_CPUS_MAX", "WORKSPACE_CONTAINER_SIZE"),
+        # the names its README and ML Lab's compose file use
+        ("WORKSPACE_MAX_MEMORY_MB", "WORKSPACE_MAX_CPUS", "WORKSPACE_MAX_CONTAINER_SIZE"),
+    ],
+)
+def test_both_spellings_are_read(monkeypatch: pytest.MonkeyPatch, names: tuple[str, ...]) -> None:
+    memory, cpus, container = names
+    s = env(monkeypatch, **{memory: "3000", cpus: "3", container: "900"})
+    assert (s.memory_max, s.cpus_max, s.container_size) == (3000, 3, 900)
 
 
-def test_readme_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    s = env(
-        monkeypatch,
-        WORKSPACE_MAX_MEMORY_MB="2000",
-        WORKSPACE_MAX_CPUS="2",
-        WORKSPACE_MAX_VOLUME_SIZE="6000",
-        WORKSPACE_MAX_CONTAINER_SIZE="4000",
-    )
-    assert (s.memory_max, s.cpus_max, s.volume_size_max, s.container_size) == (2000, 2, 6000, 4000)
+def test_volume_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = env(monkeypatch, WORKSPACE_VOLUME_SIZE="700", WORKSPACE_MAX_VOLUME_SIZE="6000")
+    assert (s.volume_size_default, s.volume_size_max) == (700, 6000)
 
 
 def test_lists_accept_json_or_commas(monkeypatch: pytest.MonkeyPatch) -> None:
