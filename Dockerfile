@@ -19,7 +19,8 @@ COPY docker/ /tmp/docker/
 RUN if [ -f /tmp/docker/build-ca.crt ]; then export PIP_CERT=/tmp/docker/build-ca.crt; fi \
  && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --quiet --no-cache-dir --disable-pip-version-check \
-      -r /tmp/requirements.txt
+      -r /tmp/requirements.txt \
+ && /opt/venv/bin/python -m pip uninstall --quiet --yes pip setuptools
 
 FROM debian:bookworm-slim
 RUN apt-get update -qq \

@@ -59,10 +59,38 @@ def ensure_base_image() -> None:
     with tempfile.TemporaryDirectory() as rootfs:
         run("debootstrap", "--variant=minbase", "bookworm", rootfs,
             "http://deb.debian.org/debian", stdout=subprocess.DEVNULL)
+        slim_down(Path(rootfs))
         tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
         run("docker", "import", "-", BASE_IMAGE, stdin=tar.stdout)
         if tar.wait() != 0:
             sys.exit("packing the debootstrap root file system failed")
+
+
+# What Debian's own slim images leave out (documentation, manuals, translations), for this
+# image and for every package installed into images built on it.
+SLIM_DPKG_CONFIG = """\
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+"""
+
+
+def slim_down(rootfs: Path) -> None:
+    (rootfs / "etc/dpkg/dpkg.cfg.d/slim").write_text(SLIM_DPKG_CONFIG)
+    (rootfs / "etc/apt/apt.conf.d/no-cache").write_text(
+        'APT::Keep-Downloaded-Packages "false";\n'
+    )
+    for pattern in ("usr/share/man/*", "usr/share/info/*", "usr/share/locale/*",
+                    "var/lib/apt/lists/*", "var/cache/apt/*.bin", "var/cache/apt/archives/*.deb"):
+        for path in rootfs.glob(pattern):
+            if path.name != "locale.alias":
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for path in (rootfs / "usr/share/doc").glob("*/*"):
+        if path.name != "copyright":
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 def ensure_test_images() -> None:
