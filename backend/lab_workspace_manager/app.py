@@ -44,13 +44,16 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await backend.open()
         jobs = [asyncio.create_task(every(settings.reconcile_interval, backend.reconcile))]
-        # ML Lab stops its services itself (idle_timeout is passed on to it).
+        # ML Lab stops and watches its services itself (idle_timeout is passed on to it).
         if backend.name != "mllab":
             idle = IdleWatcher(settings, backend, app.state.activity, http)
-            jobs.append(asyncio.create_task(every(settings.idle_check_interval, idle.check_once)))
-        usage: UsageMonitor = app.state.usage
-        jobs.append(asyncio.create_task(every(settings.usage_interval, usage.sample_compute)))
-        jobs.append(asyncio.create_task(every(settings.disk_usage_interval, usage.sample_disk)))
+            usage: UsageMonitor = app.state.usage
+            periodic: list[tuple[float, Callable[[], Awaitable[object]]]] = [
+                (settings.idle_check_interval, idle.check_once),
+                (settings.usage_interval, usage.sample_compute),
+                (settings.disk_usage_interval, usage.sample_disk),
+            ]
+            jobs += [asyncio.create_task(every(seconds, run)) for seconds, run in periodic]
         try:
             yield
         finally:
