@@ -15,9 +15,11 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
 from .api.routes import admin, auth, proxy, system, workspaces
+from .api.routes import events as event_routes
 from .auth import Authenticator, create_authenticator
 from .backends import WorkspaceBackend, create_backend
 from .errors import ManagerError, install_error_handlers
+from .events import EventBus
 from .policies.idle import ActivityLog, IdleWatcher
 from .policies.usage import UsageMonitor
 from .service import NameReservations
@@ -38,10 +40,13 @@ def create_app(
         trust_env=False,
     )
     backend = backend or create_backend(settings, http)
+    events = EventBus()
+    backend.attach_events(events)
     authenticator = authenticator or create_authenticator(settings, http)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        events.bind(asyncio.get_running_loop())
         await backend.open()
         jobs = [asyncio.create_task(every(settings.reconcile_interval, backend.reconcile))]
         # ML Lab stops and watches its services itself (idle_timeout is passed on to it).
@@ -84,6 +89,7 @@ def create_app(
     app.state.locations = proxy.Locations()
     app.state.activity = ActivityLog()
     app.state.usage = UsageMonitor(settings, backend)
+    app.state.events = events
     app.state.authenticator = authenticator
     install_error_handlers(app)
     if settings.backend_cors_origins:
@@ -99,6 +105,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(admin.router)
     app.include_router(proxy.router)
+    app.include_router(event_routes.router)
     app.include_router(workspaces.router)
     return app
 

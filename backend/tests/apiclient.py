@@ -70,6 +70,9 @@ class Api:
             return DockerBackend(settings)
         return self.backend  # the fake's memory; ML Lab keeps no state in the backend
 
+    def user_path(self, tail: str) -> str:
+        return f"/users/{self.user}/{tail}"
+
     def path(self, workspace_id: str = "", user: str | None = None) -> str:
         base = f"/users/{user or self.user}/workspace"
         return f"{base}/{workspace_id}" if workspace_id else base

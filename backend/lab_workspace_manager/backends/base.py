@@ -20,8 +20,10 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ..auth.base import Identity
+from ..events import EventBus, WorkspaceEvent
 from ..models import WorkspaceSpec, WorkspaceStatus
 from ..policies.measurement import Measurement
 
@@ -47,6 +49,21 @@ class WorkspaceState:
 
 class WorkspaceBackend(ABC):
     name: str
+    events: EventBus | None = None
+
+    def attach_events(self, bus: EventBus) -> None:
+        """Where this backend tells what happens (see `events.py`)."""
+        self.events = bus
+
+    def publish(
+        self, owner: str, workspace_id: str, phase: str, message: str, **progress: Any
+    ) -> None:
+        if self.events is not None:
+            self.events.publish(
+                WorkspaceEvent(
+                    workspace_id=workspace_id, owner=owner, phase=phase, message=message, **progress
+                )
+            )
 
     @abstractmethod
     async def list_workspaces(self, owner: str | None) -> list[WorkspaceState]:

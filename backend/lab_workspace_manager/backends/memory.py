@@ -35,6 +35,8 @@ class InMemoryBackend(WorkspaceBackend):
 
     def _set_running(self, state: WorkspaceState, running: bool) -> WorkspaceState:
         if running:
+            self.publish(state.owner, state.id, "starting", "Starting.")
+            self.publish(state.owner, state.id, "ready", "Running.")
             self._logs.setdefault(state.id, []).append(
                 f"workspace {state.id} started with {state.spec.container_image}"
             )
@@ -90,6 +92,7 @@ class InMemoryBackend(WorkspaceBackend):
     async def stop(self, owner: str, workspace_id: str, reason: str = BY_USER) -> WorkspaceState:
         state = self._set_running(self._load(owner, workspace_id), False)
         state = replace(state, status_message=f"Stopped {reason}.")
+        self.publish(owner, workspace_id, "stopped", state.status_message)
         self._workspaces[workspace_id] = state
         return state
 
@@ -101,6 +104,7 @@ class InMemoryBackend(WorkspaceBackend):
         if state is not None and state.owner == owner:
             del self._workspaces[workspace_id]
             self._logs.pop(workspace_id, None)
+            self.publish(owner, workspace_id, "deleted", "Deleted.")
         if delete_volume:
             self.volumes.discard((owner, workspace_id))
 

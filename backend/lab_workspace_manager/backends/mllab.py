@@ -126,7 +126,9 @@ class MLLabBackend(WorkspaceBackend):
         self._token = token
 
     def for_caller(self, caller: Identity) -> WorkspaceBackend:
-        return MLLabBackend(self.settings, self._http, caller.token)
+        backend = MLLabBackend(self.settings, self._http, caller.token)
+        backend.events = self.events
+        return backend
 
     # --- the contract -------------------------------------------------------------------------
     async def list_workspaces(self, owner: str | None) -> list[WorkspaceState]:

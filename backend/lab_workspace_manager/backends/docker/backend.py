@@ -19,6 +19,7 @@ import logging
 import re
 import tarfile
 import threading
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -31,7 +32,7 @@ from docker.types import Mount
 from docker.utils import parse_repository_tag
 
 from ... import naming
-from ...errors import Conflict, ResourceUnavailable, workspace_not_found
+from ...errors import Conflict, ManagerError, ResourceUnavailable, workspace_not_found
 from ...models import WorkspaceSpec, WorkspaceStatus
 from ...policies.measurement import Measurement
 from ...settings import MIB, Settings
@@ -213,7 +214,16 @@ class DockerBackend(WorkspaceBackend):
         ready, waited = False, None
         if container is not None:
             if engine_state == "running":
-                ready, waited = self.readiness.check(container["Id"], self._probe_url(container))
+                ready, waited = self.readiness.check(
+                    container["Id"],
+                    self._probe_url(container),
+                    lambda: self.publish(
+                        record.owner,
+                        record.workspace_id,
+                        "ready",
+                        "Running: the workspace answers.",
+                    ),
+                )
             else:
                 self.readiness.forget(container["Id"])
         status, message = describe(record, engine_state, observed.exit_info, ready, waited)
@@ -260,7 +270,7 @@ class DockerBackend(WorkspaceBackend):
     def _create(self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool) -> None:
         undo: list[Callable[[], object]] = []
         try:
-            self._ensure_image(spec.container_image)
+            self._ensure_image(spec.container_image, (owner, workspace_id))
             self._ensure_gpus(spec.compute.gpus)
             now = datetime.now(UTC)
             record = Record(
@@ -279,16 +289,22 @@ class DockerBackend(WorkspaceBackend):
                 self._ensure_network(owner)
                 self._write_record(record, [])
             undo.append(lambda: self._remove_containers(owner, workspace_id))
+            self.publish(owner, workspace_id, "volume", "Creating the volume for /workspace.")
             volume = self.client.volumes.create(
                 **build.volume_config(self.settings, owner, workspace_id)
             )
             undo.append(lambda: volume.remove(force=True))
+            self.publish(owner, workspace_id, "creating", "Creating the container.")
             container = self.client.containers.create(
                 **build.container_config(self.settings, owner, workspace_id, spec, start)
             )
             if start:
+                self._announce_start(owner, workspace_id)
                 container.start()
-        except BaseException:
+            else:
+                self.publish(owner, workspace_id, "stopped", "Created; not started.")
+        except BaseException as exc:
+            self.publish(owner, workspace_id, "failed", _failure(exc))
             log.info("creating workspace %s of %s failed; rolling back", workspace_id, owner)
             for step in reversed(undo):
                 try:
@@ -334,11 +350,12 @@ class DockerBackend(WorkspaceBackend):
             if outdated:
                 # Missing, or built from older settings (a live resize leaves MAX_NUM_THREADS
                 # behind): a fresh container, with the same volume, is the cheapest fix.
-                self._ensure_image(record.spec.container_image)
+                self._ensure_image(record.spec.container_image, (owner, workspace_id))
                 self._ensure_gpus(record.spec.compute.gpus)
                 self._recreate(owner, workspace_id, record.spec, container, start=True)
             else:
                 assert container is not None
+                self._announce_start(owner, workspace_id)
                 api = self.client.api
                 api.update_container(container["Id"], restart_policy=build.RESTART_ON_FAILURE)
                 if restart and running:
@@ -370,6 +387,7 @@ class DockerBackend(WorkspaceBackend):
             ):
                 self._clear_volume(owner, workspace_id, record.spec.container_image)
             self._set_desired(found, record, "stopped", reason)
+            self.publish(owner, workspace_id, "stopped", f"Stopped {reason}.")
 
     def _clear_volume(self, owner: str, workspace_id: str, image: str) -> None:
         """Empty /workspace, as the user chose for this workspace: in a short-lived container
@@ -397,6 +415,7 @@ class DockerBackend(WorkspaceBackend):
                 for volume in self.client.volumes.list(filters={"label": wanted}):
                     with suppress(docker.errors.NotFound):
                         volume.remove(force=True)
+            self.publish(owner, workspace_id, "deleted", "Deleted.")
         self._collect_network(owner)
 
     def _reconcile(self) -> list[str]:
@@ -537,6 +556,7 @@ class DockerBackend(WorkspaceBackend):
         # let the engine make an unlabelled one for the mount.
         self.client.volumes.create(**build.volume_config(self.settings, owner, workspace_id))
         self._remove_container(config["name"])
+        self.publish(owner, workspace_id, "creating", "Creating the container.")
         new = self.client.containers.create(**config)
         try:
             if old is not None:
@@ -548,6 +568,7 @@ class DockerBackend(WorkspaceBackend):
             self._remove_container(new.id)
             raise
         if start:
+            self._announce_start(owner, workspace_id)
             new.start()
 
     def _resize_live(self, container_id: str, spec: WorkspaceSpec) -> None:
@@ -575,7 +596,9 @@ class DockerBackend(WorkspaceBackend):
                 ) from exc
             raise
 
-    def _ensure_image(self, image: str) -> None:
+    def _ensure_image(self, image: str, workspace: tuple[str, str] | None = None) -> None:
+        """Pull an allowed image that is not on the host, telling `workspace`'s followers
+        each layer's progress."""
         try:
             self.client.images.get(image)
             return
@@ -587,13 +610,41 @@ class DockerBackend(WorkspaceBackend):
                 "Ask an administrator to load it, or pick another image."
             )
         repository, tag = parse_repository_tag(image)
+        owner, workspace_id = workspace or ("", "")
+        if workspace:
+            self.publish(owner, workspace_id, "pulling", f"Pulling image {image}.")
+        last_told: dict[str, float] = {}
         try:
-            self.client.images.pull(repository, tag=tag or "latest")
+            for line in self.client.api.pull(
+                repository, tag=tag or "latest", stream=True, decode=True
+            ):
+                if "error" in line:
+                    raise docker.errors.APIError(line["error"], explanation=line["error"])
+                detail = line.get("progressDetail") or {}
+                layer = line.get("id")
+                # At most a few events a second per layer: enough for a progress bar.
+                if workspace and layer and time.monotonic() - last_told.get(layer, 0) > 0.25:
+                    last_told[layer] = time.monotonic()
+                    self.publish(
+                        owner,
+                        workspace_id,
+                        "pulling",
+                        f"{line.get('status', '')} {layer}".strip(),
+                        layer=layer,
+                        current=detail.get("current"),
+                        total=detail.get("total"),
+                    )
         except docker.errors.APIError as exc:
             raise ResourceUnavailable(
                 f"Image {image} is not available on this host and could not be pulled "
                 f"({exc.explanation}). Ask an administrator to load it, or pick another image."
             ) from exc
+
+    def _announce_start(self, owner: str, workspace_id: str) -> None:
+        self.publish(owner, workspace_id, "starting", "Starting the container.")
+        self.publish(
+            owner, workspace_id, "waiting", "Waiting for the workspace to answer on port 8080."
+        )
 
     def _ensure_gpus(self, gpus: int) -> None:
         if gpus and "nvidia" not in (self.client.info().get("Runtimes") or {}):
@@ -687,6 +738,11 @@ def _address(container: dict[str, Any], instance: str) -> str | None:
     network = naming.network_name(instance, container["Labels"][L.OWNER])
     networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
     return (networks.get(network) or {}).get("IPAddress") or None
+
+
+def _failure(exc: BaseException) -> str:
+    detail = exc.message if isinstance(exc, ManagerError) else str(exc)
+    return f"Failed: {detail}"
 
 
 def _leftovers(found: _Found) -> list[dict[str, Any]]:

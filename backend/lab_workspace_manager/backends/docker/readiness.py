@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -21,10 +22,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Probe:
+    container_id: str
     url: str
     started: float = field(default_factory=time.monotonic)
     ready: bool = False
     task: asyncio.Task[None] | None = None
+    on_ready: Callable[[], None] | None = None
 
 
 class ReadinessTracker:
@@ -34,29 +37,33 @@ class ReadinessTracker:
         self._probes: dict[str, _Probe] = {}
         self._client = httpx.AsyncClient(timeout=2.0, follow_redirects=False, trust_env=False)
 
-    def check(self, container_id: str, url: str) -> tuple[bool, float]:
-        """(answers HTTP, seconds we have been waiting); starts probing if nobody is."""
+    def check(
+        self, container_id: str, url: str, on_ready: Callable[[], None] | None = None
+    ) -> tuple[bool, float]:
+        """(answers HTTP, seconds we have been waiting); starts probing if nobody is, and
+        calls `on_ready` once when it first answers."""
         probe = self._probes.get(container_id)
         if probe is None or probe.url != url:
-            probe = self._probes[container_id] = _Probe(url)
+            probe = self._probes[container_id] = _Probe(container_id, url, on_ready=on_ready)
         if not probe.ready and (probe.task is None or probe.task.done()):
             probe.task = asyncio.create_task(self._run(probe))
         return probe.ready, time.monotonic() - probe.started
 
     def forget(self, container_id: str) -> None:
-        """The container stopped or is being replaced: its next start is probed afresh."""
-        probe = self._probes.pop(container_id, None)
-        if probe and probe.task and not probe.task.done():
-            probe.task.cancel()
+        """The container stopped or is being replaced: its next start is probed afresh.
+        (Called from worker threads too: a forgotten probe stops by itself, see `_run`.)"""
+        self._probes.pop(container_id, None)
 
     async def _run(self, probe: _Probe) -> None:
         deadline = time.monotonic() + self._timeout
         delay = self._interval
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and self._probes.get(probe.container_id) is probe:
             try:
                 response = await self._client.get(probe.url)
-                if response.status_code < 500:
+                if response.status_code < 500 and self._probes.get(probe.container_id) is probe:
                     probe.ready = True
+                    if probe.on_ready:
+                        probe.on_ready()
                     return
             except httpx.HTTPError:
                 pass
@@ -65,6 +72,8 @@ class ReadinessTracker:
         log.info("workspace at %s still not answering after %.0f s", probe.url, self._timeout)
 
     async def close(self) -> None:
-        for container_id in list(self._probes):
-            self.forget(container_id)
+        for probe in list(self._probes.values()):
+            if probe.task and not probe.task.done():
+                probe.task.cancel()
+        self._probes.clear()
         await self._client.aclose()

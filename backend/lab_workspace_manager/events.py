@@ -1,0 +1,71 @@
+"""What is happening to workspaces, as it happens: the source of the `/events` streams.
+
+Backends publish phases (pulling the image with per-layer progress, creating the volume, the
+container, starting, waiting for it to answer, ready; or failed and why) from any thread. Each
+workspace keeps its recent history, so a client that subscribes after its create returned
+still sees every phase; subscribers of a user see their workspaces' events live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, Field
+
+HISTORY = 200  # events kept per workspace
+TERMINAL = {"ready", "failed", "stopped", "deleted"}
+
+
+class WorkspaceEvent(BaseModel):
+    workspace_id: str
+    owner: str
+    phase: str = Field(
+        description="pulling, volume, creating, starting, waiting, ready, failed, stopped, deleted"
+    )
+    message: str
+    # For image pulls: bytes of one layer done and in all.
+    layer: str | None = None
+    current: int | None = None
+    total: int | None = None
+    time: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._history: dict[str, deque[WorkspaceEvent]] = {}
+        self._subscribers: dict[str, set[asyncio.Queue[WorkspaceEvent]]] = {}
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The loop subscribers live on (set at start-up)."""
+        self._loop = loop
+
+    def publish(self, event: WorkspaceEvent) -> None:
+        """From any thread."""
+        # Always through the loop's queue, even from the loop itself: events keep the order
+        # in which they were published, whichever thread published them.
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._deliver, event)
+
+    def _deliver(self, event: WorkspaceEvent) -> None:
+        history = self._history.setdefault(event.workspace_id, deque(maxlen=HISTORY))
+        history.append(event)
+        for key in (event.workspace_id, "owner:" + event.owner):
+            for queue in self._subscribers.get(key, set()):
+                queue.put_nowait(event)
+        if event.phase == "deleted":
+            self._history.pop(event.workspace_id, None)
+
+    def history(self, workspace_id: str) -> list[WorkspaceEvent]:
+        return list(self._history.get(workspace_id, ()))
+
+    def subscribe(self, key: str) -> asyncio.Queue[WorkspaceEvent]:
+        """A queue of the events of a workspace id, or of "owner:<user id>", from now on."""
+        queue: asyncio.Queue[WorkspaceEvent] = asyncio.Queue()
+        self._subscribers.setdefault(key, set()).add(queue)
+        return queue
+
+    def unsubscribe(self, key: str, queue: asyncio.Queue[WorkspaceEvent]) -> None:
+        self._subscribers.get(key, set()).discard(queue)
