@@ -129,6 +129,8 @@ class WorkspaceService:
     async def delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
         await self.backend.delete(owner, workspace_id, delete_volume)
         self._changed(workspace_id)
+        self._activity.forget(workspace_id)
+        self._usage.forget(workspace_id)
 
     async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
         return await self.backend.logs(owner, workspace_id, tail)

@@ -74,6 +74,9 @@ class UsageMonitor:
             f"{self._settings.disk_grace_seconds // 60} min, or ask for a larger disk,"
         )
 
+    def forget(self, workspace_id: str) -> None:
+        self._samples.pop(workspace_id, None)
+
     def stats(self, state: WorkspaceState) -> WorkspaceStats:
         sample = self._samples.get(state.id, Sample())
         running = state.status in (WorkspaceStatus.RUNNING, WorkspaceStatus.PENDING)
