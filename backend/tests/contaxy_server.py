@@ -192,5 +192,7 @@ def _remove_deployments(namespace: str) -> None:
             container.remove(force=True)
         for volume in client.volumes.list(filters=label):
             volume.remove(force=True)
+        for network in client.networks.list(filters=label):
+            network.remove()
     finally:
         client.close()

@@ -80,14 +80,14 @@ def start_manager(
         container.reload()
         if container.status != "running" or time.monotonic() > deadline:
             logs = container.logs().decode(errors="replace")[-3000:]
-            container.remove(force=True)
+            container.remove(force=True, v=True)
             pytest.fail(f"the manager image did not start:\n{logs}")
         time.sleep(0.3)
 
 
 def stop_manager(engine: docker.DockerClient, manager: Manager) -> None:
     """The manager, and every workspace it made."""
-    manager.container.remove(force=True)
+    manager.container.remove(force=True, v=True)  # v: its anonymous /data volume too
     remove_everything(engine, manager.instance)
 
 

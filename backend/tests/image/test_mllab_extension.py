@@ -56,7 +56,7 @@ def test_install_through_the_extension_api(contaxy: Contaxy, engine: docker.Dock
         assert env["WORKSPACE_MAX_MEMORY_MB"] == "2000"
     finally:
         # contaxy 0.0.23 cannot delete an extension: uninstalling is removing its container.
-        engine.containers.get(extension_id).remove(force=True)
+        engine.containers.get(extension_id).remove(force=True, v=True)
 
 
 def test_discovery_by_docker_labels(contaxy: Contaxy, engine: docker.DockerClient) -> None:
