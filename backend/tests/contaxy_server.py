@@ -193,6 +193,7 @@ def _remove_deployments(namespace: str) -> None:
         for volume in client.volumes.list(filters=label):
             volume.remove(force=True)
         for network in client.networks.list(filters=label):
-            network.remove()
+            with contextlib.suppress(docker.errors.APIError):  # best effort, at the very end
+                network.remove()
     finally:
         client.close()
