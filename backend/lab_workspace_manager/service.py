@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from . import naming
 from .auth.base import Identity
 from .backends import WorkspaceBackend, WorkspaceState
-from .errors import Conflict
+from .errors import Conflict, workspace_not_found
 from .models import (
     Workspace,
     WorkspaceInput,
@@ -108,15 +108,13 @@ class WorkspaceService:
         return self._to_api(state)
 
     async def start(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
-        current = await self.backend.get(owner, workspace_id)
-        async with self._within_quotas(owner, workspace_id, current.spec, True):
+        async with self._within_quotas(owner, workspace_id, None, True):
             state = await self.backend.start(owner, workspace_id)
         self._changed(workspace_id)
         return await self._settled(state, wait)
 
     async def restart(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
-        current = await self.backend.get(owner, workspace_id)
-        async with self._within_quotas(owner, workspace_id, current.spec, True):
+        async with self._within_quotas(owner, workspace_id, None, True):
             state = await self.backend.restart(owner, workspace_id)
         self._changed(workspace_id)
         return await self._settled(state, wait)
@@ -172,15 +170,22 @@ class WorkspaceService:
 
     @asynccontextmanager
     async def _within_quotas(
-        self, owner: str, workspace_id: str | None, spec: WorkspaceSpec, runs: bool
+        self, owner: str, workspace_id: str | None, spec: WorkspaceSpec | None, runs: bool
     ) -> AsyncIterator[None]:
-        """Check the owner's quotas for `spec`, and hold them until the change is made."""
+        """Check the owner's quotas for `spec` (None: the workspace's own), and hold them
+        until the change is made. Nothing is read where no quota applies."""
         is_admin = self._caller.is_admin if self._caller else False
         if not quotas_apply(self.settings, is_admin):
             yield
             return
         async with self._names.quota_locks.setdefault(owner, asyncio.Lock()):
-            others = [w for w in await self.backend.list_workspaces(owner) if w.id != workspace_id]
+            mine = await self.backend.list_workspaces(owner)
+            others = [w for w in mine if w.id != workspace_id]
+            if spec is None:
+                current = [w for w in mine if w.id == workspace_id]
+                if not current:
+                    raise workspace_not_found(str(workspace_id))
+                spec = current[0].spec
             check_quotas(self.settings, others, spec, runs)
             yield
 
