@@ -42,7 +42,11 @@ def start_manager(
     environment: dict[str, str] | None = None,
     labels: dict[str, str] | None = None,
     name: str | None = None,
+    docker_socket: str = "/var/run/docker.sock",
+    network: str | None = None,
 ) -> Manager:
+    """`docker_socket`: the host path of the engine's socket (a private engine's, for the
+    benchmarks); `network`: a network to start on (an engine without a default bridge)."""
     try:
         engine.images.get(IMAGE)
     except docker.errors.ImageNotFound:
@@ -55,7 +59,8 @@ def start_manager(
         detach=True,
         name=name or f"{instance}-manager",
         ports={"8080/tcp": ("127.0.0.1", None)},
-        volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}},
+        volumes={docker_socket: {"bind": "/var/run/docker.sock", "mode": "rw"}},
+        network=network,
         environment={
             "ADMIN_TOKEN": admin_token,
             "WORKSPACE_MANAGER_INSTANCE": instance,
