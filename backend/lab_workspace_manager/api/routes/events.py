@@ -27,7 +27,24 @@ Timeout = Annotated[
 ]
 
 KEEPALIVE_SECONDS = 15
-SSE = {200: {"content": {"text/event-stream": {}}, "description": "A stream of events."}}
+
+
+class EventStream(StreamingResponse):
+    """A StreamingResponse that says it is SSE, so OpenAPI files the model under that type."""
+
+    media_type = "text/event-stream"
+
+
+# Each event's `data` is a WorkspaceEvent as JSON; its `event` field is the phase. Declaring
+# the model puts it in the OpenAPI document, so the web app's generated types include it
+# ("object" replaces the plain "string" FastAPI assumes for a non-JSON response).
+SSE = {
+    200: {
+        "model": WorkspaceEvent,
+        "content": {"text/event-stream": {"schema": {"type": "object"}}},
+        "description": "A stream of events: `event: <phase>`, `data: <WorkspaceEvent JSON>`.",
+    }
+}
 PHASE_OF = {
     WorkspaceStatus.RUNNING: "ready",
     WorkspaceStatus.STOPPED: "stopped",
@@ -66,7 +83,7 @@ async def _follow(
 
 @router.get(
     "/users/{user_id}/workspace/{workspace_id}/events",
-    response_class=StreamingResponse,
+    response_class=EventStream,
     responses=SSE,  # type: ignore[arg-type]
     operation_id="followWorkspace",
 )
@@ -114,7 +131,7 @@ async def workspace_events(
 
 @router.get(
     "/users/{user_id}/events",
-    response_class=StreamingResponse,
+    response_class=EventStream,
     responses=SSE,  # type: ignore[arg-type]
     operation_id="followUser",
 )
