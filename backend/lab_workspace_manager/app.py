@@ -18,7 +18,7 @@ from .api.routes import admin, auth, proxy, system, workspaces
 from .api.routes import events as event_routes
 from .auth import Authenticator, create_authenticator
 from .backends import WorkspaceBackend, create_backend
-from .errors import ManagerError, install_error_handlers
+from .errors import ERROR_RESPONSES, ManagerError, install_error_handlers
 from .events import EventBus
 from .policies.idle import ActivityLog, IdleWatcher
 from .policies.usage import UsageMonitor
@@ -73,6 +73,7 @@ def create_app(
         version="0.1.0",
         description="Create, start, stop, resize and delete ml-workspace containers.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
         # Served below, with a relative link: the API is reached under /api, and under ML
         # Lab's path prefix too, where "/openapi.json" would point elsewhere.
         docs_url=None,

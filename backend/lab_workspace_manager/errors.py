@@ -17,11 +17,13 @@ what to do. Every error response has the shape `{"detail": "..."}`.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,45 @@ async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class ErrorBody(BaseModel):
+    """What every error answer holds, as the OpenAPI document describes it."""
+
+    detail: str = Field(description="What was wrong and what to do, for a person to read.")
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="422 only: each invalid field, as FastAPI reports it."
+    )
+
+
+# Documented on every operation (FastAPI's own 422 schema, a list in `detail`, is not what
+# the handlers above send). 4XX covers 400, 401, 403, 404, 409 and 422.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": "The request cannot be served as asked."},
+    503: {"model": ErrorBody, "description": "The Docker engine or ML Lab cannot be reached."},
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ManagerError, _handle)
     app.add_exception_handler(RequestValidationError, _handle_validation)
+    _document_errors_as_json(app)
+
+
+def _document_errors_as_json(app: FastAPI) -> None:
+    """Errors are JSON on every operation. FastAPI files them under the operation's own media
+    type (text/event-stream, text/plain), so the document is corrected once, when first made."""
+    make = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = make()
+            json_error = {"application/json": {"schema": {"$ref": _ERROR_SCHEMA}}}
+            for item in document["paths"].values():
+                for operation in item.values():
+                    for code in ERROR_RESPONSES:
+                        operation["responses"][str(code)]["content"] = dict(json_error)
+        return app.openapi_schema or make()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_ERROR_SCHEMA = "#/components/schemas/ErrorBody"
