@@ -14,6 +14,7 @@ per-owner lock. The readiness tracker decides `pending` versus `running` from th
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import re
@@ -81,6 +82,13 @@ class DockerBackend(WorkspaceBackend):
         self._record_image_ready = False
         # container id -> (its CPU time, the host's CPU time) at the last measurement
         self._cpu_readings: dict[str, tuple[int, int]] = {}
+        # Creates whose image is being pulled in the background: workspace id -> progress
+        # sentence; and those whose pull failed: workspace id -> why. Only until the next
+        # start or delete (after a manager restart such a workspace reads "container
+        # missing", and starting it pulls again).
+        self._pulling: dict[str, str] = {}
+        self._pull_failed: dict[str, str] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     # --- the contract -------------------------------------------------------------------------
     async def list_workspaces(self, owner: str | None) -> list[WorkspaceState]:
@@ -97,8 +105,43 @@ class DockerBackend(WorkspaceBackend):
     async def create(
         self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool
     ) -> WorkspaceState:
-        await in_thread("create the workspace", self._create, owner, workspace_id, spec, start)
+        image = spec.container_image
+        try:
+            present = await in_thread("look for the image", self._has_image, image)
+        except ManagerError as exc:
+            self.publish(owner, workspace_id, "failed", _failure(exc))
+            raise
+        if present:
+            await in_thread("create the workspace", self._create, owner, workspace_id, spec, start)
+        else:
+            # A pull can take minutes: the workspace exists (pending, with the pull's
+            # progress) as soon as its record does, and is built once the image is here.
+            await in_thread(
+                "create the workspace", self._create_record, owner, workspace_id, spec, start
+            )
+            self._pulling[workspace_id] = f"Pulling image {image}."
+            task = asyncio.create_task(self._build_after_pull(owner, workspace_id, image))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return await self.get(owner, workspace_id)
+
+    async def _build_after_pull(self, owner: str, workspace_id: str, image: str) -> None:
+        try:
+            await in_thread("pull the image", self._ensure_image, image, (owner, workspace_id))
+            await in_thread("create the workspace", self._build_missing, owner, workspace_id)
+            self._pulling.pop(workspace_id, None)
+            with suppress(ManagerError):  # (deleted meanwhile)
+                await self.get(owner, workspace_id)  # starts watching for it to answer
+        except ManagerError as exc:
+            if workspace_id in self._pulling:  # not deleted meanwhile
+                self._pull_failed[workspace_id] = exc.message
+                self.publish(owner, workspace_id, "failed", _failure(exc))
+            log.info("creating workspace %s after a pull failed: %s", workspace_id, exc.message)
+        except Exception:
+            log.exception("creating workspace %s after a pull failed", workspace_id)
+            self._pull_failed[workspace_id] = "The workspace could not be created."
+        finally:
+            self._pulling.pop(workspace_id, None)
 
     async def update(self, owner: str, workspace_id: str, spec: WorkspaceSpec) -> WorkspaceState:
         await in_thread("change the workspace", self._update, owner, workspace_id, spec)
@@ -149,6 +192,8 @@ class DockerBackend(WorkspaceBackend):
         return None
 
     async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
         await self.readiness.close()
         self.client.close()
 
@@ -227,6 +272,14 @@ class DockerBackend(WorkspaceBackend):
             else:
                 self.readiness.forget(container["Id"])
         status, message = describe(record, engine_state, observed.exit_info, ready, waited)
+        if container is None and record.workspace_id in self._pulling:
+            status, message = WorkspaceStatus.PENDING, self._pulling[record.workspace_id]
+        elif container is None and record.workspace_id in self._pull_failed:
+            status = WorkspaceStatus.FAILED
+            message = (
+                f"Failed: {self._pull_failed[record.workspace_id]} "
+                "Start it to try again, or delete it."
+            )
         running = status is WorkspaceStatus.RUNNING
         return WorkspaceState(
             id=record.workspace_id,
@@ -267,27 +320,63 @@ class DockerBackend(WorkspaceBackend):
         with self._locks_guard:
             return self._locks.setdefault(key, threading.Lock())
 
+    def _has_image(self, image: str) -> bool:
+        """Whether `image` is on the host; refuses at once if it is not and may not be pulled."""
+        try:
+            self.client.images.get(image)
+            return True
+        except docker.errors.ImageNotFound:
+            pass
+        if not self.settings.workspace_image_pull:
+            raise ResourceUnavailable(
+                f"Image {image} is not available on this host (pulling is turned off). "
+                "Ask an administrator to load it, or pick another image."
+            )
+        return False
+
+    def _create_record(
+        self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool
+    ) -> None:
+        """The workspace's first record (and its owner's network): from here on it exists."""
+        self._ensure_gpus(spec.compute.gpus)
+        now = datetime.now(UTC)
+        record = Record(
+            owner=owner,
+            workspace_id=workspace_id,
+            revision=1,
+            spec=spec,
+            desired="running" if start else "stopped",
+            reason="" if start else BY_USER,
+            changed_at=now,
+            created_at=now,
+        )
+        # The owner lock makes "network exists" and "a record exists" one step, so a
+        # concurrent delete of the owner's last workspace cannot remove the network under us.
+        with self._lock("owner:" + owner):
+            self._ensure_network(owner)
+            self._write_record(record, [])
+
+    def _build_missing(self, owner: str, workspace_id: str) -> None:
+        """Volume and container of a workspace whose record was made before its image was
+        here; nothing if it was deleted, started or given a container meanwhile."""
+        with self._lock("ws:" + workspace_id):
+            try:
+                found = self._current(owner, workspace_id)
+            except ManagerError:
+                return
+            if found.container is not None:
+                return
+            record = found.record()
+            start = record.desired == "running"
+            self.publish(owner, workspace_id, "volume", "Creating the volume for /workspace.")
+            self._recreate(owner, workspace_id, record.spec, None, start=start)
+            if not start:
+                self.publish(owner, workspace_id, "stopped", "Created; not started.")
+
     def _create(self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool) -> None:
         undo: list[Callable[[], object]] = []
         try:
-            self._ensure_image(spec.container_image, (owner, workspace_id))
-            self._ensure_gpus(spec.compute.gpus)
-            now = datetime.now(UTC)
-            record = Record(
-                owner=owner,
-                workspace_id=workspace_id,
-                revision=1,
-                spec=spec,
-                desired="running" if start else "stopped",
-                reason="" if start else BY_USER,
-                changed_at=now,
-                created_at=now,
-            )
-            # The owner lock makes "network exists" and "a record exists" one step, so a
-            # concurrent delete of the owner's last workspace cannot remove the network under us.
-            with self._lock("owner:" + owner):
-                self._ensure_network(owner)
-                self._write_record(record, [])
+            self._create_record(owner, workspace_id, spec, start)
             undo.append(lambda: self._remove_containers(owner, workspace_id))
             self.publish(owner, workspace_id, "volume", "Creating the volume for /workspace.")
             volume = self.client.volumes.create(
@@ -339,6 +428,7 @@ class DockerBackend(WorkspaceBackend):
             self._write_record(replace(record, spec=spec), found.records)
 
     def _start(self, owner: str, workspace_id: str, restart: bool) -> None:
+        self._pull_failed.pop(workspace_id, None)
         with self._lock("ws:" + workspace_id):
             found = self._current(owner, workspace_id)
             record, container = found.record(), found.container
@@ -403,6 +493,8 @@ class DockerBackend(WorkspaceBackend):
         )
 
     def _delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
+        self._pulling.pop(workspace_id, None)
+        self._pull_failed.pop(workspace_id, None)
         with self._lock("ws:" + workspace_id):
             self._remove_containers(owner, workspace_id)
             if delete_volume:
@@ -599,21 +691,14 @@ class DockerBackend(WorkspaceBackend):
     def _ensure_image(self, image: str, workspace: tuple[str, str] | None = None) -> None:
         """Pull an allowed image that is not on the host, telling `workspace`'s followers
         each layer's progress."""
-        try:
-            self.client.images.get(image)
+        if self._has_image(image):
             return
-        except docker.errors.ImageNotFound:
-            pass
-        if not self.settings.workspace_image_pull:
-            raise ResourceUnavailable(
-                f"Image {image} is not available on this host (pulling is turned off). "
-                "Ask an administrator to load it, or pick another image."
-            )
         repository, tag = parse_repository_tag(image)
         owner, workspace_id = workspace or ("", "")
         if workspace:
             self.publish(owner, workspace_id, "pulling", f"Pulling image {image}.")
-        last_told: dict[str, float] = {}
+        last_told: dict[str, tuple[str, float]] = {}  # layer -> (status, when) last published
+        downloads: dict[str, tuple[int, int]] = {}  # layer -> (bytes done, bytes in all)
         try:
             for line in self.client.api.pull(
                 repository, tag=tag or "latest", stream=True, decode=True
@@ -622,14 +707,32 @@ class DockerBackend(WorkspaceBackend):
                     raise docker.errors.APIError(line["error"], explanation=line["error"])
                 detail = line.get("progressDetail") or {}
                 layer = line.get("id")
-                # At most a few events a second per layer: enough for a progress bar.
-                if workspace and layer and time.monotonic() - last_told.get(layer, 0) > 0.25:
-                    last_told[layer] = time.monotonic()
+                if layer and line.get("status") == "Downloading" and detail.get("total"):
+                    downloads[layer] = (int(detail.get("current") or 0), int(detail["total"]))
+                elif layer and line.get("status") in ("Download complete", "Pull complete"):
+                    total = downloads.get(layer, (0, 0))[1]
+                    downloads[layer] = (total, total)
+                if downloads and workspace_id in self._pulling:  # a background create
+                    done = sum(d for d, _ in downloads.values()) // MIB
+                    size = sum(t for _, t in downloads.values()) // MIB
+                    self._pulling[workspace_id] = (
+                        f"Pulling image {image}: {done} of {size} MB downloaded."
+                    )
+                # Every change of a layer's status, and its progress at most a few times a
+                # second: enough for a progress bar.
+                status = str(line.get("status", ""))
+                told_status, told_at = last_told.get(layer or "", ("", 0.0))
+                if (
+                    workspace
+                    and layer
+                    and (status != told_status or time.monotonic() - told_at > 0.25)
+                ):
+                    last_told[layer] = (status, time.monotonic())
                     self.publish(
                         owner,
                         workspace_id,
                         "pulling",
-                        f"{line.get('status', '')} {layer}".strip(),
+                        f"{status} {layer}".strip(),
                         layer=layer,
                         current=detail.get("current"),
                         total=detail.get("total"),
