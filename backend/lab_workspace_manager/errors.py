@@ -17,6 +17,7 @@ what to do. Every error response has the shape `{"detail": "..."}`.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -92,7 +93,7 @@ async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(
         {
             "detail": "Invalid request: " + "; ".join(problems) + ".",
-            "errors": jsonable_encoder(exc.errors()),
+            "errors": _finite(jsonable_encoder(exc.errors())),
         },
         status_code=422,
     )
@@ -113,6 +114,18 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     "4XX": {"model": ErrorBody, "description": "The request cannot be served as asked."},
     503: {"model": ErrorBody, "description": "The Docker engine or ML Lab cannot be reached."},
 }
+
+
+def _finite(value: Any) -> Any:
+    """The errors repeat the input, which may hold NaN or infinity (Python's JSON parser
+    accepts them); JSON cannot, so they are repeated as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
 
 
 def install_error_handlers(app: FastAPI) -> None:
