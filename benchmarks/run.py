@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from tests import private_engine
 from tests.conftest import SESSION_INSTANCE
 from tests.image.conftest import IMAGE, start_manager
 
@@ -199,6 +198,14 @@ def benchmark(bench: Bench, args: argparse.Namespace, timings: list[str], rows: 
 def open_engine(args: argparse.Namespace) -> tuple[Target, Callable[[], None]]:
     if args.engine_socket:
         return open_target(args.engine_socket), lambda: None
+    try:
+        from tests import private_engine
+    except ImportError:
+        raise SystemExit(
+            "backend/tests/private_engine.py is missing: pass --engine-socket with an engine "
+            "whose address pools hold 100 networks (--default-address-pool "
+            "base=10.200.0.0/14,size=24)."
+        ) from None
     # Its address pool is a /16 cut into /24s: 256 networks, enough for 100 users.
     engine = private_engine.start(Path(tempfile.mkdtemp(prefix="lwm-bench-engine-")))
     try:
