@@ -7,6 +7,7 @@
     python3 build.py --check    lint and type checks
     python3 build.py --dev      run the backend from source (development)
     python3 build.py --images   only build the images the tests use
+    python3 build.py --bench    run the benchmarks and print their table (benchmarks/)
 
 Works without a container registry: a missing `debian:bookworm-slim` is pulled if possible,
 else made locally with debootstrap (air-gapped sites and these CI machines).
@@ -172,6 +173,15 @@ def test(pytest_args: list[str]) -> int:
     return pipenv("run", "pytest", *pytest_args, cwd=BACKEND)
 
 
+def bench(bench_args: list[str]) -> int:
+    """The benchmarks, on the same images as the tests (benchmarks/run.py has the options)."""
+    ensure_python_dependencies()
+    ensure_test_images()
+    build_image()
+    os.environ["PYTHONPATH"] = str(BACKEND)  # the benchmarks reuse the tests' helpers
+    return pipenv("run", "python", "-m", "benchmarks.run", *bench_args)
+
+
 def check() -> int:
     ensure_python_dependencies()
     failed = pipenv("run", "ruff", "check", ".", cwd=BACKEND)
@@ -216,8 +226,10 @@ def main() -> None:
     parser.add_argument("--test", action="store_true", help="run all tests")
     parser.add_argument("--check", action="store_true", help="lint and type checks")
     parser.add_argument("--images", action="store_true", help="build the test images")
+    parser.add_argument("--bench", action="store_true", help="run the benchmarks")
     args, rest = parser.parse_known_args()
-    if not (args.make or args.run or args.dev or args.test or args.check or args.images):
+    if not (args.make or args.run or args.dev or args.test or args.check or args.images
+            or args.bench):
         parser.print_help()
         sys.exit(2)
     status = 0
@@ -229,6 +241,8 @@ def main() -> None:
         status |= check()
     if args.test:
         status |= test(rest)
+    if args.bench:
+        status |= bench(rest)
     if args.run:
         status |= start()
     if args.dev:
