@@ -109,6 +109,14 @@ class WorkspaceStats(BaseModel):
     container_used: int | None = None
     container_limit: int
     disk_measured_at: datetime | None = None
+    volume_hard_limit: int | None = Field(
+        None,
+        description="The size /workspace is held to by the engine (writes beyond it fail); "
+        "None where its use is only measured.",
+    )
+    container_hard_limit: int | None = Field(
+        None, description="The same for the container's own files (its writable layer)."
+    )
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -144,6 +152,14 @@ class WorkspaceConfigOptions(BaseModel):
     idle_timeout_default: int
     idle_timeout_options: list[int]
     always_clear_volume_on_stop: bool
+    container_size_hard: bool = Field(
+        False,
+        description="The engine holds each container's own files to container_size (writes "
+        "beyond it fail); otherwise their use is measured and enforced by stopping.",
+    )
+    volume_size_hard: bool = Field(
+        False, description="The same for /workspace volumes and their volume_size."
+    )
 
 
 class Health(BaseModel):

@@ -47,9 +47,22 @@ class WorkspaceState:
     started_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class DiskLimits:
+    """What the engine itself holds to a size: writes beyond it fail there (hard limits).
+    Whatever is not held this way is only measured and enforced by stopping (soft)."""
+
+    # The container's writable layer (Docker: `--storage-opt size=`).
+    hard_container_size: bool = False
+    # /workspace volumes (Docker: the local volume driver's `size` option).
+    hard_volume_size: bool = False
+
+
 class WorkspaceBackend(ABC):
     name: str
     events: EventBus | None = None
+    # Found out by `open()` where the backend can tell; none by default.
+    disk_limits: DiskLimits = DiskLimits()
 
     def attach_events(self, bus: EventBus) -> None:
         """Where this backend tells what happens (see `events.py`)."""

@@ -13,3 +13,6 @@ class Measurement:
     memory_used: int | None = None  # MB
     volume_used: int | None = None  # MB
     container_used: int | None = None  # MB
+    # The sizes (MB) the engine itself holds them to; None where only measured.
+    volume_hard_limit: int | None = None
+    container_hard_limit: int | None = None

@@ -5,7 +5,8 @@ are sampled every USAGE_INTERVAL s (cheap), disk every DISK_USAGE_INTERVAL s (th
 walks the files). Where the engine cannot hold a volume to a size, this is the limit: a
 workspace whose /workspace is over its size is stopped with a message that says so; nothing
 is deleted, and once started again it has DISK_GRACE_SECONDS to make room before the next
-check.
+check. Where the engine does hold it (`backends/docker/disk_limits.py`), writes beyond the size
+fail, and this still measures, warns, and enforces a size lowered below the hard one.
 """
 
 from __future__ import annotations
@@ -92,17 +93,26 @@ class UsageMonitor:
             container_used=sample.disk.container_used,
             container_limit=self._settings.container_size,
             disk_measured_at=sample.disk_measured_at,
+            volume_hard_limit=sample.disk.volume_hard_limit,
+            container_hard_limit=sample.disk.container_hard_limit,
         )
         return with_warnings(stats)
 
 
 def with_warnings(stats: WorkspaceStats) -> WorkspaceStats:
     warnings = []
-    for what, used, limit in (
-        ("Memory", stats.memory_used, stats.memory_limit),
-        ("/workspace", stats.volume_used, stats.volume_limit),
-        ("The container's own files", stats.container_used, stats.container_limit),
+    for what, used, limit, hard in (
+        ("Memory", stats.memory_used, stats.memory_limit, None),
+        ("/workspace", stats.volume_used, stats.volume_limit, stats.volume_hard_limit),
+        (
+            "The container's own files",
+            stats.container_used,
+            stats.container_limit,
+            stats.container_hard_limit,
+        ),
     ):
         if used is not None and used >= WARN_AT * limit:
-            warnings.append(f"{what} uses {used} of {limit} MB.")
+            # At a hard limit writes fail, which a user should know before it happens.
+            then = f" Writes beyond {hard} MB fail." if hard is not None else ""
+            warnings.append(f"{what} uses {used} of {limit} MB.{then}")
     return stats.model_copy(update={"warnings": warnings})

@@ -90,3 +90,25 @@ def test_volume_network_and_record_configs() -> None:
         "network_mode": "none",
         "labels": labels,
     }
+
+
+def test_a_hard_container_limit_adds_the_storage_option_and_its_label() -> None:
+    settings = make_settings(instance_id="lwm", container_size=3000)
+    plain = build.container_config(settings, "alice", "abcdefghij", SPEC, start=True)
+    held = build.container_config(
+        settings, "alice", "abcdefghij", SPEC, start=True, storage_size=3400
+    )
+    assert "storage_opt" not in plain and "lwm.container-size" not in plain["labels"]
+    assert held == {
+        **plain,
+        "storage_opt": {"size": "3400M"},
+        "labels": {**plain["labels"], "lwm.container-size": "3000"},
+    }
+
+
+def test_a_hard_volume_limit_is_the_local_drivers_size_option() -> None:
+    settings = make_settings(instance_id="lwm")
+    assert build.volume_config(settings, "alice", "abcdefghij", size=500) == {
+        **build.volume_config(settings, "alice", "abcdefghij"),
+        "driver_opts": {"size": "500M"},
+    }

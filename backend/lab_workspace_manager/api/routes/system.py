@@ -13,7 +13,9 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/config", response_model=WorkspaceConfigOptions, operation_id="getConfig")
-async def get_config(settings: SettingsDep, identity: CurrentIdentity) -> WorkspaceConfigOptions:
+async def get_config(
+    settings: SettingsDep, identity: CurrentIdentity, backend: BackendDep
+) -> WorkspaceConfigOptions:
     images = settings.allowed_images
     return WorkspaceConfigOptions(
         display_name_default=settings.display_name_default,
@@ -37,6 +39,8 @@ async def get_config(settings: SettingsDep, identity: CurrentIdentity) -> Worksp
         idle_timeout_default=settings.idle_timeout_default,
         idle_timeout_options=settings.idle_timeout_options,
         always_clear_volume_on_stop=settings.always_clear_volume_on_stop,
+        container_size_hard=backend.disk_limits.hard_container_size,
+        volume_size_hard=backend.disk_limits.hard_volume_size,
     )
 
 

@@ -33,11 +33,18 @@ from docker.types import Mount
 from docker.utils import parse_repository_tag
 
 from ... import naming
-from ...errors import Conflict, ManagerError, ResourceUnavailable, workspace_not_found
+from ...errors import (
+    BackendUnavailable,
+    Conflict,
+    ManagerError,
+    ResourceUnavailable,
+    workspace_not_found,
+)
 from ...models import WorkspaceSpec, WorkspaceStatus
 from ...policies.measurement import Measurement
 from ...settings import MIB, Settings
 from ..base import BY_USER, WorkspaceBackend, WorkspaceState
+from . import disk_limits
 from . import labels as L
 from . import spec as build
 from .engine import in_thread, make_client
@@ -80,6 +87,8 @@ class DockerBackend(WorkspaceBackend):
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._record_image_ready = False
+        self._disk_limits_known = False
+        self._limit_counts_image = False  # see disk_limits.detect
         # container id -> (its CPU time, the host's CPU time) at the last measurement
         self._cpu_readings: dict[str, tuple[int, int]] = {}
         # Creates whose image is being pulled in the background: workspace id -> progress
@@ -169,7 +178,13 @@ class DockerBackend(WorkspaceBackend):
         await in_thread("reach the Docker engine", self.client.api.ping)
 
     async def open(self) -> None:
-        """Join every user network (the manager's container may be new)."""
+        """Find out which disk limits the engine enforces; join every user network (the
+        manager's container may be new)."""
+        try:
+            await in_thread("find out the engine's disk limits", self._detect_disk_limits)
+        except BackendUnavailable as exc:
+            # Found out at the first create instead: the engine may come up later.
+            log.warning("disk limits not known yet: %s", exc.message)
         if self.settings.manager_container:
             await in_thread("join the user networks", self._join_all_networks)
 
@@ -379,13 +394,11 @@ class DockerBackend(WorkspaceBackend):
             self._create_record(owner, workspace_id, spec, start)
             undo.append(lambda: self._remove_containers(owner, workspace_id))
             self.publish(owner, workspace_id, "volume", "Creating the volume for /workspace.")
-            volume = self.client.volumes.create(
-                **build.volume_config(self.settings, owner, workspace_id)
-            )
+            volume = self.client.volumes.create(**self._volume_config(owner, workspace_id, spec))
             undo.append(lambda: volume.remove(force=True))
             self.publish(owner, workspace_id, "creating", "Creating the container.")
             container = self.client.containers.create(
-                **build.container_config(self.settings, owner, workspace_id, spec, start)
+                **self._container_config(owner, workspace_id, spec, start)
             )
             if start:
                 self._announce_start(owner, workspace_id)
@@ -412,6 +425,8 @@ class DockerBackend(WorkspaceBackend):
             record = found.record()
             if spec == record.spec:
                 return
+            if spec.compute.volume_size > record.spec.compute.volume_size:
+                self._check_volume_growth(owner, workspace_id, spec.compute.volume_size)
             container = found.container
             if container is not None and _built_from(container) != build.build_fingerprint(spec):
                 running = container["State"] in ("running", "restarting")
@@ -575,13 +590,16 @@ class DockerBackend(WorkspaceBackend):
         walks the files, so this runs seldom, in the background)."""
         usage = self.client.api.df()
         volumes: dict[str, int] = {}
+        volume_limits: dict[str, int | None] = {}
         for volume in usage.get("Volumes") or []:
             labels = volume.get("Labels") or {}
             if labels.get(L.INSTANCE) == self.settings.instance_id and labels.get(L.WORKSPACE):
                 size = (volume.get("UsageData") or {}).get("Size", -1)
                 if size >= 0:
                     volumes[labels[L.WORKSPACE]] = size // MIB
+                volume_limits[labels[L.WORKSPACE]] = disk_limits.volume_size(volume.get("Options"))
         layers: dict[str, int] = {}
+        layer_limits: dict[str, int | None] = {}
         for container in usage.get("Containers") or []:
             labels = container.get("Labels") or {}
             if (
@@ -589,9 +607,14 @@ class DockerBackend(WorkspaceBackend):
                 and labels.get(L.KIND) == L.KIND_WORKSPACE
             ):
                 layers[labels[L.WORKSPACE]] = (container.get("SizeRw") or 0) // MIB
+                hard = labels.get(L.CONTAINER_SIZE, "")
+                layer_limits[labels[L.WORKSPACE]] = int(hard) if hard.isdigit() else None
         return {
             workspace_id: Measurement(
-                volume_used=volumes.get(workspace_id), container_used=layers.get(workspace_id)
+                volume_used=volumes.get(workspace_id),
+                container_used=layers.get(workspace_id),
+                volume_hard_limit=volume_limits.get(workspace_id),
+                container_hard_limit=layer_limits.get(workspace_id),
             )
             for workspace_id in volumes.keys() | layers.keys()
         }
@@ -641,12 +664,12 @@ class DockerBackend(WorkspaceBackend):
     ) -> None:
         """Replace the container (not the volume): build the new one first, so a failure
         leaves the old one untouched."""
-        config = build.container_config(self.settings, owner, workspace_id, spec, start)
+        config = self._container_config(owner, workspace_id, spec, start)
         final_name = config["name"]
         config["name"] = final_name + "-next"
         # A create interrupted before its volume existed: make it now, labelled, rather than
         # let the engine make an unlabelled one for the mount.
-        self.client.volumes.create(**build.volume_config(self.settings, owner, workspace_id))
+        self.client.volumes.create(**self._volume_config(owner, workspace_id, spec))
         self._remove_container(config["name"])
         self.publish(owner, workspace_id, "creating", "Creating the container.")
         new = self.client.containers.create(**config)
@@ -662,6 +685,56 @@ class DockerBackend(WorkspaceBackend):
         if start:
             self._announce_start(owner, workspace_id)
             new.start()
+
+    def _detect_disk_limits(self) -> None:
+        self._ensure_record_image()  # the probe container is made from it
+        self.disk_limits, self._limit_counts_image = disk_limits.detect(self.client, self.settings)
+        self._disk_limits_known = True
+        hard = "hard (the engine refuses writes beyond it)"
+        log.info(
+            "disk limits on this engine: container writable layer %s; /workspace volumes %s",
+            hard if self.disk_limits.hard_container_size else "measured (soft)",
+            hard if self.disk_limits.hard_volume_size else "measured (soft)",
+        )
+
+    def _container_config(
+        self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool
+    ) -> dict[str, Any]:
+        if not self._disk_limits_known:
+            self._detect_disk_limits()
+        storage_size = None
+        if self.disk_limits.hard_container_size:
+            storage_size = self.settings.container_size
+            if self._limit_counts_image:
+                # btrfs counts the image's files too: the workspace still gets its full size.
+                image_bytes = self.client.images.get(spec.container_image).attrs.get("Size", 0)
+                storage_size += -(-int(image_bytes) // MIB)
+        return build.container_config(
+            self.settings, owner, workspace_id, spec, start, storage_size=storage_size
+        )
+
+    def _volume_config(self, owner: str, workspace_id: str, spec: WorkspaceSpec) -> dict[str, Any]:
+        if not self._disk_limits_known:
+            self._detect_disk_limits()
+        size = spec.compute.volume_size if self.disk_limits.hard_volume_size else None
+        return build.volume_config(self.settings, owner, workspace_id, size=size)
+
+    def _check_volume_growth(self, owner: str, workspace_id: str, wanted: int) -> None:
+        """A volume's hard size is fixed when it is created (the engine has no call to change
+        a volume's options): growing past it is refused rather than promised and not kept.
+        Shrinking is fine: the measured limit then stops the workspace at the new size."""
+        name = naming.volume_name(self.settings.instance_id, owner, workspace_id)
+        try:
+            options = self.client.api.inspect_volume(name).get("Options")
+        except docker.errors.NotFound:
+            return
+        hard = disk_limits.volume_size(options)
+        if hard is not None and wanted > hard:
+            raise Conflict(
+                f"compute.volume_size: /workspace was created with a hard limit of {hard} MB, "
+                "which this Docker engine cannot change afterwards. Choose at most "
+                f"{hard} MB, or create a new workspace with a larger disk and copy your data."
+            )
 
     def _resize_live(self, container_id: str, spec: WorkspaceSpec) -> None:
         """New CPU and memory limits for a running container, without restarting it."""

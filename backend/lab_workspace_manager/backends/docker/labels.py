@@ -22,6 +22,8 @@ CHANGED_AT = PREFIX + "changed-at"
 CREATED_AT = PREFIX + "created-at"
 # On a workspace container: a fingerprint of the settings it was created from.
 BUILD = PREFIX + "build"
+# On a workspace container whose writable layer the engine limits: that limit (MB).
+CONTAINER_SIZE = PREFIX + "container-size"
 
 KIND_WORKSPACE = "workspace"
 KIND_RECORD = "record"

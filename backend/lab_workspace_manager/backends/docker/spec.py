@@ -37,9 +37,18 @@ def build_fingerprint(spec: WorkspaceSpec) -> str:
 
 
 def container_config(
-    settings: Settings, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool
+    settings: Settings,
+    owner: str,
+    workspace_id: str,
+    spec: WorkspaceSpec,
+    start: bool,
+    storage_size: int | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for `client.containers.create` for one workspace."""
+    """Keyword arguments for `client.containers.create` for one workspace.
+
+    `storage_size` (MB): the engine's hard limit on the writable layer, where it has one
+    (see `disk_limits.py`); its label tells the measurement that this limit is hard.
+    """
     c = spec.compute
     memory = c.memory * MIB
     config: dict[str, Any] = {
@@ -83,17 +92,28 @@ def container_config(
         # Bounded logs: a chatty workspace must not fill the host's disk.
         "log_config": LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"}),
     }
+    if storage_size is not None:
+        config["storage_opt"] = {"size": f"{storage_size}M"}
+        config["labels"][L.CONTAINER_SIZE] = str(settings.container_size)
     if c.gpus:
         config["device_requests"] = [DeviceRequest(count=c.gpus, capabilities=[["gpu"]])]
     return config
 
 
-def volume_config(settings: Settings, owner: str, workspace_id: str) -> dict[str, Any]:
-    return {
+def volume_config(
+    settings: Settings, owner: str, workspace_id: str, size: int | None = None
+) -> dict[str, Any]:
+    """`size` (MB): the hard limit, where the engine holds volumes to one. It is fixed at
+    creation: creating a volume that exists returns it unchanged, options and all."""
+    config: dict[str, Any] = {
         "name": naming.volume_name(settings.instance_id, owner, workspace_id),
         "driver": "local",
         "labels": {**owner_labels(settings, L.KIND_VOLUME, owner), L.WORKSPACE: workspace_id},
     }
+    if size is not None:
+        # Docker reads "M" as MiB, the unit of every size setting here.
+        config["driver_opts"] = {"size": f"{size}M"}
+    return config
 
 
 def network_config(settings: Settings, owner: str) -> dict[str, Any]:
