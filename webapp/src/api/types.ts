@@ -1,0 +1,17 @@
+// Names for the generated schemas (nothing hand-written: all from the backend's OpenAPI).
+import type { components } from './schema';
+
+type Schemas = components['schemas'];
+export type Workspace = Schemas['Workspace'];
+export type WorkspaceStatus = Schemas['WorkspaceStatus'];
+export type WorkspaceInput = Schemas['WorkspaceInput'];
+export type WorkspaceUpdate = Schemas['WorkspaceUpdate'];
+export type WorkspaceStats = Schemas['WorkspaceStats'];
+export type WorkspaceEvent = Schemas['WorkspaceEvent'];
+export type WorkspacePage = Schemas['WorkspacePage'];
+export type ConfigOptions = Schemas['WorkspaceConfigOptions'];
+export type ImageOption = Schemas['ImageOption'];
+export type Me = Schemas['Me'];
+export type TokenInfo = Schemas['TokenInfo'];
+export type TokenRequest = Schemas['TokenRequest'];
+export type IssuedToken = Schemas['IssuedTokenResponse'];

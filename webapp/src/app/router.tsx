@@ -1,0 +1,33 @@
+import { createHashRouter, Navigate, type RouteObject } from 'react-router';
+import { AllWorkspacesPage } from '@/features/admin/components/AllWorkspacesPage';
+import { TokensPage } from '@/features/admin/components/TokensPage';
+import { AuthGate } from '@/features/auth/components/AuthGate';
+import { HomeRedirect } from '@/features/auth/components/HomeRedirect';
+import { SignInPage } from '@/features/auth/components/SignInPage';
+import { WorkspaceDetailsPage } from '@/features/workspaces/components/WorkspaceDetailsPage';
+import { WorkspaceListPage } from '@/features/workspaces/components/WorkspaceListPage';
+import { Layout } from './Layout';
+
+// Hash routes. ML Lab appends "?project=<id>" inside the hash: the router reads that as the
+// route's search string, so every route tolerates it, and redirects keep it.
+export const routes: RouteObject[] = [
+  { path: '/signin', element: <SignInPage /> },
+  {
+    element: <AuthGate />,
+    children: [
+      { path: '/', element: <HomeRedirect /> },
+      {
+        element: <Layout />,
+        children: [
+          { path: '/users/:userId/workspace', element: <WorkspaceListPage /> },
+          { path: '/users/:userId/workspace/:workspaceId', element: <WorkspaceDetailsPage /> },
+          { path: '/admin/workspaces', element: <AllWorkspacesPage /> },
+          { path: '/admin/tokens', element: <TokensPage /> },
+        ],
+      },
+    ],
+  },
+  { path: '*', element: <Navigate to="/" replace /> },
+];
+
+export const createAppRouter = () => createHashRouter(routes);

@@ -1,0 +1,22 @@
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { api, unwrap } from '@/lib/api-client';
+import { keys } from '@/lib/query-keys';
+
+export const stopWorkspace = (userId: string, id: string) =>
+  unwrap(
+    api.POST('/users/{user_id}/workspace/{workspace_id}:stop', {
+      params: { path: { user_id: userId, workspace_id: id } },
+    }),
+  );
+
+export function useStopWorkspace(userId: string) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) => stopWorkspace(userId, id),
+    onSuccess: (workspace) => queryClient.setQueryData(keys.workspace(userId, workspace.id), workspace),
+    onSettled: () => {
+      void queryClient.invalidateQueries({ queryKey: keys.workspaces(userId) });
+      void queryClient.invalidateQueries({ queryKey: keys.allWorkspaces });
+    },
+  });
+}

@@ -1,0 +1,46 @@
+import { Alert, Button, Dialog, DialogActions, DialogContent, DialogTitle, useMediaQuery, useTheme } from '@mui/material';
+import { useId, useState, type FormEvent } from 'react';
+import type { ConfigOptions, Workspace } from '@/api/types';
+import { errorMessage } from '@/lib/errors';
+import { useCreateWorkspace } from '../api/create-workspace';
+import { defaultValues, toInput, validate, type FormValues } from '../form';
+import { WorkspaceFields } from './WorkspaceFields';
+
+type Props = { userId: string; config: ConfigOptions; existing: Workspace[]; onClose: () => void };
+
+export function CreateWorkspaceDialog({ userId, config, existing, onClose }: Props) {
+  const [values, setValues] = useState<FormValues>(() => defaultValues(config));
+  const create = useCreateWorkspace(userId);
+  const titleId = useId();
+  const narrow = useMediaQuery(useTheme().breakpoints.down('sm'));
+  // Checked as the user types, with the server's rules: most refusals never reach the server.
+  const errors = validate(values, config, existing.map((w) => w.display_name));
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (Object.keys(errors).length) return;
+    create.mutate(toInput(values, config), { onSuccess: onClose });
+  };
+
+  return (
+    <Dialog open onClose={onClose} aria-labelledby={titleId} fullScreen={narrow} maxWidth="sm" fullWidth>
+      <form onSubmit={submit} noValidate>
+        <DialogTitle id={titleId}>New workspace</DialogTitle>
+        <DialogContent>
+          <WorkspaceFields config={config} values={values} errors={errors} onChange={setValues} showStartNow />
+          {create.error && (
+            <Alert severity="error" role="alert" sx={{ mt: 2 }}>
+              {errorMessage(create.error)}
+            </Alert>
+          )}
+        </DialogContent>
+        <DialogActions>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button type="submit" variant="contained" loading={create.isPending}>
+            Create
+          </Button>
+        </DialogActions>
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,75 @@
+import { Alert, Button, Stack } from '@mui/material';
+import { useState } from 'react';
+import { useNavigate } from 'react-router';
+import type { Workspace } from '@/api/types';
+import { errorMessage } from '@/lib/errors';
+import { useRestartWorkspace } from '../api/restart-workspace';
+import { useStartWorkspace } from '../api/start-workspace';
+import { useStopWorkspace } from '../api/stop-workspace';
+import { openHref } from '../links';
+import { canRestart, canStart, canStop } from '../status';
+import { DeleteDialog } from './DeleteDialog';
+import { SettingsDialog } from './SettingsDialog';
+
+type Props = { workspace: Workspace; showDetails?: boolean; onDeleted?: () => void };
+
+/** Open, Start / Stop / Restart, Settings, Details, Delete: what applies to its state. */
+export function WorkspaceActions({ workspace, showDetails = true, onDeleted }: Props) {
+  const userId = workspace.user_id;
+  const start = useStartWorkspace(userId);
+  const stop = useStopWorkspace(userId);
+  const restart = useRestartWorkspace(userId);
+  const navigate = useNavigate();
+  const [dialog, setDialog] = useState<'settings' | 'delete' | null>(null);
+  const href = workspace.status === 'running' ? openHref(workspace) : null;
+  const failure = start.error ?? stop.error ?? restart.error;
+  const busy = start.isPending || stop.isPending || restart.isPending;
+  const reset = () => [start, stop, restart].forEach((m) => m.reset());
+
+  return (
+    <>
+      <Stack direction="row" useFlexGap sx={{ flexWrap: 'wrap', gap: 1 }}>
+        {href && (
+          <Button variant="contained" href={href} target="_blank" rel="noopener">
+            Open
+          </Button>
+        )}
+        {canStart(workspace) && (
+          <Button variant={href ? 'outlined' : 'contained'} disabled={busy} onClick={() => (reset(), start.mutate(workspace.id))}>
+            Start
+          </Button>
+        )}
+        {canStop(workspace) && (
+          <Button variant="outlined" disabled={busy} onClick={() => (reset(), stop.mutate(workspace.id))}>
+            Stop
+          </Button>
+        )}
+        {canRestart(workspace) && (
+          <Button variant="outlined" disabled={busy} onClick={() => (reset(), restart.mutate(workspace.id))}>
+            Restart
+          </Button>
+        )}
+        <Button variant="outlined" onClick={() => setDialog('settings')}>
+          Settings
+        </Button>
+        {showDetails && (
+          <Button variant="text" onClick={() => navigate(`/users/${encodeURIComponent(userId)}/workspace/${workspace.id}`)}>
+            Details
+          </Button>
+        )}
+        <Button variant="text" color="error" onClick={() => setDialog('delete')}>
+          Delete
+        </Button>
+      </Stack>
+      {failure && (
+        <Alert severity="error" role="alert" sx={{ mt: 1 }} onClose={reset}>
+          {errorMessage(failure)}
+        </Alert>
+      )}
+      {dialog === 'settings' && <SettingsDialog workspace={workspace} onClose={() => setDialog(null)} />}
+      {dialog === 'delete' && (
+        <DeleteDialog workspace={workspace} onClose={() => setDialog(null)} onDeleted={onDeleted} />
+      )}
+    </>
+  );
+}

@@ -1,0 +1,73 @@
+import { Box, Card, CardActions, CardContent, Stack, Typography } from '@mui/material';
+import { useId } from 'react';
+import type { ConfigOptions, Workspace } from '@/api/types';
+import { formatDateTime, formatMb, formatRelative } from '@/lib/format';
+import { useFollowWorkspace } from '../api/follow-workspace';
+import { useWorkspaceStats } from '../api/get-workspace-stats';
+import { StartProgress } from './StartProgress';
+import { StatusChip } from './StatusChip';
+import { UsageBars } from './UsageBars';
+import { WorkspaceActions } from './WorkspaceActions';
+
+export const imageName = (image: string, config?: ConfigOptions) =>
+  config?.container_image_options.find((o) => o.image === image)?.display_name || image;
+
+/** One workspace in the list: an article named by its display name. */
+export function WorkspaceCard({ workspace, config }: { workspace: Workspace; config?: ConfigOptions }) {
+  const titleId = useId();
+  const running = workspace.status === 'running';
+  const starting = workspace.status === 'pending' && !workspace.is_stopped;
+  const progress = useFollowWorkspace(workspace.user_id, workspace.id, starting);
+  const stats = useWorkspaceStats(workspace.user_id, workspace.id, running);
+  const { compute } = workspace;
+
+  return (
+    <Card component="article" aria-labelledby={titleId} variant="outlined" sx={{ display: 'flex', flexDirection: 'column' }}>
+      <CardContent sx={{ flexGrow: 1 }}>
+        <Stack direction="row" spacing={1} sx={{ alignItems: 'center', justifyContent: 'space-between', mb: 1 }}>
+          <Typography id={titleId} variant="h6" component="h2" sx={{ overflowWrap: 'anywhere' }}>
+            {workspace.display_name}
+          </Typography>
+          <StatusChip status={workspace.status} />
+        </Stack>
+        <Typography variant="body2" color={workspace.status === 'failed' ? 'error' : 'text.secondary'} sx={{ mb: 1 }}>
+          {workspace.status_message}
+        </Typography>
+        {starting && <StartProgress progress={progress} />}
+        <Box component="dl" sx={{ display: 'grid', gridTemplateColumns: 'auto 1fr', columnGap: 2, rowGap: 0.25, m: 0, fontSize: 14 }}>
+          <dt>Image</dt>
+          <dd style={{ margin: 0, overflowWrap: 'anywhere' }}>{imageName(workspace.container_image, config)}</dd>
+          <dt>Size</dt>
+          <dd style={{ margin: 0 }}>
+            {compute.cpus} CPU{compute.cpus === 1 ? '' : 's'}, {formatMb(compute.memory)} memory, {formatMb(compute.volume_size)} disk
+            {compute.gpus ? `, ${compute.gpus} GPU${compute.gpus === 1 ? '' : 's'}` : ''}
+          </dd>
+          <dt>Created</dt>
+          <dd style={{ margin: 0 }}>
+            <time dateTime={workspace.created_at} title={formatDateTime(workspace.created_at)}>
+              {formatRelative(workspace.created_at)}
+            </time>
+          </dd>
+          {workspace.stops_at && (
+            <>
+              <dt>Stops</dt>
+              <dd style={{ margin: 0 }}>
+                <time dateTime={workspace.stops_at} title={formatDateTime(workspace.stops_at)}>
+                  {formatRelative(workspace.stops_at)}
+                </time>
+              </dd>
+            </>
+          )}
+        </Box>
+        {running && stats.data && (
+          <Box sx={{ mt: 2 }}>
+            <UsageBars stats={stats.data} />
+          </Box>
+        )}
+      </CardContent>
+      <CardActions sx={{ display: 'block', px: 2, pb: 2 }}>
+        <WorkspaceActions workspace={workspace} />
+      </CardActions>
+    </Card>
+  );
+}

@@ -1,0 +1,70 @@
+import { Alert, Box, Button, Stack, Tab, Tabs, Typography } from '@mui/material';
+import { useState } from 'react';
+import { Link as RouterLink, useNavigate, useParams } from 'react-router';
+import { Loading } from '@/components/CenteredMessage';
+import { useConfig } from '@/features/config/api/get-config';
+import { errorMessage } from '@/lib/errors';
+import { useFollowWorkspace } from '../api/follow-workspace';
+import { useWorkspace } from '../api/get-workspace';
+import { LogsPanel } from './LogsPanel';
+import { OpenHerePanel } from './OpenHerePanel';
+import { OverviewPanel } from './OverviewPanel';
+import { StartProgress } from './StartProgress';
+import { StatusChip } from './StatusChip';
+import { UsagePanel } from './UsagePanel';
+import { WorkspaceActions } from './WorkspaceActions';
+
+const TABS = ['Overview', 'Logs', 'Usage', 'Open here'] as const;
+
+export function WorkspaceDetailsPage() {
+  const { userId = '', workspaceId = '' } = useParams();
+  const workspace = useWorkspace(userId, workspaceId);
+  const config = useConfig();
+  const navigate = useNavigate();
+  const [tab, setTab] = useState(0);
+  const w = workspace.data;
+  const starting = w?.status === 'pending' && !w.is_stopped;
+  const progress = useFollowWorkspace(userId, workspaceId, Boolean(starting));
+  const back = `/users/${encodeURIComponent(userId)}/workspace`;
+
+  if (workspace.isPending) return <Loading label="Loading the workspace" />;
+  if (!w) {
+    return (
+      <Alert severity="error" role="alert" action={<Button component={RouterLink} to={back}>Back to the list</Button>}>
+        {errorMessage(workspace.error)}
+      </Alert>
+    );
+  }
+
+  return (
+    <>
+      <Button component={RouterLink} to={back} size="small" sx={{ mb: 1 }}>
+        ← All my workspaces
+      </Button>
+      <Stack direction="row" spacing={2} sx={{ alignItems: 'center', flexWrap: 'wrap', mb: 1 }}>
+        <Typography variant="h4" component="h1" sx={{ overflowWrap: 'anywhere' }}>
+          {w.display_name}
+        </Typography>
+        <StatusChip status={w.status} />
+      </Stack>
+      <Typography color={w.status === 'failed' ? 'error' : 'text.secondary'} sx={{ mb: 1 }}>
+        {w.status_message}
+      </Typography>
+      {starting && <StartProgress progress={progress} />}
+      <Box sx={{ my: 2 }}>
+        <WorkspaceActions workspace={w} showDetails={false} onDeleted={() => navigate(back, { replace: true })} />
+      </Box>
+      <Tabs value={tab} onChange={(_, value: number) => setTab(value)} aria-label="Workspace details" variant="scrollable" allowScrollButtonsMobile>
+        {TABS.map((label, index) => (
+          <Tab key={label} label={label} id={`tab-${index}`} aria-controls={`panel-${index}`} />
+        ))}
+      </Tabs>
+      <Box role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} sx={{ pt: 2 }}>
+        {tab === 0 && <OverviewPanel workspace={w} config={config.data} />}
+        {tab === 1 && <LogsPanel workspace={w} />}
+        {tab === 2 && <UsagePanel workspace={w} />}
+        {tab === 3 && <OpenHerePanel workspace={w} />}
+      </Box>
+    </>
+  );
+}

@@ -1,0 +1,55 @@
+import { Alert, Box, Button, Stack, Typography } from '@mui/material';
+import { useState } from 'react';
+import { useParams } from 'react-router';
+import { Loading } from '@/components/CenteredMessage';
+import { useConfig } from '@/features/config/api/get-config';
+import { errorMessage } from '@/lib/errors';
+import { useWorkspaces } from '../api/get-workspaces';
+import { CreateWorkspaceDialog } from './CreateWorkspaceDialog';
+import { EmptyState } from './EmptyState';
+import { WorkspaceCard } from './WorkspaceCard';
+
+export function WorkspaceListPage() {
+  const userId = useParams().userId!;
+  const workspaces = useWorkspaces(userId);
+  const config = useConfig();
+  const [creating, setCreating] = useState(false);
+  const list = workspaces.data ?? [];
+
+  return (
+    <>
+      <Stack direction="row" sx={{ alignItems: 'center', justifyContent: 'space-between', flexWrap: 'wrap', gap: 2, mb: 3 }}>
+        <Typography variant="h4" component="h1">
+          Workspaces
+        </Typography>
+        <Button variant="contained" onClick={() => setCreating(true)} disabled={!config.data}>
+          New workspace
+        </Button>
+      </Stack>
+      {config.error && (
+        <Alert severity="error" sx={{ mb: 2 }}>
+          The choices for new workspaces could not be loaded: {errorMessage(config.error)}
+        </Alert>
+      )}
+      {workspaces.isPending ? (
+        <Loading label="Loading workspaces" />
+      ) : workspaces.error ? (
+        <Alert severity="error" role="alert" action={<Button onClick={() => void workspaces.refetch()}>Retry</Button>}>
+          {errorMessage(workspaces.error)}
+        </Alert>
+      ) : list.length === 0 ? (
+        <EmptyState onCreate={() => setCreating(true)} />
+      ) : (
+        // Cards side by side on a laptop, stacked in a narrow window.
+        <Box sx={{ display: 'grid', gap: 2, gridTemplateColumns: 'repeat(auto-fill, minmax(min(100%, 340px), 1fr))' }}>
+          {list.map((workspace) => (
+            <WorkspaceCard key={workspace.id} workspace={workspace} config={config.data} />
+          ))}
+        </Box>
+      )}
+      {creating && config.data && (
+        <CreateWorkspaceDialog userId={userId} config={config.data} existing={list} onClose={() => setCreating(false)} />
+      )}
+    </>
+  );
+}
