@@ -12,6 +12,8 @@ from lab_workspace_manager.backends.base import DiskLimits
 from lab_workspace_manager.backends.docker import disk_limits
 from lab_workspace_manager.backends.docker.backend import DockerBackend
 from lab_workspace_manager.errors import Conflict
+from lab_workspace_manager.models import WorkspaceStats
+from lab_workspace_manager.policies.usage import with_warnings
 from tests.conftest import make_settings
 
 REFUSED_CONTAINER = (
@@ -146,3 +148,19 @@ def test_a_hard_limited_volume_cannot_grow(
     else:
         with pytest.raises(Conflict, match="hard limit of 100 MB"):
             backend._check_volume_growth("alice", "abcdefghij", wanted)
+
+
+def test_the_warning_near_a_hard_limit_says_that_writes_will_fail() -> None:
+    stats = WorkspaceStats(
+        cpu_limit_percent=100,
+        memory_limit=1000,
+        volume_used=95,
+        volume_limit=100,
+        volume_hard_limit=100,
+        container_used=190,
+        container_limit=200,
+    )
+    assert with_warnings(stats).warnings == [
+        "/workspace uses 95 of 100 MB. Writes beyond 100 MB fail.",
+        "The container's own files uses 190 of 200 MB.",  # measured only: no such promise
+    ]
