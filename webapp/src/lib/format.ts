@@ -2,7 +2,8 @@
 
 export function formatMb(mb: number | null | undefined): string {
   if (mb == null) return '–';
-  if (mb >= 1024) return `${(mb / 1024).toFixed(mb >= 10 * 1024 ? 0 : 1)} GB`;
+  // The forms ask in MB: stay in MB until the numbers get long.
+  if (mb >= 10 * 1024) return `${(mb / 1024).toFixed(mb >= 100 * 1024 ? 0 : 1)} GB`;
   return `${Math.round(mb)} MB`;
 }
 

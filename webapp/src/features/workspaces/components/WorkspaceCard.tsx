@@ -1,6 +1,6 @@
 import { Box, Card, CardActions, CardContent, Stack, Typography } from '@mui/material';
 import { useId } from 'react';
-import type { ConfigOptions, Workspace } from '@/api/types';
+import type { ConfigOptions, Workspace, WorkspaceStats } from '@/api/types';
 import { formatDateTime, formatMb, formatRelative } from '@/lib/format';
 import { useFollowWorkspace } from '../api/follow-workspace';
 import { useWorkspaceStats } from '../api/get-workspace-stats';
@@ -11,6 +11,8 @@ import { WorkspaceActions } from './WorkspaceActions';
 
 export const imageName = (image: string, config?: ConfigOptions) =>
   config?.container_image_options.find((o) => o.image === image)?.display_name || image;
+
+const measured = (s: WorkspaceStats) => s.cpu_percent != null || s.memory_used != null || s.volume_used != null;
 
 /** One workspace in the list: an article named by its display name. */
 export function WorkspaceCard({ workspace, config }: { workspace: Workspace; config?: ConfigOptions }) {
@@ -59,7 +61,7 @@ export function WorkspaceCard({ workspace, config }: { workspace: Workspace; con
             </>
           )}
         </Box>
-        {running && stats.data && (
+        {running && stats.data && measured(stats.data) && (
           <Box sx={{ mt: 2 }}>
             <UsageBars stats={stats.data} />
           </Box>

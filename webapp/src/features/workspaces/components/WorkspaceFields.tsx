@@ -1,4 +1,5 @@
 import { Checkbox, FormControlLabel, FormHelperText, MenuItem, Stack, TextField } from '@mui/material';
+import { useId } from 'react';
 import type { ConfigOptions } from '@/api/types';
 import { formatDuration } from '@/lib/format';
 import { idleTimeoutChoices, type FormErrors, type FormValues } from '../form';
@@ -15,6 +16,7 @@ type Props = {
 
 /** The fields of the create and settings dialogs, bounded by GET /config. */
 export function WorkspaceFields({ config, values, errors, onChange, showStartNow = false, currentIdleTimeout }: Props) {
+  const clearHelpId = useId();
   const set = <K extends keyof FormValues>(key: K, value: FormValues[K]) => onChange({ ...values, [key]: value });
   const text = (key: 'name' | 'cpus' | 'memory' | 'volumeSize' | 'gpus', hint: string) => ({
     value: values[key],
@@ -120,6 +122,7 @@ export function WorkspaceFields({ config, values, errors, onChange, showStartNow
         <FormControlLabel
           control={
             <Checkbox
+              slotProps={{ input: { 'aria-describedby': clearHelpId } }}
               checked={values.clearOnStop}
               disabled={config.always_clear_volume_on_stop}
               onChange={(e) => set('clearOnStop', e.target.checked)}
@@ -127,7 +130,7 @@ export function WorkspaceFields({ config, values, errors, onChange, showStartNow
           }
           label="Clear data on stop"
         />
-        <FormHelperText sx={{ mt: 0 }}>
+        <FormHelperText id={clearHelpId} sx={{ mt: 0 }}>
           {config.always_clear_volume_on_stop
             ? 'Required here: /workspace is emptied every time the workspace stops.'
             : 'Empty /workspace every time the workspace stops (not on restart).'}

@@ -1,0 +1,54 @@
+import { Alert, Button, Stack, TableCell, TableRow, Typography } from '@mui/material';
+import { useState } from 'react';
+import type { Workspace } from '@/api/types';
+import { useStopWorkspace } from '@/features/workspaces/api/stop-workspace';
+import { DeleteDialog } from '@/features/workspaces/components/DeleteDialog';
+import { StatusChip } from '@/features/workspaces/components/StatusChip';
+import { canStop } from '@/features/workspaces/status';
+import { errorMessage } from '@/lib/errors';
+import { formatDateTime, formatMb, formatRelative } from '@/lib/format';
+
+export function AdminWorkspaceRow({ workspace: w }: { workspace: Workspace }) {
+  const stop = useStopWorkspace(w.user_id);
+  const [deleting, setDeleting] = useState(false);
+  return (
+    <TableRow>
+      <TableCell component="th" scope="row" sx={{ overflowWrap: 'anywhere' }}>
+        {w.display_name}
+        <Typography variant="body2" color="text.secondary">
+          {w.id}
+        </Typography>
+      </TableCell>
+      <TableCell>{w.user_id}</TableCell>
+      <TableCell>
+        <StatusChip status={w.status} />
+      </TableCell>
+      <TableCell>
+        {w.compute.cpus} CPU, {formatMb(w.compute.memory)}, {formatMb(w.compute.volume_size)}
+      </TableCell>
+      <TableCell>
+        <time dateTime={w.created_at} title={formatDateTime(w.created_at)}>
+          {formatRelative(w.created_at)}
+        </time>
+      </TableCell>
+      <TableCell>
+        <Stack direction="row" spacing={1}>
+          {canStop(w) && (
+            <Button size="small" variant="outlined" onClick={() => stop.mutate(w.id)} loading={stop.isPending}>
+              Stop
+            </Button>
+          )}
+          <Button size="small" color="error" onClick={() => setDeleting(true)}>
+            Delete
+          </Button>
+        </Stack>
+        {stop.error && (
+          <Alert severity="error" role="alert" sx={{ mt: 1 }}>
+            {errorMessage(stop.error)}
+          </Alert>
+        )}
+        {deleting && <DeleteDialog workspace={w} onClose={() => setDeleting(false)} />}
+      </TableCell>
+    </TableRow>
+  );
+}

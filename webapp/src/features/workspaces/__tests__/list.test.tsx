@@ -1,0 +1,59 @@
+import { screen, within } from '@testing-library/react';
+import { http } from 'msw';
+import { describe, expect, it } from 'vitest';
+import { workspace } from '@/test/fixtures';
+import { renderApp } from '@/test/render';
+import { API, handlers, problem, server } from '@/test/server';
+
+describe('workspace list', () => {
+  it('explains how to start when there are no workspaces', async () => {
+    server.use(handlers.list([]));
+    const { user } = renderApp('#/users/alice/workspace');
+    expect(await screen.findByText('No workspaces yet')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Create your first workspace' }));
+    expect(await screen.findByRole('dialog', { name: 'New workspace' })).toBeInTheDocument();
+  });
+
+  it('shows each workspace as an article with its status, message, size and actions', async () => {
+    server.use(
+      handlers.list([
+        workspace({ display_name: 'Training', access_url: '/workspaces/ws1abcdef/', id: 'ws1abcdef' }),
+        workspace({ display_name: 'Old one', status: 'stopped', status_message: 'Stopped by you.', is_stopped: true }),
+        workspace({
+          display_name: 'Broken',
+          status: 'failed',
+          status_message: 'Failed to start: the workspace used more than its 1000 MB memory limit.',
+        }),
+      ]),
+      handlers.stats({ cpu_percent: 50, memory_used: 500, volume_used: 1000, measured_at: new Date().toISOString() }),
+    );
+    renderApp('#/users/alice/workspace');
+
+    const running = await screen.findByRole('article', { name: 'Training' });
+    expect(within(running).getByText('running')).toBeInTheDocument();
+    const open = within(running).getByRole('link', { name: 'Open' });
+    expect(open).toHaveAttribute('href', '../workspaces/ws1abcdef/');
+    expect(open).toHaveAttribute('target', '_blank');
+    for (const name of ['Stop', 'Restart', 'Settings', 'Details', 'Delete'])
+      expect(within(running).getByRole('button', { name })).toBeInTheDocument();
+    expect(within(running).queryByRole('button', { name: 'Start' })).not.toBeInTheDocument();
+    expect(await within(running).findByRole('progressbar', { name: 'Memory usage' })).toHaveAttribute('aria-valuenow', '50');
+
+    const stopped = screen.getByRole('article', { name: 'Old one' });
+    expect(within(stopped).getByText('stopped')).toBeInTheDocument();
+    expect(within(stopped).getByText('Stopped by you.')).toBeInTheDocument();
+    expect(within(stopped).getByRole('button', { name: 'Start' })).toBeInTheDocument();
+    expect(within(stopped).queryByRole('link', { name: 'Open' })).not.toBeInTheDocument();
+
+    const failed = screen.getByRole('article', { name: 'Broken' });
+    expect(within(failed).getByText(/more than its 1000 MB memory limit/)).toBeInTheDocument();
+    expect(within(failed).getByRole('button', { name: 'Start' })).toBeInTheDocument();
+    expect(within(failed).getByRole('button', { name: 'Delete' })).toBeInTheDocument();
+  });
+
+  it('shows why loading failed', async () => {
+    server.use(http.get(`${API}/users/alice/workspace`, () => problem(503, 'The Docker engine cannot be reached.')));
+    renderApp('#/users/alice/workspace');
+    expect(await screen.findByRole('alert')).toHaveTextContent('The Docker engine cannot be reached.');
+  });
+});

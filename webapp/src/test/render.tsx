@@ -1,0 +1,25 @@
+import { render } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { RouterProvider } from 'react-router';
+import { AppProviders } from '@/app/AppProviders';
+import { createAppRouter } from '@/app/router';
+import { installUnauthorizedHandler } from '@/features/auth/unauthorized';
+import { makeQueryClient } from '@/lib/query-client';
+
+/** The whole app, as main.tsx mounts it, at `hash` (e.g. "#/users/alice/workspace"). */
+export function renderApp(hash: string) {
+  window.location.hash = hash;
+  const queryClient = makeQueryClient();
+  queryClient.setDefaultOptions({
+    queries: { ...queryClient.getDefaultOptions().queries, retry: false, staleTime: 0 },
+  });
+  installUnauthorizedHandler(queryClient);
+  const user = userEvent.setup();
+  const router = createAppRouter();
+  const view = render(
+    <AppProviders client={queryClient}>
+      <RouterProvider router={router} />
+    </AppProviders>,
+  );
+  return { ...view, user, router, queryClient };
+}

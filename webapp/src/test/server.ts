@@ -1,0 +1,25 @@
+// msw: the backend as the component tests see it. Handlers answer with bodies typed by the
+// generated schema; each test adds or overrides what it needs with `server.use(...)`.
+import { http, HttpResponse } from 'msw';
+import { setupServer } from 'msw/node';
+import type { ConfigOptions, Me, Workspace, WorkspaceStats } from '@/api/types';
+import { apiBaseUrl } from '@/lib/env';
+import { alice, config } from './fixtures';
+
+export const API = apiBaseUrl();
+
+/** `{detail}` with a status, as the backend answers every error. */
+export const problem = (status: number, detail: string) => HttpResponse.json({ detail }, { status });
+
+export const handlers = {
+  me: (me: Me | null = alice) => http.get(`${API}/users/me`, () => (me ? HttpResponse.json(me) : problem(401, 'Sign in first.'))),
+  config: (body: ConfigOptions = config) => http.get(`${API}/config`, () => HttpResponse.json(body)),
+  list: (items: Workspace[], user = 'alice') => http.get(`${API}/users/${user}/workspace`, () => HttpResponse.json(items)),
+  stats: (body: Partial<WorkspaceStats> = {}) =>
+    http.get(`${API}/users/:user/workspace/:id/stats`, () =>
+      HttpResponse.json<WorkspaceStats>({ cpu_limit_percent: 100, memory_limit: 1000, volume_limit: 5000, container_limit: 5000, warnings: [], ...body }),
+    ),
+  health: () => http.get(`${API}/healthz`, () => HttpResponse.json({ status: 'ok', backend: 'docker', detail: null })),
+};
+
+export const server = setupServer(handlers.me(), handlers.config(), handlers.health(), handlers.stats());
