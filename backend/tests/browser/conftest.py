@@ -1,0 +1,110 @@
+"""The web app in real Chromium (Debian's /usr/bin/chromium), against the built image on the real
+Docker engine.
+
+Python Playwright drives the browser; its own browser download is never used. Each `launch`
+gets a fresh temporary profile (Playwright makes and removes the user-data directory), and each
+test works in contexts of its own (cookies, storage, viewport, colour scheme), closed after it.
+The tests fail, never skip, when Chromium, the image or the web app inside it is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.image.conftest import Manager, start_manager, stop_manager
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Quiet and self-contained: no first-run UI, no calls home, no GPU on a headless CI machine.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Settings of the managers these tests start: small workspaces, so several fit on 2 cores.
+BROWSER_MANAGER_ENVIRONMENT = {
+    "WORKSPACE_CPUS_DEFAULT": "0.5",
+    "WORKSPACE_MEMORY_MB_DEFAULT": "256",
+    "WORKSPACE_VOLUME_SIZE": "500",
+    "WORKSPACE_MAX_VOLUME_SIZE": "2000",
+}
+# Long enough for a workspace to start on a loaded 2-core machine; the UI is watched, not slept on.
+expect.set_options(timeout=15_000)
+
+NewPage = Callable[..., Page]
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does).")
+    # Package scope: Playwright's event loop ends before the async tests of other packages run.
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield launched
+        launched.close()
+
+
+def start_browser_manager(
+    engine: docker.DockerClient, environment: dict[str, str] | None = None
+) -> Manager:
+    """The built image, failing loudly if it was built without the web app."""
+    manager = start_manager(
+        engine, environment={**BROWSER_MANAGER_ENVIRONMENT, **(environment or {})}
+    )
+    index = httpx.get(manager.url + "/app/", trust_env=False)
+    # Vite's index.html loads the app as a module script; nginx's 404 page or an empty
+    # /srv/app has none.
+    if index.status_code != 200 or '<script type="module"' not in index.text:
+        stop_manager(engine, manager)
+        pytest.fail(
+            "The image serves no web app at /app/ (status "
+            f"{index.status_code}): run 'python3 build.py --make' with webapp/ present."
+        )
+    return manager
+
+
+@pytest.fixture(scope="package")
+def manager(engine: docker.DockerClient) -> Iterator[Manager]:
+    running = start_browser_manager(engine)
+    yield running
+    stop_manager(engine, running)
+
+
+@pytest.fixture
+def new_page(browser: Browser, manager: Manager) -> Iterator[NewPage]:
+    """Pages in fresh contexts on `manager` (or another, or any base URL), closed after the
+    test."""
+    contexts = []
+
+    def make(
+        width: int = 1280,
+        height: int = 800,
+        color_scheme: str = "light",
+        on: Manager | None = None,
+        base_url: str | None = None,
+    ) -> Page:
+        context = browser.new_context(
+            # Pages go to relative URLs ("app/#/..."), so a base with a path prefix works too.
+            base_url=base_url or (on or manager).url + "/",
+            viewport={"width": width, "height": height},
+            color_scheme=color_scheme,  # type: ignore[arg-type]
+        )
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()

@@ -1,0 +1,111 @@
+"""What the browser tests do on many pages: sign in, find a workspace, check accessibility, keep
+a screenshot. Elements are found by role and accessible name (notes: the UI contract), never by
+CSS class."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+ROOT = Path(__file__).resolve().parents[3]
+# Kept by every run (gitignored) so a reviewer can look at the pages.
+SCREENSHOTS = ROOT / "test-results" / "screenshots"
+# axe-core is a devDependency of the web app: `npm ci` in webapp/ (build.py --make) brings it.
+AXE_SCRIPT = ROOT / "webapp" / "node_modules" / "axe-core" / "axe.min.js"
+# Long enough for a workspace to start (or stop) on a loaded 2-core machine.
+WORKSPACE_TIMEOUT = 120_000
+
+
+def list_url(user_id: str) -> re.Pattern[str]:
+    return re.compile(rf"#/users/{re.escape(user_id)}/workspace(\?.*)?$")
+
+
+def sign_in(page: Page, token: str, user_id: str) -> None:
+    """Standalone sign-in with a token; ends on the user's own list."""
+    page.goto("app/#/signin")
+    page.get_by_label("Access token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(list_url(user_id))
+    expect(page.get_by_role("heading", level=1, name="Workspaces")).to_be_visible()
+
+
+def workspace_card(page: Page, name: str) -> Locator:
+    """A workspace on the list: an article (or list item) named by its display name."""
+    article = page.get_by_role("article", name=name, exact=True)
+    item = page.get_by_role("listitem", name=name, exact=True)
+    return article.or_(item).first
+
+
+def status_chip(card: Locator, status: str) -> Locator:
+    return card.get_by_text(status, exact=True)
+
+
+def open_create_dialog(page: Page) -> Locator:
+    page.get_by_role("button", name="New workspace").click()
+    dialog = page.get_by_role("dialog", name="New workspace")
+    expect(dialog).to_be_visible()
+    # The form is driven by GET /config: wait until it is filled in.
+    expect(dialog.get_by_label("Name")).to_be_editable()
+    return dialog
+
+
+def create_workspace(page: Page, name: str, start_now: bool = True) -> Locator:
+    """Create through the dialog; returns the workspace's card."""
+    dialog = open_create_dialog(page)
+    dialog.get_by_label("Name").fill(name)
+    if not start_now:
+        dialog.get_by_label("Start now").uncheck()
+    dialog.get_by_role("button", name="Create").click()
+    expect(dialog).to_be_hidden()
+    card = workspace_card(page, name)
+    expect(card).to_be_visible()
+    return card
+
+
+# Resolves when every finite animation and transition (MUI's fades, slides, ripples) has ended;
+# spinners and progress bars run forever and are left out.
+SETTLED = """() => Promise.all(document.getAnimations()
+    .filter(animation => animation.effect?.getComputedTiming().endTime !== Infinity)
+    .map(animation => animation.finished.catch(() => null)))"""
+
+
+def settle(page: Page) -> None:
+    """Wait for the page to stop moving: half-faded elements have colours nobody sees."""
+    page.evaluate(SETTLED)
+
+
+def screenshot(page: Page, name: str) -> None:
+    settle(page)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def assert_accessible(page: Page, where: str) -> None:
+    """No serious or critical axe-core violations on what the page shows now."""
+    if not AXE_SCRIPT.exists():
+        pytest.fail(f"{AXE_SCRIPT} is missing: run 'npm ci' in webapp/ (build.py --make does).")
+    settle(page)
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=AXE_SCRIPT)
+    results: dict[str, Any] = page.evaluate(
+        "() => axe.run(document, {resultTypes: ['violations']})"
+    )
+    bad = [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
+    report = [
+        {
+            "rule": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [
+                {"target": n["target"], "summary": n.get("failureSummary", "")}
+                for n in v["nodes"][:5]
+            ],
+        }
+        for v in bad
+    ]
+    assert not bad, f"axe-core on {where}:\n{json.dumps(report, indent=2)}"
