@@ -11,8 +11,10 @@ on it at the same time.
 
 Everything of the engine lives in `directory` (data root, logs, the loop file), its exec root
 in /run/lwm-<name> (containerd's sockets need a short path) and its socket in
-/run/lwm-test-<name>.sock. It has no default bridge and leaves iptables alone
-(`--bridge=none --iptables=false`): user-defined bridge networks still work, and the host
+/run/lwm-test-<name>.sock. Its default bridge is an interface of its own (never
+`--bridge=none`: with it dockerd deletes the host's docker0 at start, and the main engine's
+default network with it), and it leaves iptables alone (`--iptables=false`): user-defined
+bridge networks still work, and the host
 reaches containers on them; containers get addresses from a /16 of 10.240-10.249.x.x picked
 by its name (256 networks of /24), so two private engines rarely share one. The main engine's
 FORWARD policy is DROP and the kernel passes bridged traffic through iptables, so one rule,
@@ -62,6 +64,9 @@ class PrivateEngine:
         self.loop_device: str | None = None
         pool = 240 + int(hashlib.sha256(self.name.encode()).hexdigest(), 16) % 10
         self.address_pool = f"10.{pool}.0.0/16"
+        # Outside every private engine's pool (10.240-10.249), one /24 per pool.
+        self.bridge, self.bridge_address = f"lwm-br-{self.name}", f"10.239.{pool - 240}.1/24"
+        self._bridge_made = False
         self._forward_rule: list[str] | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._client: docker.DockerClient | None = None
@@ -84,6 +89,10 @@ class PrivateEngine:
         rule = ["FORWARD", "-s", self.address_pool, "-d", self.address_pool, "-j", "ACCEPT"]
         _run(["iptables", "-w", "-I", *rule])
         self._forward_rule = rule
+        _run(["ip", "link", "add", self.bridge, "type", "bridge"])
+        self._bridge_made = True
+        _run(["ip", "addr", "add", self.bridge_address, "dev", self.bridge])
+        _run(["ip", "link", "set", self.bridge, "up"])
         if self.filesystem is None:
             return
         tool = {"btrfs": "mkfs.btrfs", "xfs": "mkfs.xfs"}[self.filesystem]
@@ -117,7 +126,7 @@ class PrivateEngine:
             f"--exec-root={self.exec_root}",
             f"--pidfile={self.exec_root}/dockerd.pid",
             f"--host={self.url}",
-            "--bridge=none",
+            f"--bridge={self.bridge}",
             "--iptables=false",
             "--ip-masq=false",
             f"--default-address-pool=base={self.address_pool},size=24",
@@ -173,6 +182,9 @@ class PrivateEngine:
             if self._forward_rule:
                 subprocess.run(["iptables", "-w", "-D", *self._forward_rule], check=False)
                 self._forward_rule = None
+            if self._bridge_made:
+                subprocess.run(["ip", "link", "del", self.bridge], check=False)
+                self._bridge_made = False
             shutil.rmtree(self.exec_root, ignore_errors=True)
             self.socket.unlink(missing_ok=True)
             shutil.rmtree(self.directory, ignore_errors=True)
