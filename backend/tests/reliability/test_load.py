@@ -1,0 +1,140 @@
+"""Load through the public port of the built image: many users at once create, list, open
+(HTTP through the workspace proxy) and delete workspaces for a bounded time.
+
+No answer may be a 5xx; every user's list must always hold exactly the workspaces that user has
+and has not deleted (none lost, none twice); afterwards nothing is left on the engine. The
+latency of each kind of request is recorded and printed (p50/p95/p99/max).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+
+import docker
+import httpx
+import pytest
+
+from tests.conftest import ECHO_IMAGE, owned
+from tests.image.conftest import Manager, start_manager, stop_manager
+
+pytestmark = pytest.mark.anyio
+
+USERS = 12  # each user's workspaces get a bridge network; Docker's default pools hold ~30
+SECONDS = 45.0
+
+
+@pytest.fixture(scope="module")
+def manager(engine: docker.DockerClient) -> Iterator[Manager]:
+    running = start_manager(engine)
+    yield running
+    stop_manager(engine, running)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.server_errors: list[str] = []
+
+    async def request(
+        self, client: httpx.AsyncClient, kind: str, method: str, url: str, **kwargs: object
+    ) -> httpx.Response:
+        start = time.perf_counter()
+        response = await client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        self.latencies[kind].append(time.perf_counter() - start)
+        if response.status_code >= 500:
+            self.server_errors.append(f"{method} {url}: {response.status_code} {response.text}")
+        return response
+
+    def table(self) -> str:
+        lines = [f"{'request':<10}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}"]
+        for kind, values in sorted(self.latencies.items()):
+            ordered = sorted(values)
+            cuts = (
+                statistics.quantiles(ordered, n=100, method="inclusive")
+                if len(ordered) > 1
+                else ordered * 99
+            )
+            lines.append(
+                f"{kind:<10}{len(ordered):>7}{cuts[49] * 1000:>9.0f}{cuts[94] * 1000:>9.0f}"
+                f"{cuts[98] * 1000:>9.0f}{ordered[-1] * 1000:>9.0f}"
+            )
+        return "\n".join(lines)
+
+
+async def one_user(manager: Manager, token: str, user: str, rec: Recorder, end: float) -> int:
+    """Create, list, open and delete until `end`; returns how many cycles were completed."""
+    mine: set[str] = set()
+    cycles = 0
+    base = f"/api/users/{user}/workspace"
+    async with httpx.AsyncClient(
+        base_url=manager.url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=120,
+        trust_env=False,
+    ) as client:
+        while time.monotonic() < end:
+            made = await rec.request(
+                client, "create", "POST", base, params={"wait": "true"},
+                json={"display_name": "load-" + secrets.token_hex(4),
+                      "container_image": ECHO_IMAGE, "compute": {"cpus": 0.1, "memory": 64}},
+            )  # fmt: skip
+            assert made.status_code == 201, made.text
+            workspace = made.json()
+            assert workspace["status"] == "running", workspace
+            mine.add(workspace["id"])
+            listing = await rec.request(client, "list", "GET", base)
+            assert listing.status_code == 200, listing.text
+            ids = [w["id"] for w in listing.json()]
+            assert len(ids) == len(set(ids)), f"a workspace is listed twice: {ids}"
+            assert set(ids) == mine, f"listed {sorted(ids)}, expected {sorted(mine)}"
+            page = await rec.request(
+                client, "open", "GET", f"/workspaces/{workspace['id']}/tree?x=1"
+            )
+            assert page.status_code == 200, page.text
+            assert page.json()["path"] == f"/workspaces/{workspace['id']}/tree?x=1"
+            got = await rec.request(client, "get", "GET", f"{base}/{workspace['id']}")
+            assert got.status_code == 200, got.text
+            # Keep one workspace a cycle longer, so lists hold more than one.
+            if len(mine) > 1:
+                victim = sorted(mine - {workspace["id"]})[0]
+                gone = await rec.request(
+                    client, "delete", "DELETE", f"{base}/{victim}",
+                    params={"delete_volumes": "true"},
+                )  # fmt: skip
+                assert gone.status_code == 204, gone.text
+                mine.discard(victim)
+            cycles += 1
+        for workspace_id in sorted(mine):
+            gone = await rec.request(
+                client, "delete", "DELETE", f"{base}/{workspace_id}",
+                params={"delete_volumes": "true"},
+            )  # fmt: skip
+            assert gone.status_code == 204, gone.text
+        final = await client.get(base)
+        assert final.json() == [], final.text
+    return cycles
+
+
+async def test_many_users_at_once(manager: Manager, engine: docker.DockerClient) -> None:
+    users = [f"load{i:02d}-{secrets.token_hex(2)}" for i in range(USERS)]
+    tokens = {user: manager.token_for(user) for user in users}
+    rec = Recorder()
+    started = time.monotonic()
+    end = started + SECONDS
+    cycles = await asyncio.gather(*(one_user(manager, tokens[u], u, rec, end) for u in users))
+    elapsed = time.monotonic() - started
+    print(
+        f"\n{USERS} users for {elapsed:.0f} s: {sum(cycles)} create-list-open-delete cycles "
+        f"(per user {min(cycles)}-{max(cycles)})\n{rec.table()}"
+    )
+    assert rec.server_errors == []
+    assert min(cycles) >= 1, cycles
+    # The engine holds nothing of theirs any more (networks go with a user's last workspace).
+    await asyncio.sleep(0.5)
+    left = owned(engine, manager.instance)
+    assert left == {"containers": [], "volumes": [], "networks": []}, left
