@@ -27,6 +27,8 @@ export const config: ConfigOptions = {
   idle_timeout_default: 3600,
   idle_timeout_options: [0, 1800, 3600],
   always_clear_volume_on_stop: false,
+  container_size_hard: false,
+  volume_size_hard: false,
 };
 
 export const alice: Me = { id: 'alice', is_admin: false, auth_mode: 'standalone' };

@@ -11,7 +11,7 @@ export function IssuedTokenBox({ issued, onDone }: { issued: IssuedToken; onDone
       () => setCopied(false),
     );
   return (
-    <Alert severity="success" sx={{ mt: 2, '& .MuiAlert-message': { width: '100%' } }}>
+    <Alert severity="success" role="status" sx={{ mt: 2, '& .MuiAlert-message': { width: '100%' } }}>
       Token for <strong>{issued.user_id}</strong>. Copy it now and give it to them: it is not shown again.
       <Stack direction={{ xs: 'column', sm: 'row' }} spacing={1} sx={{ mt: 1 }}>
         <TextField
@@ -26,7 +26,7 @@ export function IssuedTokenBox({ issued, onDone }: { issued: IssuedToken; onDone
         </Button>
         <Button onClick={onDone}>Done</Button>
       </Stack>
-      <span role="status">{copied === true ? 'Copied.' : copied === false ? 'Copying failed: select the token and copy it.' : ''}</span>
+      <span aria-live="polite">{copied === true ? 'Copied.' : copied === false ? 'Copying failed: select the token and copy it.' : ''}</span>
     </Alert>
   );
 }

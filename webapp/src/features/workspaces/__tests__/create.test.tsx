@@ -9,7 +9,9 @@ import { API, handlers, problem, server } from '@/test/server';
 async function openDialog(existing = [workspace({ display_name: 'Taken' })]) {
   server.use(handlers.list(existing));
   const view = renderApp('#/users/alice/workspace');
-  await view.user.click(await screen.findByRole('button', { name: 'New workspace' }));
+  const button = await screen.findByRole('button', { name: 'New workspace' });
+  await waitFor(() => expect(button).toBeEnabled()); // once GET /config answered
+  await view.user.click(button);
   const dialog = await screen.findByRole('dialog', { name: 'New workspace' });
   return { ...view, dialog };
 }

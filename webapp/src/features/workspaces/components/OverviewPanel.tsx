@@ -23,6 +23,7 @@ export function OverviewPanel({ workspace: w, config }: { workspace: Workspace; 
       {w.stops_at && (
         <Alert
           severity="info"
+          role="status"
           sx={{ mb: 2 }}
           action={
             <Button color="inherit" onClick={() => extend.mutate(w.id)} loading={extend.isPending}>

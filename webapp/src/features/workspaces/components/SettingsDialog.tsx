@@ -74,7 +74,7 @@ function SettingsForm({ workspace, config, onClose }: Props & { config: ConfigOp
           currentIdleTimeout={before.idleTimeout}
         />
         {restarts && (
-          <Alert severity="warning" sx={{ mt: 2 }}>
+          <Alert severity="warning" role="status" sx={{ mt: 2 }}>
             Saving restarts this workspace: unsaved work in open notebooks and terminals is lost.
           </Alert>
         )}

@@ -28,6 +28,8 @@ export function WorkspaceFields({ config, values, errors, onChange, showStartNow
   const cpuHint = config.cpus_options.length
     ? `One of ${config.cpus_options.join(', ')}`
     : `${config.cpus_min} to ${config.cpus_max}, in steps of ${config.cpus_step}`;
+  // A hard limit is enforced by the engine; a soft one by measuring and stopping.
+  const diskRule = config.volume_size_hard ? 'writes beyond it fail' : 'a workspace over it is stopped';
   const memoryHint = config.memory_options.length
     ? `One of ${config.memory_options.join(', ')} MB`
     : `${config.memory_min} to ${config.memory_max} MB`;
@@ -92,7 +94,7 @@ export function WorkspaceFields({ config, values, errors, onChange, showStartNow
         <TextField
           label="Disk (MB)"
           type="number"
-          {...text('volumeSize', `${config.volume_size_min} to ${config.volume_size_max} MB for /workspace`)}
+          {...text('volumeSize', `${config.volume_size_min} to ${config.volume_size_max} MB for /workspace; ${diskRule}`)}
           slotProps={{ htmlInput: { min: config.volume_size_min, max: config.volume_size_max, step: 1, inputMode: 'numeric' } }}
         />
         {config.gpus_max > 0 && (
