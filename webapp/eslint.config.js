@@ -15,7 +15,14 @@ export default tseslint.config(
       // Features do not reach into each other's internals, only into shared code (lib, api).
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['../../*/components/*'], message: 'Import across features via their index or move the code to lib/.' }] },
+        {
+          patterns: [
+            {
+              group: ['../../*/components/*'],
+              message: 'Import across features via their index or move the code to lib/.',
+            },
+          ],
+        },
       ],
     },
   },

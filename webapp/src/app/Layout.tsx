@@ -15,7 +15,13 @@ export function Layout() {
   const signOut = () => logout.mutate(undefined, { onSettled: () => navigate('/signin', { replace: true }) });
 
   const navButton = (to: string, label: string) => (
-    <Button component={NavLink} to={{ pathname: to, search }} end color="inherit" sx={{ '&.active': { textDecoration: 'underline' } }}>
+    <Button
+      component={NavLink}
+      to={{ pathname: to, search }}
+      end
+      color="inherit"
+      sx={{ '&.active': { textDecoration: 'underline' } }}
+    >
       {label}
     </Button>
   );

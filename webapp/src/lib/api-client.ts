@@ -40,6 +40,7 @@ export async function unwrap<T>(promise: Promise<Result<T>>): Promise<T> {
   } catch {
     throw new ApiError(0, detailMessage(undefined, 0));
   }
-  if (!result.response.ok) throw new ApiError(result.response.status, detailMessage(result.error, result.response.status));
+  if (!result.response.ok)
+    throw new ApiError(result.response.status, detailMessage(result.error, result.response.status));
   return result.data as T;
 }

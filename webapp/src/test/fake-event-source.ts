@@ -42,6 +42,8 @@ export class FakeEventSource {
   }
 
   static latest(urlPart: string): FakeEventSource | undefined {
-    return [...FakeEventSource.instances].reverse().find((s) => s.url.includes(urlPart) && s.readyState !== FakeEventSource.CLOSED);
+    return [...FakeEventSource.instances]
+      .reverse()
+      .find((s) => s.url.includes(urlPart) && s.readyState !== FakeEventSource.CLOSED);
   }
 }

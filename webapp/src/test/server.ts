@@ -12,12 +12,21 @@ export const API = apiBaseUrl();
 export const problem = (status: number, detail: string) => HttpResponse.json({ detail }, { status });
 
 export const handlers = {
-  me: (me: Me | null = alice) => http.get(`${API}/users/me`, () => (me ? HttpResponse.json(me) : problem(401, 'Sign in first.'))),
+  me: (me: Me | null = alice) =>
+    http.get(`${API}/users/me`, () => (me ? HttpResponse.json(me) : problem(401, 'Sign in first.'))),
   config: (body: ConfigOptions = config) => http.get(`${API}/config`, () => HttpResponse.json(body)),
-  list: (items: Workspace[], user = 'alice') => http.get(`${API}/users/${user}/workspace`, () => HttpResponse.json(items)),
+  list: (items: Workspace[], user = 'alice') =>
+    http.get(`${API}/users/${user}/workspace`, () => HttpResponse.json(items)),
   stats: (body: Partial<WorkspaceStats> = {}) =>
     http.get(`${API}/users/:user/workspace/:id/stats`, () =>
-      HttpResponse.json<WorkspaceStats>({ cpu_limit_percent: 100, memory_limit: 1000, volume_limit: 5000, container_limit: 5000, warnings: [], ...body }),
+      HttpResponse.json<WorkspaceStats>({
+        cpu_limit_percent: 100,
+        memory_limit: 1000,
+        volume_limit: 5000,
+        container_limit: 5000,
+        warnings: [],
+        ...body,
+      }),
     ),
   health: () => http.get(`${API}/healthz`, () => HttpResponse.json({ status: 'ok', backend: 'docker', detail: null })),
 };

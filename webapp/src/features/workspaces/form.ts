@@ -70,7 +70,9 @@ function checkCpus(text: string, config: ConfigOptions): string | undefined {
   const cpus = Number(text);
   if (!text.trim() || !Number.isFinite(cpus) || cpus <= 0) return 'Enter a number of CPUs above 0, such as 0.5 or 2.';
   if (config.cpus_options.length) {
-    return config.cpus_options.some((o) => isCloseTo(o, cpus)) ? undefined : `Choose one of ${config.cpus_options.join(', ')}.`;
+    return config.cpus_options.some((o) => isCloseTo(o, cpus))
+      ? undefined
+      : `Choose one of ${config.cpus_options.join(', ')}.`;
   }
   if (cpus < config.cpus_min || cpus > config.cpus_max) return `From ${config.cpus_min} to ${config.cpus_max} CPUs.`;
   const steps = cpus / config.cpus_step;
@@ -89,7 +91,9 @@ function checkWhole(text: string, min: number, max: number, unit: string, option
 export function validate(values: FormValues, config: ConfigOptions, takenNames: string[]): FormErrors {
   const errors: FormErrors = {
     name: checkName(values.name, config, takenNames),
-    image: config.container_image_options.some((o) => o.image === values.image) ? undefined : 'Choose an image from the list.',
+    image: config.container_image_options.some((o) => o.image === values.image)
+      ? undefined
+      : 'Choose an image from the list.',
     cpus: checkCpus(values.cpus, config),
     memory: checkWhole(values.memory, config.memory_min, config.memory_max, 'MB', config.memory_options),
     volumeSize: checkWhole(values.volumeSize, config.volume_size_min, config.volume_size_max, 'MB'),

@@ -6,7 +6,14 @@ export const TERMINAL = new Set(['ready', 'failed', 'stopped', 'deleted']);
 
 // Where each phase starts on the bar (%). The pull fills 0–50 by bytes; waiting for the
 // workspace to answer is usually the longest of the rest.
-const START_AT: Record<string, number> = { pulling: 0, volume: 50, creating: 60, starting: 70, waiting: 80, ready: 100 };
+const START_AT: Record<string, number> = {
+  pulling: 0,
+  volume: 50,
+  creating: 60,
+  starting: 70,
+  waiting: 80,
+  ready: 100,
+};
 
 export type Progress = {
   phase: string;

@@ -3,7 +3,9 @@ import { detailMessage } from '../errors';
 
 describe('detailMessage', () => {
   it("uses the server's sentence as it is", () => {
-    expect(detailMessage({ detail: 'You already have a workspace named x.' }, 409)).toBe('You already have a workspace named x.');
+    expect(detailMessage({ detail: 'You already have a workspace named x.' }, 409)).toBe(
+      'You already have a workspace named x.',
+    );
   });
 
   it("turns FastAPI's list of problems into one line", () => {

@@ -40,7 +40,12 @@ describe('all workspaces (administrators)', () => {
   });
 
   it('is refused to other users with the server message', async () => {
-    server.use(handlers.list([]), http.get(`${API}/workspaces`, () => HttpResponse.json({ detail: 'Only administrators may do this.' }, { status: 403 })));
+    server.use(
+      handlers.list([]),
+      http.get(`${API}/workspaces`, () =>
+        HttpResponse.json({ detail: 'Only administrators may do this.' }, { status: 403 }),
+      ),
+    );
     renderApp('#/admin/workspaces');
     expect(await screen.findByRole('alert')).toHaveTextContent('Only administrators may do this.');
   });

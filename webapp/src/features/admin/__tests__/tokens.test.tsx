@@ -42,7 +42,10 @@ describe('user tokens (standalone administrators)', () => {
   });
 
   it('refuses a user id the server would refuse, before sending it', async () => {
-    server.use(handlers.me(admin), http.get(`${API}/auth/tokens`, () => HttpResponse.json([])));
+    server.use(
+      handlers.me(admin),
+      http.get(`${API}/auth/tokens`, () => HttpResponse.json([])),
+    );
     const { user } = renderApp('#/admin/tokens');
     await user.type(await screen.findByLabelText('User id'), '-bad id');
     expect(screen.getByText(/starting with a letter or digit/)).toBeInTheDocument();

@@ -33,7 +33,9 @@ export function AllWorkspacesPage() {
   const all = useAllWorkspaces({ userId: user, status: status || undefined, limit, offset: page * limit });
   const needle = search.trim().toLowerCase();
   const items = (all.data?.items ?? []).filter(
-    (w) => !needle || [w.display_name, w.user_id, w.id, w.container_image, w.status].some((v) => v.toLowerCase().includes(needle)),
+    (w) =>
+      !needle ||
+      [w.display_name, w.user_id, w.id, w.container_image, w.status].some((v) => v.toLowerCase().includes(needle)),
   );
 
   return (
@@ -42,9 +44,25 @@ export function AllWorkspacesPage() {
         All workspaces
       </Typography>
       <Stack direction={{ xs: 'column', sm: 'row' }} spacing={2} sx={{ mb: 2 }}>
-        <TextField label="Search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} helperText="Name, user, id or image, on this page" />
-        <TextField label="Owner" value={userId} onChange={(e) => (setUserId(e.target.value), setPage(0))} helperText="Exact user id" />
-        <TextField select label="Status" value={status} onChange={(e) => (setStatus(e.target.value as WorkspaceStatus | ''), setPage(0))} sx={{ minWidth: 160 }}>
+        <TextField
+          label="Search"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+          helperText="Name, user, id or image, on this page"
+        />
+        <TextField
+          label="Owner"
+          value={userId}
+          onChange={(e) => (setUserId(e.target.value), setPage(0))}
+          helperText="Exact user id"
+        />
+        <TextField
+          select
+          label="Status"
+          value={status}
+          onChange={(e) => (setStatus(e.target.value as WorkspaceStatus | ''), setPage(0))}
+          sx={{ minWidth: 160 }}
+        >
           <MenuItem value="">Any</MenuItem>
           {STATUSES.map((s) => (
             <MenuItem key={s} value={s}>

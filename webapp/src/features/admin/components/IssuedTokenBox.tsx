@@ -19,14 +19,18 @@ export function IssuedTokenBox({ issued, onDone }: { issued: IssuedToken; onDone
           value={issued.token}
           fullWidth
           size="small"
-          slotProps={{ htmlInput: { readOnly: true, onFocus: (e: React.FocusEvent<HTMLInputElement>) => e.target.select() } }}
+          slotProps={{
+            htmlInput: { readOnly: true, onFocus: (e: React.FocusEvent<HTMLInputElement>) => e.target.select() },
+          }}
         />
         <Button variant="outlined" onClick={() => void copy()}>
           Copy
         </Button>
         <Button onClick={onDone}>Done</Button>
       </Stack>
-      <span aria-live="polite">{copied === true ? 'Copied.' : copied === false ? 'Copying failed: select the token and copy it.' : ''}</span>
+      <span aria-live="polite">
+        {copied === true ? 'Copied.' : copied === false ? 'Copying failed: select the token and copy it.' : ''}
+      </span>
     </Alert>
   );
 }

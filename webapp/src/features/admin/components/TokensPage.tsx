@@ -1,4 +1,14 @@
-import { Alert, Button, Checkbox, FormControlLabel, MenuItem, Paper, Stack, TextField, Typography } from '@mui/material';
+import {
+  Alert,
+  Button,
+  Checkbox,
+  FormControlLabel,
+  MenuItem,
+  Paper,
+  Stack,
+  TextField,
+  Typography,
+} from '@mui/material';
 import { useState, type FormEvent } from 'react';
 import type { IssuedToken } from '@/api/types';
 import { errorMessage } from '@/lib/errors';
@@ -51,18 +61,42 @@ export function TokensPage() {
             value={userId}
             onChange={(e) => setUserId(e.target.value)}
             error={invalid}
-            helperText={invalid ? 'Letters, digits and . _ @ -, starting with a letter or digit.' : 'Who signs in with it'}
+            helperText={
+              invalid ? 'Letters, digits and . _ @ -, starting with a letter or digit.' : 'Who signs in with it'
+            }
           />
-          <TextField label="Description" value={description} onChange={(e) => setDescription(e.target.value)} helperText="Optional" slotProps={{ htmlInput: { maxLength: 200 } }} />
-          <TextField select label="Expires after" value={lifetime} onChange={(e) => setLifetime(Number(e.target.value))} sx={{ minWidth: 160 }} helperText=" ">
+          <TextField
+            label="Description"
+            value={description}
+            onChange={(e) => setDescription(e.target.value)}
+            helperText="Optional"
+            slotProps={{ htmlInput: { maxLength: 200 } }}
+          />
+          <TextField
+            select
+            label="Expires after"
+            value={lifetime}
+            onChange={(e) => setLifetime(Number(e.target.value))}
+            sx={{ minWidth: 160 }}
+            helperText=" "
+          >
             {LIFETIMES.map((l) => (
               <MenuItem key={l.seconds} value={l.seconds}>
                 {l.label}
               </MenuItem>
             ))}
           </TextField>
-          <FormControlLabel control={<Checkbox checked={isAdmin} onChange={(e) => setIsAdmin(e.target.checked)} />} label="Administrator" />
-          <Button type="submit" variant="contained" loading={issue.isPending} disabled={!userId.trim() || invalid} sx={{ mt: { md: 1 } }}>
+          <FormControlLabel
+            control={<Checkbox checked={isAdmin} onChange={(e) => setIsAdmin(e.target.checked)} />}
+            label="Administrator"
+          />
+          <Button
+            type="submit"
+            variant="contained"
+            loading={issue.isPending}
+            disabled={!userId.trim() || invalid}
+            sx={{ mt: { md: 1 } }}
+          >
             Issue token
           </Button>
         </Stack>

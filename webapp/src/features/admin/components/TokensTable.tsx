@@ -46,7 +46,12 @@ export function TokensTable() {
                   <TableCell>{formatDateTime(t.created_at)}</TableCell>
                   <TableCell>{formatDateTime(t.expires_at)}</TableCell>
                   <TableCell>
-                    <Button size="small" color="error" onClick={() => revoke.mutate(t.id)} disabled={revoke.isPending && revoke.variables === t.id}>
+                    <Button
+                      size="small"
+                      color="error"
+                      onClick={() => revoke.mutate(t.id)}
+                      disabled={revoke.isPending && revoke.variables === t.id}
+                    >
                       Revoke
                     </Button>
                   </TableCell>

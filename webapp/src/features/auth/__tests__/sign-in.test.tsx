@@ -14,7 +14,10 @@ describe('sign-in', () => {
   });
 
   it('shows the server message for a wrong token, in an alert', async () => {
-    server.use(handlers.me(null), http.post(`${API}/auth/login`, () => problem(401, 'This token is not valid: sign in again.')));
+    server.use(
+      handlers.me(null),
+      http.post(`${API}/auth/login`, () => problem(401, 'This token is not valid: sign in again.')),
+    );
     const { user } = renderApp('#/signin');
     await user.type(await screen.findByLabelText('Access token'), 'wrong');
     await user.click(screen.getByRole('button', { name: 'Sign in' }));

@@ -19,7 +19,9 @@ export function AuthGate() {
     if (probablyInMlLab(location.search)) {
       return (
         <CenteredMessage title="Sign in to ML Lab first">
-          <Typography>Your ML Lab session has ended or was not found. Sign in to ML Lab, then open Workspaces again.</Typography>
+          <Typography>
+            Your ML Lab session has ended or was not found. Sign in to ML Lab, then open Workspaces again.
+          </Typography>
         </CenteredMessage>
       );
     }

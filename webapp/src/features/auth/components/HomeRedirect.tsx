@@ -6,5 +6,7 @@ export function HomeRedirect() {
   const { data: me } = useMe();
   const location = useLocation();
   if (!me) return null;
-  return <Navigate to={{ pathname: `/users/${encodeURIComponent(me.id)}/workspace`, search: location.search }} replace />;
+  return (
+    <Navigate to={{ pathname: `/users/${encodeURIComponent(me.id)}/workspace`, search: location.search }} replace />
+  );
 }

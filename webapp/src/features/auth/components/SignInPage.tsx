@@ -21,7 +21,10 @@ export function SignInPage() {
     login.mutate(token.trim(), {
       onSuccess: (me) => {
         rememberMode(me.auth_mode);
-        navigate({ pathname: `/users/${encodeURIComponent(me.id)}/workspace`, search: location.search }, { replace: true });
+        navigate(
+          { pathname: `/users/${encodeURIComponent(me.id)}/workspace`, search: location.search },
+          { replace: true },
+        );
       },
     });
   };

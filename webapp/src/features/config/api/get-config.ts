@@ -4,6 +4,7 @@ import { keys } from '@/lib/query-keys';
 
 export const getConfig = () => unwrap(api.GET('/config'));
 
-export const configQueryOptions = () => queryOptions({ queryKey: keys.config, queryFn: getConfig, staleTime: 5 * 60_000 });
+export const configQueryOptions = () =>
+  queryOptions({ queryKey: keys.config, queryFn: getConfig, staleTime: 5 * 60_000 });
 
 export const useConfig = () => useQuery(configQueryOptions());

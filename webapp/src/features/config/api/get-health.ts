@@ -5,6 +5,7 @@ import { api, unwrap } from '@/lib/api-client';
 // change does. A 503 still names the backend, but then nothing is sure: treat as unknown.
 export const getHealth = () => unwrap(api.GET('/healthz'));
 
-export const healthQueryOptions = () => queryOptions({ queryKey: ['health'], queryFn: getHealth, staleTime: 5 * 60_000, retry: false });
+export const healthQueryOptions = () =>
+  queryOptions({ queryKey: ['health'], queryFn: getHealth, staleTime: 5 * 60_000, retry: false });
 
 export const useHealth = () => useQuery(healthQueryOptions());

@@ -37,7 +37,9 @@ describe('create dialog', () => {
 
   it('checks the server rules inline and sends nothing while a field is wrong', async () => {
     let posted = false;
-    server.use(http.post(`${API}/users/alice/workspace`, () => ((posted = true), problem(500, 'should not be called'))));
+    server.use(
+      http.post(`${API}/users/alice/workspace`, () => ((posted = true), problem(500, 'should not be called'))),
+    );
     const { user, dialog } = await openDialog();
     const field = (label: string) => within(dialog).getByLabelText(label);
 

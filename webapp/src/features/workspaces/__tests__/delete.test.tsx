@@ -49,7 +49,9 @@ describe('delete dialog', () => {
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
     expect(calls).toEqual([]);
 
-    server.use(http.delete(`${API}/users/alice/workspace/:id`, () => problem(503, 'The Docker engine cannot be reached.')));
+    server.use(
+      http.delete(`${API}/users/alice/workspace/:id`, () => problem(503, 'The Docker engine cannot be reached.')),
+    );
     await user.click(within(screen.getByRole('article', { name: 'Doomed' })).getByRole('button', { name: 'Delete' }));
     const again = await screen.findByRole('dialog', { name: 'Delete workspace' });
     await user.click(within(again).getByRole('button', { name: 'Delete' }));

@@ -37,7 +37,10 @@ describe('workspace list', () => {
     for (const name of ['Stop', 'Restart', 'Settings', 'Details', 'Delete'])
       expect(within(running).getByRole('button', { name })).toBeInTheDocument();
     expect(within(running).queryByRole('button', { name: 'Start' })).not.toBeInTheDocument();
-    expect(await within(running).findByRole('progressbar', { name: 'Memory usage' })).toHaveAttribute('aria-valuenow', '50');
+    expect(await within(running).findByRole('progressbar', { name: 'Memory usage' })).toHaveAttribute(
+      'aria-valuenow',
+      '50',
+    );
 
     const stopped = screen.getByRole('article', { name: 'Old one' });
     expect(within(stopped).getByText('stopped')).toBeInTheDocument();

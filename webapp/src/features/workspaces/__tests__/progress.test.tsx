@@ -18,7 +18,12 @@ const event = (phase: string, extra: Partial<WorkspaceEvent> = {}): WorkspaceEve
 
 describe('start progress', () => {
   it('follows the events stream: phases, pull progress, then the new status', async () => {
-    const starting = workspace({ id: 'wsstarting', display_name: 'Starting', status: 'pending', status_message: 'Starting.' });
+    const starting = workspace({
+      id: 'wsstarting',
+      display_name: 'Starting',
+      status: 'pending',
+      status_message: 'Starting.',
+    });
     server.use(handlers.list([starting]));
     renderApp('#/users/alice/workspace');
     const card = await screen.findByRole('article', { name: 'Starting' });
@@ -28,9 +33,15 @@ describe('start progress', () => {
     const source = FakeEventSource.latest('/wsstarting/events')!;
     expect(source.url).toBe(`${API}/users/alice/workspace/wsstarting/events`);
 
-    act(() => source.emit('pulling', event('pulling', { layer: 'a', current: 0, total: 100, message: 'Pulling the image' })));
-    act(() => source.emit('pulling', event('pulling', { layer: 'b', current: 0, total: 100, message: 'Pulling the image' })));
-    act(() => source.emit('pulling', event('pulling', { layer: 'a', current: 50, total: 100, message: 'Pulling the image' })));
+    act(() =>
+      source.emit('pulling', event('pulling', { layer: 'a', current: 0, total: 100, message: 'Pulling the image' })),
+    );
+    act(() =>
+      source.emit('pulling', event('pulling', { layer: 'b', current: 0, total: 100, message: 'Pulling the image' })),
+    );
+    act(() =>
+      source.emit('pulling', event('pulling', { layer: 'a', current: 50, total: 100, message: 'Pulling the image' })),
+    );
     await waitFor(() => expect(bar).toHaveAttribute('aria-valuenow', '13')); // 50 of 200 bytes → 12.5% of 0–50
     expect(within(card).getByText('Downloading the image: Pulling the image')).toBeInTheDocument();
 
@@ -39,7 +50,11 @@ describe('start progress', () => {
     expect(within(card).getByText('Waiting for it to answer: Waiting for Jupyter to answer')).toBeInTheDocument();
 
     // Ready: the list is read again, and the stream is closed once the server ends it.
-    server.use(handlers.list([{ ...starting, status: 'running', status_message: 'Running.', access_url: '/workspaces/wsstarting/' }]));
+    server.use(
+      handlers.list([
+        { ...starting, status: 'running', status_message: 'Running.', access_url: '/workspaces/wsstarting/' },
+      ]),
+    );
     act(() => source.emit('ready', event('ready')));
     act(() => source.end());
     expect(await within(card).findByRole('link', { name: 'Open' })).toBeInTheDocument();
@@ -48,7 +63,12 @@ describe('start progress', () => {
   });
 
   it('a failed start shows why and offers Start and Delete again', async () => {
-    const starting = workspace({ id: 'wsstarting', display_name: 'Doomed', status: 'pending', status_message: 'Starting.' });
+    const starting = workspace({
+      id: 'wsstarting',
+      display_name: 'Doomed',
+      status: 'pending',
+      status_message: 'Starting.',
+    });
     server.use(handlers.list([starting]));
     renderApp('#/users/alice/workspace');
     const card = await screen.findByRole('article', { name: 'Doomed' });

@@ -11,7 +11,9 @@ const current = workspace({ id: 'wssettings', display_name: 'Tuned', idle_timeou
 async function openSettings() {
   server.use(handlers.list([current, workspace({ display_name: 'Other' })]));
   const view = renderApp('#/users/alice/workspace');
-  await view.user.click(within(await screen.findByRole('article', { name: 'Tuned' })).getByRole('button', { name: 'Settings' }));
+  await view.user.click(
+    within(await screen.findByRole('article', { name: 'Tuned' })).getByRole('button', { name: 'Settings' }),
+  );
   const dialog = await screen.findByRole('dialog', { name: 'Workspace settings' });
   await within(dialog).findByLabelText('Name');
   return { ...view, dialog };
@@ -47,13 +49,19 @@ describe('settings dialog', () => {
   });
 
   it('warns that a new image restarts a running workspace, and shows a refusal', async () => {
-    server.use(http.patch(`${API}/users/alice/workspace/wssettings`, () => problem(400, "The image 'gpu' needs a GPU runtime this host lacks.")));
+    server.use(
+      http.patch(`${API}/users/alice/workspace/wssettings`, () =>
+        problem(400, "The image 'gpu' needs a GPU runtime this host lacks."),
+      ),
+    );
     const { user, dialog } = await openSettings();
     await user.click(within(dialog).getByRole('combobox', { name: 'Image' }));
     await user.click(await screen.findByRole('option', { name: 'ML workspace (GPU)' }));
     expect(within(dialog).getByText(/Saving restarts this workspace/)).toBeInTheDocument();
     await user.click(within(dialog).getByRole('button', { name: 'Save' }));
-    expect(await within(dialog).findByRole('alert')).toHaveTextContent("The image 'gpu' needs a GPU runtime this host lacks.");
+    expect(await within(dialog).findByRole('alert')).toHaveTextContent(
+      "The image 'gpu' needs a GPU runtime this host lacks.",
+    );
   });
 
   it("refuses another workspace's name inline", async () => {

@@ -4,7 +4,9 @@ import { keys } from '@/lib/query-keys';
 import { isTransitioning } from '../status';
 
 export const getWorkspace = (userId: string, id: string) =>
-  unwrap(api.GET('/users/{user_id}/workspace/{workspace_id}', { params: { path: { user_id: userId, workspace_id: id } } }));
+  unwrap(
+    api.GET('/users/{user_id}/workspace/{workspace_id}', { params: { path: { user_id: userId, workspace_id: id } } }),
+  );
 
 export const workspaceQueryOptions = (userId: string, id: string) =>
   queryOptions({

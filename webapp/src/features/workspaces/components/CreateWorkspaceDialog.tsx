@@ -1,4 +1,13 @@
-import { Alert, Button, Dialog, DialogActions, DialogContent, DialogTitle, useMediaQuery, useTheme } from '@mui/material';
+import {
+  Alert,
+  Button,
+  Dialog,
+  DialogActions,
+  DialogContent,
+  DialogTitle,
+  useMediaQuery,
+  useTheme,
+} from '@mui/material';
 import { useId, useState, type FormEvent } from 'react';
 import type { ConfigOptions, Workspace } from '@/api/types';
 import { errorMessage } from '@/lib/errors';
@@ -14,7 +23,11 @@ export function CreateWorkspaceDialog({ userId, config, existing, onClose }: Pro
   const titleId = useId();
   const narrow = useMediaQuery(useTheme().breakpoints.down('sm'));
   // Checked as the user types, with the server's rules: most refusals never reach the server.
-  const errors = validate(values, config, existing.map((w) => w.display_name));
+  const errors = validate(
+    values,
+    config,
+    existing.map((w) => w.display_name),
+  );
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -23,24 +36,31 @@ export function CreateWorkspaceDialog({ userId, config, existing, onClose }: Pro
   };
 
   return (
-    <Dialog open onClose={onClose} aria-labelledby={titleId} fullScreen={narrow} maxWidth="sm" fullWidth>
-      <form onSubmit={submit} noValidate>
-        <DialogTitle id={titleId}>New workspace</DialogTitle>
-        <DialogContent>
-          <WorkspaceFields config={config} values={values} errors={errors} onChange={setValues} showStartNow />
-          {create.error && (
-            <Alert severity="error" role="alert" sx={{ mt: 2 }}>
-              {errorMessage(create.error)}
-            </Alert>
-          )}
-        </DialogContent>
-        <DialogActions>
-          <Button onClick={onClose}>Cancel</Button>
-          <Button type="submit" variant="contained" loading={create.isPending}>
-            Create
-          </Button>
-        </DialogActions>
-      </form>
+    // The paper itself is the form, so the content scrolls and the buttons stay in view.
+    <Dialog
+      open
+      onClose={onClose}
+      aria-labelledby={titleId}
+      fullScreen={narrow}
+      maxWidth="sm"
+      fullWidth
+      slotProps={{ paper: { component: 'form', onSubmit: submit, noValidate: true } as object }}
+    >
+      <DialogTitle id={titleId}>New workspace</DialogTitle>
+      <DialogContent>
+        <WorkspaceFields config={config} values={values} errors={errors} onChange={setValues} showStartNow />
+        {create.error && (
+          <Alert severity="error" role="alert" sx={{ mt: 2 }}>
+            {errorMessage(create.error)}
+          </Alert>
+        )}
+      </DialogContent>
+      <DialogActions>
+        <Button onClick={onClose}>Cancel</Button>
+        <Button type="submit" variant="contained" loading={create.isPending}>
+          Create
+        </Button>
+      </DialogActions>
     </Dialog>
   );
 }

@@ -1,4 +1,14 @@
-import { Alert, Button, Checkbox, Dialog, DialogActions, DialogContent, DialogContentText, DialogTitle, FormControlLabel } from '@mui/material';
+import {
+  Alert,
+  Button,
+  Checkbox,
+  Dialog,
+  DialogActions,
+  DialogContent,
+  DialogContentText,
+  DialogTitle,
+  FormControlLabel,
+} from '@mui/material';
 import { useId, useState } from 'react';
 import type { Workspace } from '@/api/types';
 import { errorMessage } from '@/lib/errors';
@@ -27,7 +37,8 @@ export function DeleteDialog({ workspace, onClose, onDeleted }: Props) {
       <DialogTitle id={titleId}>Delete workspace</DialogTitle>
       <DialogContent>
         <DialogContentText sx={{ mb: 1 }}>
-          Delete “{workspace.display_name}”? Its container is removed. Its data in /workspace is kept unless you tick the box below.
+          Delete “{workspace.display_name}”? Its container is removed. Its data in /workspace is kept unless you tick
+          the box below.
         </DialogContentText>
         <FormControlLabel
           control={<Checkbox checked={deleteData} onChange={(e) => setDeleteData(e.target.checked)} />}

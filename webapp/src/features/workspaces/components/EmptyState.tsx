@@ -7,8 +7,8 @@ export function EmptyState({ onCreate }: { onCreate: () => void }) {
         No workspaces yet
       </Typography>
       <Typography color="text.secondary" sx={{ mb: 3, maxWidth: 520, mx: 'auto' }}>
-        A workspace is your own Jupyter, VS Code and terminal in the browser, with its own CPUs, memory and disk.
-        Your files in /workspace are kept when it stops. Create one to start: choose a name, an image and its size.
+        A workspace is your own Jupyter, VS Code and terminal in the browser, with its own CPUs, memory and disk. Your
+        files in /workspace are kept when it stops. Create one to start: choose a name, an image and its size.
       </Typography>
       <Button variant="contained" onClick={onCreate}>
         Create your first workspace

@@ -4,7 +4,12 @@ import { openHref } from '../links';
 
 export function OpenHerePanel({ workspace }: { workspace: Workspace }) {
   const href = workspace.status === 'running' ? openHref(workspace) : null;
-  if (!href) return <Alert severity="info" role="status">The workspace opens here once it is running. Start it first.</Alert>;
+  if (!href)
+    return (
+      <Alert severity="info" role="status">
+        The workspace opens here once it is running. Start it first.
+      </Alert>
+    );
   return (
     <>
       <Button href={href} target="_blank" rel="noopener" sx={{ mb: 1 }}>

@@ -31,7 +31,8 @@ export function OverviewPanel({ workspace: w, config }: { workspace: Workspace; 
             </Button>
           }
         >
-          Stops at {formatDateTime(w.stops_at)} ({formatRelative(w.stops_at)}){w.stop_reason ? `: ${w.stop_reason}` : ''}.
+          Stops at {formatDateTime(w.stops_at)} ({formatRelative(w.stops_at)})
+          {w.stop_reason ? `: ${w.stop_reason}` : ''}.
         </Alert>
       )}
       {extend.error && (

@@ -1,4 +1,15 @@
-import { Alert, Button, Dialog, DialogActions, DialogContent, DialogContentText, DialogTitle, useMediaQuery, useTheme } from '@mui/material';
+import {
+  Alert,
+  Box,
+  Button,
+  Dialog,
+  DialogActions,
+  DialogContent,
+  DialogContentText,
+  DialogTitle,
+  useMediaQuery,
+  useTheme,
+} from '@mui/material';
 import { useId, useState, type FormEvent } from 'react';
 import type { ConfigOptions, Workspace } from '@/api/types';
 import { Loading } from '@/components/CenteredMessage';
@@ -42,13 +53,18 @@ function SettingsForm({ workspace, config, onClose }: Props & { config: ConfigOp
   const changes = toUpdate(values, before);
   // Like the server: only what changes is checked, so a limit lowered since never blocks a save.
   const errors = Object.fromEntries(
-    Object.entries(validate(values, config, others.map((w) => w.display_name))).filter(
-      ([key]) => values[key as keyof FormValues] !== before[key as keyof FormValues],
-    ),
+    Object.entries(
+      validate(
+        values,
+        config,
+        others.map((w) => w.display_name),
+      ),
+    ).filter(([key]) => values[key as keyof FormValues] !== before[key as keyof FormValues]),
   ) as FormErrors;
   // ML Lab recreates its services on every change; the Docker backend resizes live.
   const onMlLab = useHealth().data?.backend === 'mllab';
-  const restarts = (onMlLab ? Object.keys(changes).length > 0 : needsRestart(changes)) && workspace.status === 'running';
+  const restarts =
+    (onMlLab ? Object.keys(changes).length > 0 : needsRestart(changes)) && workspace.status === 'running';
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -58,7 +74,13 @@ function SettingsForm({ workspace, config, onClose }: Props & { config: ConfigOp
   };
 
   return (
-    <form onSubmit={submit} noValidate>
+    // A flex column like the dialog's paper, so the content scrolls and the buttons stay in view.
+    <Box
+      component="form"
+      onSubmit={submit}
+      noValidate
+      sx={{ display: 'flex', flexDirection: 'column', minHeight: 0, flex: '1 1 auto' }}
+    >
       <DialogContent>
         <DialogContentText sx={{ mb: 1 }}>
           {onMlLab
@@ -90,6 +112,6 @@ function SettingsForm({ workspace, config, onClose }: Props & { config: ConfigOp
           Save
         </Button>
       </DialogActions>
-    </form>
+    </Box>
   );
 }

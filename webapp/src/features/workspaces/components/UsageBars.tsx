@@ -2,7 +2,17 @@ import { Box, LinearProgress, Typography } from '@mui/material';
 import type { WorkspaceStats } from '@/api/types';
 import { formatMb } from '@/lib/format';
 
-function Bar({ label, used, limit, text }: { label: string; used: number | null | undefined; limit: number; text: string }) {
+function Bar({
+  label,
+  used,
+  limit,
+  text,
+}: {
+  label: string;
+  used: number | null | undefined;
+  limit: number;
+  text: string;
+}) {
   const percent = used == null || !limit ? 0 : Math.min(100, (100 * used) / limit);
   const high = percent >= 90;
   return (

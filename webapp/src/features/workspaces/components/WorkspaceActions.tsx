@@ -35,7 +35,11 @@ export function WorkspaceActions({ workspace, showDetails = true, onDeleted }: P
           </Button>
         )}
         {canStart(workspace) && (
-          <Button variant={href ? 'outlined' : 'contained'} disabled={busy} onClick={() => (reset(), start.mutate(workspace.id))}>
+          <Button
+            variant={href ? 'outlined' : 'contained'}
+            disabled={busy}
+            onClick={() => (reset(), start.mutate(workspace.id))}
+          >
             Start
           </Button>
         )}
@@ -53,7 +57,10 @@ export function WorkspaceActions({ workspace, showDetails = true, onDeleted }: P
           Settings
         </Button>
         {showDetails && (
-          <Button variant="text" onClick={() => navigate(`/users/${encodeURIComponent(userId)}/workspace/${workspace.id}`)}>
+          <Button
+            variant="text"
+            onClick={() => navigate(`/users/${encodeURIComponent(userId)}/workspace/${workspace.id}`)}
+          >
             Details
           </Button>
         )}

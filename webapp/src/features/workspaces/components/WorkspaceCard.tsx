@@ -24,7 +24,12 @@ export function WorkspaceCard({ workspace, config }: { workspace: Workspace; con
   const { compute } = workspace;
 
   return (
-    <Card component="article" aria-labelledby={titleId} variant="outlined" sx={{ display: 'flex', flexDirection: 'column' }}>
+    <Card
+      component="article"
+      aria-labelledby={titleId}
+      variant="outlined"
+      sx={{ display: 'flex', flexDirection: 'column' }}
+    >
       <CardContent sx={{ flexGrow: 1 }}>
         <Stack direction="row" spacing={1} sx={{ alignItems: 'center', justifyContent: 'space-between', mb: 1 }}>
           <Typography id={titleId} variant="h6" component="h2" sx={{ overflowWrap: 'anywhere' }}>
@@ -36,12 +41,16 @@ export function WorkspaceCard({ workspace, config }: { workspace: Workspace; con
           {workspace.status_message}
         </Typography>
         {starting && <StartProgress progress={progress} />}
-        <Box component="dl" sx={{ display: 'grid', gridTemplateColumns: 'auto 1fr', columnGap: 2, rowGap: 0.25, m: 0, fontSize: 14 }}>
+        <Box
+          component="dl"
+          sx={{ display: 'grid', gridTemplateColumns: 'auto 1fr', columnGap: 2, rowGap: 0.25, m: 0, fontSize: 14 }}
+        >
           <dt>Image</dt>
           <dd style={{ margin: 0, overflowWrap: 'anywhere' }}>{imageName(workspace.container_image, config)}</dd>
           <dt>Size</dt>
           <dd style={{ margin: 0 }}>
-            {compute.cpus} CPU{compute.cpus === 1 ? '' : 's'}, {formatMb(compute.memory)} memory, {formatMb(compute.volume_size)} disk
+            {compute.cpus} CPU{compute.cpus === 1 ? '' : 's'}, {formatMb(compute.memory)} memory,{' '}
+            {formatMb(compute.volume_size)} disk
             {compute.gpus ? `, ${compute.gpus} GPU${compute.gpus === 1 ? '' : 's'}` : ''}
           </dd>
           <dt>Created</dt>

@@ -30,7 +30,15 @@ export function WorkspaceDetailsPage() {
   if (workspace.isPending) return <Loading label="Loading the workspace" />;
   if (!w) {
     return (
-      <Alert severity="error" role="alert" action={<Button component={RouterLink} to={back}>Back to the list</Button>}>
+      <Alert
+        severity="error"
+        role="alert"
+        action={
+          <Button component={RouterLink} to={back}>
+            Back to the list
+          </Button>
+        }
+      >
         {errorMessage(workspace.error)}
       </Alert>
     );
@@ -54,7 +62,13 @@ export function WorkspaceDetailsPage() {
       <Box sx={{ my: 2 }}>
         <WorkspaceActions workspace={w} showDetails={false} onDeleted={() => navigate(back, { replace: true })} />
       </Box>
-      <Tabs value={tab} onChange={(_, value: number) => setTab(value)} aria-label="Workspace details" variant="scrollable" allowScrollButtonsMobile>
+      <Tabs
+        value={tab}
+        onChange={(_, value: number) => setTab(value)}
+        aria-label="Workspace details"
+        variant="scrollable"
+        allowScrollButtonsMobile
+      >
         {TABS.map((label, index) => (
           <Tab key={label} label={label} id={`tab-${index}`} aria-controls={`panel-${index}`} />
         ))}

@@ -70,7 +70,9 @@ export function WorkspaceFields({ config, values, errors, onChange, showStartNow
             label="CPUs"
             type="number"
             {...text('cpus', cpuHint)}
-            slotProps={{ htmlInput: { min: config.cpus_min, max: config.cpus_max, step: config.cpus_step, inputMode: 'decimal' } }}
+            slotProps={{
+              htmlInput: { min: config.cpus_min, max: config.cpus_max, step: config.cpus_step, inputMode: 'decimal' },
+            }}
           />
         )}
         {config.memory_options.length ? (
@@ -94,8 +96,13 @@ export function WorkspaceFields({ config, values, errors, onChange, showStartNow
         <TextField
           label="Disk (MB)"
           type="number"
-          {...text('volumeSize', `${config.volume_size_min} to ${config.volume_size_max} MB for /workspace; ${diskRule}`)}
-          slotProps={{ htmlInput: { min: config.volume_size_min, max: config.volume_size_max, step: 1, inputMode: 'numeric' } }}
+          {...text(
+            'volumeSize',
+            `${config.volume_size_min} to ${config.volume_size_max} MB for /workspace; ${diskRule}`,
+          )}
+          slotProps={{
+            htmlInput: { min: config.volume_size_min, max: config.volume_size_max, step: 1, inputMode: 'numeric' },
+          }}
         />
         {config.gpus_max > 0 && (
           <TextField

@@ -18,7 +18,10 @@ export function WorkspaceListPage() {
 
   return (
     <>
-      <Stack direction="row" sx={{ alignItems: 'center', justifyContent: 'space-between', flexWrap: 'wrap', gap: 2, mb: 3 }}>
+      <Stack
+        direction="row"
+        sx={{ alignItems: 'center', justifyContent: 'space-between', flexWrap: 'wrap', gap: 2, mb: 3 }}
+      >
         <Typography variant="h4" component="h1">
           Workspaces
         </Typography>
@@ -48,7 +51,12 @@ export function WorkspaceListPage() {
         </Box>
       )}
       {creating && config.data && (
-        <CreateWorkspaceDialog userId={userId} config={config.data} existing={list} onClose={() => setCreating(false)} />
+        <CreateWorkspaceDialog
+          userId={userId}
+          config={config.data}
+          existing={list}
+          onClose={() => setCreating(false)}
+        />
       )}
     </>
   );
