@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -132,19 +133,25 @@ class PrivateEngine:
             f"--default-address-pool=base={self.address_pool},size=24",
             f"--storage-driver={'btrfs' if self.filesystem == 'btrfs' else 'overlay2'}",
         ]
+        host_bridge = _HostBridge()
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"dockerd exited at start:\n{self.log_tail()}")
-            with contextlib.suppress(Exception):
-                if self.socket.exists() and self.client.ping():
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"dockerd did not answer within {START_TIMEOUT:g} s:\n{self.log_tail()}")
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline:
+                if self._process.poll() is not None:
+                    raise RuntimeError(f"dockerd exited at start:\n{self.log_tail()}")
+                with contextlib.suppress(Exception):
+                    if self.socket.exists() and self.client.ping():
+                        return
+                time.sleep(0.2)
+            raise RuntimeError(
+                f"dockerd did not answer within {START_TIMEOUT:g} s:\n{self.log_tail()}"
+            )
+        finally:
+            host_bridge.restore()
 
     def stop(self) -> None:
         """Stop dockerd (its containers stop with it); its storage stays."""
@@ -233,6 +240,38 @@ def private_engine(
         yield engine
     finally:
         engine.close()
+
+
+class _HostBridge:
+    """The main engine's docker0, put back if a private dockerd deleted it.
+
+    dockerd restarting on a data root that already has a default network, with
+    --default-address-pool and without live restore, deletes the interface named docker0
+    whatever its own --bridge is (moby's configureNetworking, "Clear stale bridge network"):
+    the main engine then cannot start containers on its default network. Noted before each
+    launch; after it, made again with its addresses and the ports that were on it."""
+
+    def __init__(self) -> None:
+        addresses = _output(["ip", "-o", "-4", "addr", "show", "dev", "docker0"])
+        self.addresses = re.findall(r"inet (\S+)", addresses)
+        ports = _output(["ip", "-o", "link", "show", "master", "docker0"])
+        self.ports = re.findall(r"^\d+: ([^:@]+)", ports, re.MULTILINE)
+
+    def restore(self) -> None:
+        if not self.addresses or _output(["ip", "link", "show", "docker0"]):
+            return
+        subprocess.run(["ip", "link", "add", "docker0", "type", "bridge"], check=False)
+        for address in self.addresses:
+            subprocess.run(["ip", "addr", "add", address, "dev", "docker0"], check=False)
+        for port in self.ports:
+            subprocess.run(["ip", "link", "set", port, "master", "docker0"], check=False)
+        subprocess.run(["ip", "link", "set", "docker0", "up"], check=False)
+
+
+def _output(command: list[str]) -> str:
+    """The command's output, empty if it failed."""
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    return result.stdout if result.returncode == 0 else ""
 
 
 def _run(command: list[str]) -> str:
