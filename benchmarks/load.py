@@ -47,7 +47,13 @@ def proxy(bench: Bench, seconds: float) -> dict[str, WrkResult]:
             for name in ("proxy", "direct", "direct", "proxy"):
                 url, headers = targets[name]
                 measured[name].append(wrk(url, half, CONNECTIONS, headers=headers))
-            return {name: _combine(results) for name, results in measured.items()}
+            combined = {name: _combine(results) for name, results in measured.items()}
+            # What nginx asks the backend before every proxied request, on its own.
+            check = {**bench.auth(USER), "X-Original-URI": path}
+            combined["check"] = wrk(
+                bench.url + "/api/auth/workspace-access", half, CONNECTIONS, headers=check
+            )
+            return combined
         finally:
             bench.delete(client, USER, workspace["id"])
 

@@ -48,11 +48,14 @@ def raw_config(name: str, network: str) -> dict[str, Any]:
     }
 
 
-def raw_start(bench: Bench, name: str) -> float:
-    """Seconds from `docker run` to the container answering at its address."""
+def raw_start(bench: Bench, name: str, run_times: list[float] | None = None) -> float:
+    """Seconds from `docker run` to the container answering at its address (and, into
+    `run_times`, the seconds `docker run` itself took)."""
     client = bench.target.client
     started = time.monotonic()
     container = client.containers.run(**raw_config(name, bench.target.network))
+    if run_times is not None:
+        run_times.append(time.monotonic() - started)
     container.reload()
     address = container.attrs["NetworkSettings"]["Networks"][bench.target.network]["IPAddress"]
     return wait_answers(f"http://{address}:8080/workspaces/{name}/api") - started
@@ -96,7 +99,7 @@ def keep_network(bench: Bench) -> str:
 def time_to_ready(bench: Bench, repetitions: int) -> dict[str, list[float]]:
     """Interleaved: each round runs the three kinds in a rotated order, so drift of the
     machine's load hits all of them."""
-    times: dict[str, list[float]] = {"manager": [], "post": [], "wait": [], "raw": []}
+    times: dict[str, list[float]] = {"manager": [], "post": [], "wait": [], "raw": [], "run": []}
 
     def manager() -> None:
         ready, post, workspace_id = manager_start(bench, "ready-" + secrets.token_hex(3))
@@ -112,7 +115,7 @@ def time_to_ready(bench: Bench, repetitions: int) -> dict[str, list[float]]:
     def raw() -> None:
         name = f"lwmbench-raw-{secrets.token_hex(3)}"
         try:
-            times["raw"].append(raw_start(bench, name))
+            times["raw"].append(raw_start(bench, name, times["run"]))
         finally:
             raw_remove(bench, name)
 

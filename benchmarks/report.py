@@ -46,6 +46,9 @@ def _output(*command: str) -> str:
         return "?"
 
 
+LOAD_AT_START = os.getloadavg()
+
+
 def machine() -> list[str]:
     cpu = "?"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -60,7 +63,9 @@ def machine() -> list[str]:
         f"- machine: {os.cpu_count()} cores ({cpu}), {memory_kb / 1024**2:.0f} GiB memory, "
         f"{platform.system()} {platform.release()}",
         f"- Docker engine: {_output('docker', 'version', '--format', '{{.Server.Version}}')}",
-        f"- load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+        f"- load average (1, 5, 15 min) at the start: "
+        f"{' '.join(f'{x:.2f}' for x in LOAD_AT_START)}; at the end: "
+        f"{' '.join(f'{x:.2f}' for x in load)}",
     ]
 
 
