@@ -19,7 +19,11 @@ from typing import Any
 import docker
 import httpx
 import pytest
+import requests.exceptions
+from docker.models.containers import Container
+from docker.models.volumes import Volume
 
+from lab_workspace_manager.backends.docker.backend import DockerBackend
 from tests.apiclient import Api, eventually, open_api
 from tests.conftest import (
     ECHO_IMAGE,
@@ -352,4 +356,50 @@ async def test_a_full_workspace_recovers_once_room_is_made(engine: docker.Docker
         assert stats["volume_used"] < 10 and stats["warnings"] == [], stats
         assert (await api.get(workspace["id"])).json()["status"] == "running"
         assert read(container, "/workspace/kept.txt") == "kept\n"
+        accounted_for(engine, api.settings.instance_id, await all_listed(api))
+
+
+async def test_a_create_cut_before_its_start_is_started_by_the_reconciler(
+    engine: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: a create cut between creating the container and starting it (the manager or
+    the engine restarting) left a workspace reading "Starting: the container is created."
+    for ever. Here the cut is made exact: the start is skipped, as if the manager had died."""
+    async with own_instance(engine) as api:
+        with monkeypatch.context() as patched:
+            patched.setattr(Container, "start", lambda self, **kwargs: None)
+            cut = await api.create(display_name="cut")
+        assert cut["status"] == "pending", cut
+        assert workspace_container(engine, api.settings.instance_id, cut["id"]).status == "created"
+        await api.backend.reconcile()  # type: ignore[attr-defined]
+        await eventually(api, cut["id"], lambda w: w["status"] == "running")
+        accounted_for(engine, api.settings.instance_id, await all_listed(api))
+
+
+async def test_a_create_the_engine_cut_is_undone_once_it_is_back(
+    engine: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: a create cut by the engine going away answered 503 "could not create", but
+    its rollback failed too (no engine), and once the engine was back the workspace appeared.
+    The reconciler now finishes the rollback, unless the user has acted on it since."""
+    unreachable = requests.exceptions.ConnectionError("engine gone")
+
+    def gone(*args: object, **kwargs: object) -> None:
+        raise unreachable
+
+    async with own_instance(engine) as api:
+        with monkeypatch.context() as patched:
+            patched.setattr(Container, "start", gone)
+            patched.setattr(Volume, "remove", gone)
+            patched.setattr(DockerBackend, "_remove_containers", gone)
+            for name in ("undone", "kept"):
+                response = await api.client.post(api.path(), json={"display_name": name})
+                assert response.status_code == 503, response.text
+                assert "could not create" in response.json()["detail"]
+        listed = {w["display_name"]: w for w in (await api.client.get(api.path())).json()}
+        assert set(listed) == {"undone", "kept"}  # until the reconciler runs
+        await api.action(listed["kept"]["id"], "start", wait=True)  # the user acts on it
+        await api.backend.reconcile()  # type: ignore[attr-defined]
+        after = (await api.client.get(api.path())).json()
+        assert [(w["display_name"], w["status"]) for w in after] == [("kept", "running")]
         accounted_for(engine, api.settings.instance_id, await all_listed(api))

@@ -98,6 +98,9 @@ class DockerBackend(WorkspaceBackend):
         self._pulling: dict[str, str] = {}
         self._pull_failed: dict[str, str] = {}
         self._background: set[asyncio.Task[None]] = set()
+        # Creates that failed and could not be undone (the engine went away half way): workspace
+        # id -> owner. Their callers were told they failed; the reconciler undoes them.
+        self._rollbacks_due: dict[str, str] = {}
 
     # --- the contract -------------------------------------------------------------------------
     async def list_workspaces(self, owner: str | None) -> list[WorkspaceState]:
@@ -413,6 +416,7 @@ class DockerBackend(WorkspaceBackend):
                     step()
                 except Exception:
                     log.exception("rollback step failed for workspace %s", workspace_id)
+                    self._rollbacks_due[workspace_id] = owner
             try:
                 self._collect_network(owner)
             except Exception:
@@ -533,9 +537,10 @@ class DockerBackend(WorkspaceBackend):
         no workspace left. Volumes are never removed here: one without a record is data its
         user chose to keep when deleting the workspace. A record without a container or
         volume (an interrupted create) stays a workspace its user sees and can start or
-        delete.
+        delete, except for creates this process told their caller had failed (see
+        `_finish_rollbacks`). Containers created to run but never started are started.
         """
-        removed: list[str] = []
+        removed: list[str] = self._finish_rollbacks()
         for workspace_id, found in self._scan(None, None).items():
             if not _leftovers(found):
                 continue
@@ -549,7 +554,52 @@ class DockerBackend(WorkspaceBackend):
         for network in self.client.api.networks(filters={"label": mine}):
             if self._collect_network(network["Labels"].get(L.OWNER, "")):
                 removed.append(network["Name"])
+        self._start_interrupted_starts()
         return removed
+
+    def _finish_rollbacks(self) -> list[str]:
+        """Undo the creates whose rollback failed, unless their user has acted on them since
+        (a newer record) or they run: then they stay, as workspaces. The volume goes too: its
+        container never ran, so it holds nothing of the user's."""
+        removed = []
+        for workspace_id, owner in list(self._rollbacks_due.items()):
+            with self._lock("ws:" + workspace_id):
+                found = self._scan(owner, workspace_id).get(workspace_id)
+                untouched = (
+                    found is None
+                    or not found.records
+                    or (
+                        max(int(c["Labels"][L.REVISION]) for c in found.records) == 1
+                        and (found.container is None or found.container["State"] == "created")
+                    )
+                )
+                if untouched:
+                    self._remove_containers(owner, workspace_id)
+                    volume = naming.volume_name(self.settings.instance_id, owner, workspace_id)
+                    with suppress(docker.errors.NotFound):
+                        self.client.api.remove_volume(volume, force=True)
+                    self._collect_network(owner)
+                    removed.append(workspace_id)
+            del self._rollbacks_due[workspace_id]
+        return removed
+
+    def _start_interrupted_starts(self) -> None:
+        """Start containers that were created to run but never started: a create or start cut
+        short by a manager or engine restart, which would otherwise read "Starting" forever.
+        Starting a container twice is harmless, so a create under way meanwhile is not hurt."""
+        for workspace_id, found in self._scan(None, None).items():
+            if not _never_started(found):
+                continue
+            with self._lock("ws:" + workspace_id):
+                current = self._scan(None, workspace_id).get(workspace_id)
+                if current is None or not _never_started(current):
+                    continue
+                assert current.container is not None
+                try:
+                    self.client.api.start(current.container["Id"])
+                    log.info("started workspace %s, whose start was interrupted", workspace_id)
+                except docker.errors.APIError as exc:
+                    log.warning("could not start workspace %s: %s", workspace_id, exc)
 
     def _measure_compute(self) -> dict[str, Measurement]:
         """One quick stats call per running workspace (one_shot: no 1 s sampling wait); CPU
@@ -919,6 +969,15 @@ def _address(container: dict[str, Any], instance: str) -> str | None:
 def _failure(exc: BaseException) -> str:
     detail = exc.message if isinstance(exc, ManagerError) else str(exc)
     return f"Failed: {detail}"
+
+
+def _never_started(found: _Found) -> bool:
+    return (
+        bool(found.records)
+        and found.container is not None
+        and found.container["State"] == "created"
+        and found.record().desired == "running"
+    )
 
 
 def _leftovers(found: _Found) -> list[dict[str, Any]]:
