@@ -5,7 +5,7 @@
 #
 # Debian's Python 3.11 and nginx keep this to one base image that air-gapped sites can make
 # themselves (build.py falls back to debootstrap when debian:bookworm-slim cannot be pulled).
-# The web app is built on the host (webapp/dist) and copied in when present.
+# The web app is built on the host (webapp/dist, by build.py) and copied in.
 
 FROM debian:bookworm-slim AS python-deps
 RUN apt-get update -qq \
@@ -35,7 +35,12 @@ COPY backend/lab_workspace_manager /opt/app/lab_workspace_manager
 COPY docker/nginx.conf.template /etc/lab-workspace-manager/nginx.conf.template
 COPY docker/start.sh /usr/local/bin/start-manager
 COPY webapp/ /tmp/webapp/
-RUN if [ -d /tmp/webapp/dist ]; then cp -r /tmp/webapp/dist/. /srv/app/; fi && rm -rf /tmp/webapp
+# Where the web app's sources are, its build must be too: an image without its UI fails here.
+RUN if [ -f /tmp/webapp/package.json ] && [ ! -f /tmp/webapp/dist/index.html ]; then \
+      echo "webapp/dist/index.html is missing: build the web app first (python3 build.py --make)" >&2; \
+      exit 1; \
+    fi \
+ && if [ -d /tmp/webapp/dist ]; then cp -r /tmp/webapp/dist/. /srv/app/; fi && rm -rf /tmp/webapp
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/opt/app \

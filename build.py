@@ -16,6 +16,8 @@ else made locally with debootstrap (air-gapped sites and these CI machines).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -116,6 +118,59 @@ def ensure_contaxy() -> None:
     run(str(CONTAXY_VENV / "bin" / "pip"), "install", "--quiet", *CONTAXY_REQUIREMENTS)
 
 
+WEBAPP = ROOT / "webapp"
+
+
+def has_webapp() -> bool:
+    return (WEBAPP / "package.json").exists()
+
+
+def webapp_scripts() -> dict[str, str]:
+    scripts: dict[str, str] = json.loads((WEBAPP / "package.json").read_text()).get("scripts", {})
+    return scripts
+
+
+def npm(*args: str, check: bool = True) -> int:
+    # CI=true: one-shot runs (vitest never waits in watch mode), no prompts.
+    return run("npm", *args, cwd=WEBAPP, check=check, env={**os.environ, "CI": "true"})
+
+
+def ensure_node_modules() -> None:
+    """`npm ci`, when node_modules is missing or package-lock.json changed since the last one."""
+    if shutil.which("npm") is None:
+        sys.exit("The web app needs Node.js 20 and npm (Debian's nodejs 18 is too old).")
+    digest = hashlib.sha256((WEBAPP / "package-lock.json").read_bytes()).hexdigest()
+    # Inside node_modules, so deleting node_modules forgets it too.
+    stamp = WEBAPP / "node_modules" / ".lwm-package-lock.sha256"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    npm("ci", "--no-audit", "--no-fund")
+    stamp.write_text(digest)
+
+
+def build_webapp() -> None:
+    """webapp/dist, which the image serves at /app/ (the API client is generated first)."""
+    if not has_webapp():
+        return
+    ensure_node_modules()
+    npm("run", "build")
+
+
+def test_webapp() -> int:
+    """The web app's own checks: lint (and type check, where lint does not), component tests."""
+    if not has_webapp():
+        return 0
+    ensure_node_modules()
+    scripts = webapp_scripts()
+    failed = 0
+    for script in ("lint", "typecheck", "test"):
+        if script == "typecheck" and "tsc" in scripts.get("lint", ""):
+            continue
+        if script in scripts:
+            failed |= npm("run", script, check=False)
+    return failed
+
+
 IMAGE = "lab-workspace-manager:latest"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
@@ -138,6 +193,7 @@ def build_image() -> None:
     ensure_base_image()
     ensure_python_dependencies()
     export_requirements()
+    build_webapp()
     # pip inside the build trusts what the host trusts (proxies that inspect TLS).
     ca_copy = ROOT / "docker" / "build-ca.crt"
     if HOST_CA_BUNDLE.exists():
@@ -170,7 +226,9 @@ def test(pytest_args: list[str]) -> int:
     ensure_test_images()
     ensure_contaxy()
     build_image()
-    return pipenv("run", "pytest", *pytest_args, cwd=BACKEND)
+    failed = test_webapp()
+    # The browser tests (tests/browser) drive the web app in the image built above.
+    return failed | pipenv("run", "pytest", *pytest_args, cwd=BACKEND)
 
 
 def bench(bench_args: list[str]) -> int:
@@ -187,6 +245,9 @@ def check() -> int:
     failed = pipenv("run", "ruff", "check", ".", cwd=BACKEND)
     failed |= pipenv("run", "ruff", "format", "--check", ".", cwd=BACKEND)
     failed |= pipenv("run", "mypy", "lab_workspace_manager", cwd=BACKEND)
+    if has_webapp() and "lint" in webapp_scripts():
+        ensure_node_modules()
+        failed |= npm("run", "lint", check=False)
     return failed
 
 
