@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urljoin
 
 import docker
 import pytest
@@ -60,6 +62,32 @@ def test_nginx_answers_health_and_redirects_relatively(manager: Manager) -> None
         assert docs.status_code == 200
         assert "url: 'openapi.json'" in docs.text  # relative: works under any prefix
         assert client.get("/api/openapi.json").json()["info"]["title"] == "ML Lab Workspace Manager"
+
+
+def references_in(index_html: str) -> list[str]:
+    """What index.html loads (scripts, styles, icons) from the server: its src and href
+    attributes, without inline data: URLs."""
+    found = re.findall(r'(?:src|href)="([^"]+)"', index_html)
+    return [reference for reference in found if not reference.startswith("data:")]
+
+
+def test_the_web_app_index_is_never_cached_and_its_hashed_assets_are(manager: Manager) -> None:
+    with manager.client() as client:
+        for path in ("/app/", "/app/index.html", "/app/some/deep/link"):
+            index = client.get(path)
+            assert index.status_code == 200, path
+            assert '<div id="root">' in index.text, path
+            assert index.headers["Cache-Control"] == "no-cache", path
+        assets = [ref for ref in references_in(index.text) if ref.startswith("./assets/")]
+        assert any(ref.endswith(".js") for ref in assets), index.text
+        for asset in assets:
+            response = client.get("/app/" + asset.removeprefix("./"))
+            assert response.status_code == 200, asset
+            cache = ", ".join(response.headers.get_list("Cache-Control"))
+            assert "max-age=31536000" in cache and "immutable" in cache, (asset, cache)
+            assert "no-cache" not in cache, (asset, cache)
+        missing = client.get("/app/assets/no-such-file.js")
+        assert missing.status_code == 404  # not index.html with a year of caching
 
 
 def test_the_healthcheck_checks_the_backend_too(manager: Manager) -> None:
@@ -188,6 +216,22 @@ def test_workspaces_work_under_ml_labs_path_prefix(prefixed: Manager) -> None:
         assert f'data-base-url="{prefix}/workspaces/{workspace["id"]}/"' in page.text
         redirect = client.get("/app")
         assert redirect.headers["Location"] == "app/"
+
+
+def test_the_web_app_loads_under_ml_labs_path_prefix(prefixed: Manager) -> None:
+    """Every URL in index.html is relative: resolved under ML Lab's prefix, it is still the
+    manager's (what ML Lab forwards, with the prefix stripped, is served)."""
+    prefix = "/projects/ctxy-global/services/lab-ws/access/8080"
+    with prefixed.client() as client:
+        index = client.get("/app/")
+        assert index.status_code == 200
+        references = references_in(index.text)
+        assert references, index.text
+        for reference in references:
+            outside = urljoin(f"https://lab.example{prefix}/app/", reference)
+            assert outside.startswith(f"https://lab.example{prefix}/app/"), reference
+            forwarded = outside.removeprefix(f"https://lab.example{prefix}")
+            assert client.get(forwarded).status_code == 200, forwarded
 
 
 def test_tokens_do_not_reach_the_logs(manager: Manager) -> None:
