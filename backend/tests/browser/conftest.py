@@ -102,6 +102,7 @@ def new_page(browser: Browser, manager: Manager) -> Iterator[NewPage]:
             viewport={"width": width, "height": height},
             color_scheme=color_scheme,  # type: ignore[arg-type]
         )
+        context.set_default_timeout(15_000)  # actions, like expect: fail in seconds
         contexts.append(context)
         return context.new_page()
 

@@ -1,0 +1,101 @@
+"""The main pages in light and dark, on a laptop and in a narrow window: they follow the
+system's colour scheme, fit the width, pass axe-core, and leave screenshots for reviewers."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.image.conftest import Manager
+
+from .conftest import NewPage
+from .test_errors import create_by_api
+from .ui import (
+    assert_accessible,
+    list_url,
+    open_create_dialog,
+    screenshot,
+    sign_in,
+    workspace_card,
+)
+
+# The page's background as the user sees it: the first opaque one from the body up.
+BACKGROUND_LUMINANCE = """() => {
+    for (const element of [document.body, document.documentElement]) {
+        const [r, g, b, a = 1] = getComputedStyle(element).backgroundColor
+            .match(/[\\d.]+/g).map(Number);
+        if (a > 0) return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+    }
+    return 1;  // nothing painted: the browser's white
+}"""
+
+
+def fits_the_width(page: Page) -> None:
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page is {overflow} px wider than the window"
+
+
+@pytest.mark.parametrize(
+    ("scheme", "width"), [("light", 1280), ("dark", 1280), ("light", 400), ("dark", 400)]
+)
+def test_main_pages(manager: Manager, new_page: NewPage, scheme: str, width: int) -> None:
+    user = f"wanda-{scheme}-{width}"
+    token = manager.token_for(user)
+    workspace = create_by_api(
+        manager, token, user, "a notebook with a rather long name that wraps in a narrow window"
+    )
+    name = workspace["display_name"]
+    size = "wide" if width > 600 else "narrow"
+    page = new_page(width=width, height=800, color_scheme=scheme)
+
+    def check(what: str, shot: str) -> None:
+        luminance = page.evaluate(BACKGROUND_LUMINANCE)
+        if scheme == "dark":
+            assert luminance < 0.3, f"{what} is not dark ({luminance:.2f})"
+        else:
+            assert luminance > 0.7, f"{what} is not light ({luminance:.2f})"
+        fits_the_width(page)
+        screenshot(page, f"{shot}-{scheme}-{size}")
+        assert_accessible(page, f"{what} ({scheme}, {width} px)")
+
+    page.goto("app/#/signin")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    check("the sign-in page", "signin")
+
+    sign_in(page, token, user)
+    card = workspace_card(page, name)
+    expect(card).to_be_visible()
+    check("the list", "list")
+
+    dialog = open_create_dialog(page)
+    check("the create dialog", "create-dialog")
+    # Usable at this width: filled in and sent (Playwright scrolls to the button as a user
+    # would), without starting it.
+    dialog.get_by_label("Name").fill("second")
+    dialog.get_by_label("Start now").uncheck()
+    dialog.get_by_role("button", name="Create").click()
+    expect(dialog).to_be_hidden()
+    expect(workspace_card(page, "second")).to_be_visible()
+    fits_the_width(page)
+
+    card.get_by_role("button", name="Details").click()
+    expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()
+    check("the details page", "details")
+
+
+def test_ml_labs_project_query_in_the_hash_is_tolerated(
+    manager: Manager, new_page: NewPage
+) -> None:
+    """ML Lab opens the extension at `#/users/<id>/workspace?project=<id>`."""
+    token = manager.token_for("xena")
+    workspace = create_by_api(manager, token, "xena", "xena's notebook")
+    page = new_page()
+    sign_in(page, token, "xena")
+    page.goto("app/#/users/xena/workspace?project=ctxy-global")
+    expect(page.get_by_role("heading", level=1, name="Workspaces")).to_be_visible()
+    expect(workspace_card(page, "xena's notebook")).to_be_visible()
+    expect(page).to_have_url(list_url("xena"))
+    page.goto(f"app/#/users/xena/workspace/{workspace['id']}?project=ctxy-global")
+    expect(page.get_by_role("heading", level=1, name="xena's notebook")).to_be_visible()
