@@ -33,7 +33,7 @@ def test_all_workspaces_searched_and_stopped_by_the_administrator(
     expect(page.get_by_role("heading", level=1, name="All workspaces")).to_be_visible()
     expect(page.get_by_text("rosa's training run")).to_be_visible()
     expect(page.get_by_text("uwe's notes")).to_be_visible()
-    screenshot(page, "admin-workspaces-light-wide")
+    screenshot(page, "admin-workspaces-all-users-light-wide")
     assert_accessible(page, "the administrator's list of all workspaces")
 
     page.get_by_role("textbox", name="Search").fill("rosa")
@@ -57,7 +57,7 @@ def test_tokens_issued_and_revoked_in_the_browser(manager: Manager, new_page: Ne
     new_token = admin.get_by_role("textbox", name="New token")
     expect(new_token).not_to_have_value("")
     token = new_token.input_value()
-    screenshot(admin, "admin-tokens-light-wide")
+    screenshot(admin, "admin-tokens-issued-light-wide")
     assert_accessible(admin, "the administrator's token page")
 
     # vera signs in with it, in a browser of her own.

@@ -50,7 +50,7 @@ def test_main_pages(manager: Manager, new_page: NewPage, scheme: str, width: int
     size = "wide" if width > 600 else "narrow"
     page = new_page(width=width, height=800, color_scheme=scheme)
 
-    def check(what: str, shot: str) -> None:
+    def check(page: Page, what: str, shot: str) -> None:
         luminance = page.evaluate(BACKGROUND_LUMINANCE)
         if scheme == "dark":
             assert luminance < 0.3, f"{what} is not dark ({luminance:.2f})"
@@ -62,15 +62,15 @@ def test_main_pages(manager: Manager, new_page: NewPage, scheme: str, width: int
 
     page.goto("app/#/signin")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-    check("the sign-in page", "signin")
+    check(page, "the sign-in page", "signin")
 
     sign_in(page, token, user)
     card = workspace_card(page, name)
     expect(card).to_be_visible()
-    check("the list", "list")
+    check(page, "the list", "list")
 
     dialog = open_create_dialog(page)
-    check("the create dialog", "create-dialog")
+    check(page, "the create dialog", "create-dialog")
     # Usable at this width: filled in and sent (Playwright scrolls to the button as a user
     # would), without starting it.
     dialog.get_by_label("Name").fill("second")
@@ -82,7 +82,18 @@ def test_main_pages(manager: Manager, new_page: NewPage, scheme: str, width: int
 
     card.get_by_role("button", name="Details").click()
     expect(page.get_by_role("heading", level=1, name=name)).to_be_visible()
-    check("the details page", "details")
+    check(page, "the details page", "details")
+
+    # The administrator's pages (reached by their addresses: the nav may fold away when narrow).
+    admin = new_page(width=width, height=800, color_scheme=scheme)
+    sign_in(admin, manager.admin_token, "admin")
+    admin.goto("app/#/admin/workspaces")
+    expect(admin.get_by_role("heading", level=1, name="All workspaces")).to_be_visible()
+    expect(admin.get_by_text(name).first).to_be_visible()
+    check(admin, "all workspaces", "admin-workspaces")
+    admin.goto("app/#/admin/tokens")
+    expect(admin.get_by_role("heading", level=1, name="User tokens")).to_be_visible()
+    check(admin, "user tokens", "admin-tokens")
 
 
 def test_ml_labs_project_query_in_the_hash_is_tolerated(
