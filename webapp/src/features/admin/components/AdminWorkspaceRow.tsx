@@ -1,4 +1,5 @@
-import { Alert, Button, Stack, TableCell, TableRow, Typography } from '@mui/material';
+import { Alert, Button, Link, Stack, TableCell, TableRow, Typography } from '@mui/material';
+import { Link as RouterLink } from 'react-router';
 import { useState } from 'react';
 import type { Workspace } from '@/api/types';
 import { useStopWorkspace } from '@/features/workspaces/api/stop-workspace';
@@ -14,7 +15,9 @@ export function AdminWorkspaceRow({ workspace: w }: { workspace: Workspace }) {
   return (
     <TableRow>
       <TableCell component="th" scope="row" sx={{ overflowWrap: 'anywhere' }}>
-        {w.display_name}
+        <Link component={RouterLink} to={`/users/${encodeURIComponent(w.user_id)}/workspace/${w.id}`}>
+          {w.display_name}
+        </Link>
         <Typography variant="body2" color="text.secondary">
           {w.id}
         </Typography>

@@ -2,6 +2,7 @@ import { Alert, Box, Button, Stack, Typography } from '@mui/material';
 import { useState } from 'react';
 import { useParams } from 'react-router';
 import { Loading } from '@/components/CenteredMessage';
+import { useMe } from '@/features/auth/api/get-me';
 import { useConfig } from '@/features/config/api/get-config';
 import { errorMessage } from '@/lib/errors';
 import { useWorkspaces } from '../api/get-workspaces';
@@ -12,6 +13,7 @@ import { WorkspaceCard } from './WorkspaceCard';
 export function WorkspaceListPage() {
   const userId = useParams().userId!;
   const workspaces = useWorkspaces(userId);
+  const { data: me } = useMe();
   const config = useConfig();
   const [creating, setCreating] = useState(false);
   const list = workspaces.data ?? [];
@@ -22,9 +24,16 @@ export function WorkspaceListPage() {
         direction="row"
         sx={{ alignItems: 'center', justifyContent: 'space-between', flexWrap: 'wrap', gap: 2, mb: 3 }}
       >
-        <Typography variant="h4" component="h1">
-          Workspaces
-        </Typography>
+        <div>
+          <Typography variant="h4" component="h1">
+            Workspaces
+          </Typography>
+          {me && me.id !== userId && (
+            <Typography color="text.secondary">
+              Of <strong>{userId}</strong>, managed by you as an administrator
+            </Typography>
+          )}
+        </div>
         <Button variant="contained" onClick={() => setCreating(true)} disabled={!config.data}>
           New workspace
         </Button>
