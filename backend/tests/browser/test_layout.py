@@ -110,3 +110,38 @@ def test_ml_labs_project_query_in_the_hash_is_tolerated(
     expect(page).to_have_url(list_url("xena"))
     page.goto(f"app/#/users/xena/workspace/{workspace['id']}?project=ctxy-global")
     expect(page.get_by_role("heading", level=1, name="xena's notebook")).to_be_visible()
+
+
+def focus_by_tab(page: Page, role: str, name: str, presses: int = 30) -> None:
+    """Tab until the element with this role and name has the focus, as a keyboard user does."""
+    target = page.get_by_role(role, name=name, exact=True)  # type: ignore[arg-type]
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if target.evaluate("element => element === document.activeElement"):
+            return
+    pytest.fail(f"{role} '{name}' was not reached with {presses} presses of Tab")
+
+
+def test_a_workspace_is_created_from_the_keyboard(manager: Manager, new_page: NewPage) -> None:
+    page = new_page()
+    sign_in(page, manager.token_for("yann"), "yann")
+    focus_by_tab(page, "button", "New workspace")
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="New workspace")
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+    focus_by_tab(page, "button", "New workspace")
+    page.keyboard.press("Enter")
+    expect(dialog.get_by_label("Name")).to_be_editable()
+    focus_by_tab(page, "textbox", "Name")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("typed")
+    focus_by_tab(page, "checkbox", "Start now")
+    page.keyboard.press("Space")
+    expect(dialog.get_by_label("Start now")).not_to_be_checked()
+    focus_by_tab(page, "button", "Create")
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+    expect(workspace_card(page, "typed")).to_be_visible()
