@@ -25,7 +25,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 import docker.errors
@@ -48,11 +48,14 @@ from . import disk_limits
 from . import labels as L
 from . import spec as build
 from .engine import in_thread, make_client
+from .inventory import Inventory
 from .readiness import ReadinessTracker
 from .records import Desired, Record
 from .status import ExitInfo, describe
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 STOP_TIMEOUT = 10  # seconds a workspace gets to shut down before it is killed
 
@@ -84,6 +87,7 @@ class DockerBackend(WorkspaceBackend):
         self.settings = settings
         self.client = client or make_client(settings.docker_host)
         self.readiness = ReadinessTracker(settings.workspace_ready_timeout)
+        self.inventory = Inventory(self.client, settings.instance_id)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._record_image_ready = False
@@ -124,11 +128,13 @@ class DockerBackend(WorkspaceBackend):
             self.publish(owner, workspace_id, "failed", _failure(exc))
             raise
         if present:
-            await in_thread("create the workspace", self._create, owner, workspace_id, spec, start)
+            await self._change(
+                "create the workspace", self._create, owner, workspace_id, spec, start
+            )
         else:
             # A pull can take minutes: the workspace exists (pending, with the pull's
             # progress) as soon as its record does, and is built once the image is here.
-            await in_thread(
+            await self._change(
                 "create the workspace", self._create_record, owner, workspace_id, spec, start
             )
             self._pulling[workspace_id] = f"Pulling image {image}."
@@ -140,7 +146,7 @@ class DockerBackend(WorkspaceBackend):
     async def _build_after_pull(self, owner: str, workspace_id: str, image: str) -> None:
         try:
             await in_thread("pull the image", self._ensure_image, image, (owner, workspace_id))
-            await in_thread("create the workspace", self._build_missing, owner, workspace_id)
+            await self._change("create the workspace", self._build_missing, owner, workspace_id)
             self._pulling.pop(workspace_id, None)
             with suppress(ManagerError):  # (deleted meanwhile)
                 await self.get(owner, workspace_id)  # starts watching for it to answer
@@ -156,23 +162,23 @@ class DockerBackend(WorkspaceBackend):
             self._pulling.pop(workspace_id, None)
 
     async def update(self, owner: str, workspace_id: str, spec: WorkspaceSpec) -> WorkspaceState:
-        await in_thread("change the workspace", self._update, owner, workspace_id, spec)
+        await self._change("change the workspace", self._update, owner, workspace_id, spec)
         return await self.get(owner, workspace_id)
 
     async def start(self, owner: str, workspace_id: str) -> WorkspaceState:
-        await in_thread("start the workspace", self._start, owner, workspace_id, False)
+        await self._change("start the workspace", self._start, owner, workspace_id, False)
         return await self.get(owner, workspace_id)
 
     async def restart(self, owner: str, workspace_id: str) -> WorkspaceState:
-        await in_thread("restart the workspace", self._start, owner, workspace_id, True)
+        await self._change("restart the workspace", self._start, owner, workspace_id, True)
         return await self.get(owner, workspace_id)
 
     async def stop(self, owner: str, workspace_id: str, reason: str = BY_USER) -> WorkspaceState:
-        await in_thread("stop the workspace", self._stop, owner, workspace_id, reason)
+        await self._change("stop the workspace", self._stop, owner, workspace_id, reason)
         return await self.get(owner, workspace_id)
 
     async def delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
-        await in_thread("delete the workspace", self._delete, owner, workspace_id, delete_volume)
+        await self._change("delete the workspace", self._delete, owner, workspace_id, delete_volume)
 
     async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
         return await in_thread("read the workspace's logs", self._logs, owner, workspace_id, tail)
@@ -188,11 +194,12 @@ class DockerBackend(WorkspaceBackend):
         except BackendUnavailable as exc:
             # Found out at the first create instead: the engine may come up later.
             log.warning("disk limits not known yet: %s", exc.message)
+        self.inventory.start()
         if self.settings.manager_container:
             await in_thread("join the user networks", self._join_all_networks)
 
     async def reconcile(self) -> list[str]:
-        return await in_thread("tidy up the engine", self._reconcile)
+        return await self._change("tidy up the engine", self._reconcile)
 
     async def measure(self, disk: bool) -> dict[str, Measurement]:
         if disk:
@@ -209,21 +216,44 @@ class DockerBackend(WorkspaceBackend):
                     return found.record.owner, f"{address}:{build.WORKSPACE_PORT}"
         return None
 
+    async def _change(self, action: str, function: Callable[..., T], *args: Any) -> T:
+        """Run a change in a worker thread; reads after it see it, events or not."""
+        try:
+            return await in_thread(action, function, *args)
+        finally:
+            self.inventory.changed()
+
     async def close(self) -> None:
+        self.inventory.close()
         for task in list(self._background):
             task.cancel()
         await self.readiness.close()
         self.client.close()
 
     # --- reading ------------------------------------------------------------------------------
-    def _scan(self, owner: str | None, workspace_id: str | None) -> dict[str, _Found]:
-        wanted = [f"{L.INSTANCE}={self.settings.instance_id}"]
+    def _scan(
+        self, owner: str | None, workspace_id: str | None, remembered: bool = False
+    ) -> dict[str, _Found]:
+        """Our containers, by workspace id. Changes read them fresh from the engine; reads
+        may use the inventory's remembered list (`remembered`), which is as good while the
+        engine reports no change."""
+        wanted = {L.INSTANCE: self.settings.instance_id}
         if owner is not None:
-            wanted.append(f"{L.OWNER}={owner}")
+            wanted[L.OWNER] = owner
         if workspace_id:
-            wanted.append(f"{L.WORKSPACE}={workspace_id}")
+            wanted[L.WORKSPACE] = workspace_id
+        if remembered:
+            summaries = [
+                s
+                for s in self.inventory.containers()
+                if all((s.get("Labels") or {}).get(k) == v for k, v in wanted.items())
+            ]
+        else:
+            summaries = self.client.api.containers(
+                all=True, filters={"label": [f"{k}={v}" for k, v in wanted.items()]}
+            )
         found: dict[str, _Found] = {}
-        for summary in self.client.api.containers(all=True, filters={"label": wanted}):
+        for summary in summaries:
             labels = summary.get("Labels") or {}
             entry = found.setdefault(labels.get(L.WORKSPACE, ""), _Found())
             entry.everything.append(summary)
@@ -240,7 +270,7 @@ class DockerBackend(WorkspaceBackend):
 
     def _observe(self, owner: str | None, workspace_id: str | None) -> list[_Observed]:
         observed = []
-        for found in self._scan(owner, workspace_id).values():
+        for found in self._scan(owner, workspace_id, remembered=True).values():
             if not found.records:
                 continue  # a leftover of an interrupted change; not a workspace
             record = found.record()
