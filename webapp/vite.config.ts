@@ -29,5 +29,8 @@ export default defineConfig({
     setupFiles: ['./src/test/setup.ts'],
     css: false,
     testTimeout: 15000,
+    // One module graph for all test files (React, MUI loaded once): 90 s -> 25 s. Each test gets
+    // its own query client, router and msw handlers, and setup.ts resets the rest.
+    isolate: false,
   },
 });

@@ -1,5 +1,5 @@
 import '@testing-library/jest-dom/vitest';
-import { cleanup } from '@testing-library/react';
+import { cleanup, configure } from '@testing-library/react';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { FakeEventSource } from './fake-event-source';
 import { server } from './server';
@@ -29,3 +29,7 @@ afterEach(() => {
   window.location.hash = '';
 });
 afterAll(() => server.close());
+
+// Role queries skip jsdom's slow visibility checks (getComputedStyle on every element);
+// the browser tests check what is really visible.
+configure({ defaultHidden: true });

@@ -3,7 +3,7 @@ import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import type { WorkspacePage } from '@/api/types';
 import { admin, workspace } from '@/test/fixtures';
-import { renderApp } from '@/test/render';
+import { fill, renderApp } from '@/test/render';
 import { API, handlers, server } from '@/test/server';
 
 describe('all workspaces (administrators)', () => {
@@ -27,7 +27,7 @@ describe('all workspaces (administrators)', () => {
     expect(await screen.findByRole('row', { name: /Alice notebook/ })).toBeInTheDocument();
     expect(queries[0]).toBe('?limit=25&offset=0');
 
-    await user.type(screen.getByLabelText('Search'), 'bob');
+    await fill(user, screen.getByLabelText('Search'), 'bob');
     expect(screen.queryByRole('row', { name: /Alice notebook/ })).not.toBeInTheDocument();
     const row = screen.getByRole('row', { name: /Bob training/ });
     await user.click(within(row).getByRole('button', { name: 'Stop' }));

@@ -3,7 +3,7 @@ import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import type { IssuedToken, TokenInfo, TokenRequest } from '@/api/types';
 import { admin, token } from '@/test/fixtures';
-import { renderApp } from '@/test/render';
+import { fill, renderApp } from '@/test/render';
 import { API, handlers, server } from '@/test/server';
 
 describe('user tokens (standalone administrators)', () => {
@@ -28,8 +28,8 @@ describe('user tokens (standalone administrators)', () => {
     expect(await screen.findByRole('heading', { level: 1, name: 'User tokens' })).toBeInTheDocument();
     expect(await screen.findByRole('row', { name: /bob/ })).toBeInTheDocument();
 
-    await user.type(screen.getByLabelText('User id'), 'carol');
-    await user.type(screen.getByLabelText('Description'), 'for Carol');
+    await fill(user, screen.getByLabelText('User id'), 'carol');
+    await fill(user, screen.getByLabelText('Description'), 'for Carol');
     await user.click(screen.getByRole('button', { name: 'Issue token' }));
     expect(await screen.findByLabelText('New token')).toHaveValue('eyJ.secret.token');
     expect(screen.getByRole('button', { name: 'Copy' })).toBeInTheDocument();
@@ -47,7 +47,7 @@ describe('user tokens (standalone administrators)', () => {
       http.get(`${API}/auth/tokens`, () => HttpResponse.json([])),
     );
     const { user } = renderApp('#/admin/tokens');
-    await user.type(await screen.findByLabelText('User id'), '-bad id');
+    await fill(user, await screen.findByLabelText('User id'), '-bad id');
     expect(screen.getByText(/starting with a letter or digit/)).toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Issue token' })).toBeDisabled();
   });

@@ -2,7 +2,7 @@ import { screen } from '@testing-library/react';
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import { alice } from '@/test/fixtures';
-import { renderApp } from '@/test/render';
+import { fill, renderApp } from '@/test/render';
 import { API, handlers, problem, server } from '@/test/server';
 
 describe('sign-in', () => {
@@ -19,7 +19,7 @@ describe('sign-in', () => {
       http.post(`${API}/auth/login`, () => problem(401, 'This token is not valid: sign in again.')),
     );
     const { user } = renderApp('#/signin');
-    await user.type(await screen.findByLabelText('Access token'), 'wrong');
+    await fill(user, await screen.findByLabelText('Access token'), 'wrong');
     await user.click(screen.getByRole('button', { name: 'Sign in' }));
     expect(await screen.findByRole('alert')).toHaveTextContent('This token is not valid: sign in again.');
     expect(window.location.hash).toBe('#/signin');
@@ -38,7 +38,7 @@ describe('sign-in', () => {
       handlers.list([]),
     );
     const { user } = renderApp('#/signin');
-    await user.type(await screen.findByLabelText('Access token'), 'good-token');
+    await fill(user, await screen.findByLabelText('Access token'), 'good-token');
     await user.click(screen.getByRole('button', { name: 'Sign in' }));
     expect(await screen.findByRole('heading', { level: 1, name: 'Workspaces' })).toBeInTheDocument();
     expect(window.location.hash).toBe('#/users/alice/workspace');

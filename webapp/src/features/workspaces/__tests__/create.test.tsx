@@ -3,7 +3,7 @@ import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import type { WorkspaceInput } from '@/api/types';
 import { workspace } from '@/test/fixtures';
-import { renderApp } from '@/test/render';
+import { fill, renderApp } from '@/test/render';
 import { API, handlers, problem, server } from '@/test/server';
 
 async function openDialog(existing = [workspace({ display_name: 'Taken' })]) {
@@ -14,11 +14,6 @@ async function openDialog(existing = [workspace({ display_name: 'Taken' })]) {
   await view.user.click(button);
   const dialog = await screen.findByRole('dialog', { name: 'New workspace' });
   return { ...view, dialog };
-}
-
-async function replace(user: ReturnType<typeof renderApp>['user'], field: HTMLElement, text: string) {
-  await user.clear(field);
-  if (text) await user.type(field, text);
 }
 
 describe('create dialog', () => {
@@ -43,19 +38,19 @@ describe('create dialog', () => {
     const { user, dialog } = await openDialog();
     const field = (label: string) => within(dialog).getByLabelText(label);
 
-    await replace(user, field('Name'), '   ');
+    await fill(user, field('Name'), '   ');
     expect(within(dialog).getByText('A workspace needs a name.')).toBeInTheDocument();
-    await replace(user, field('Name'), 'taken');
+    await fill(user, field('Name'), 'taken');
     expect(within(dialog).getByText("You already have a workspace named 'taken'.")).toBeInTheDocument();
-    await replace(user, field('Name'), 'Fresh');
+    await fill(user, field('Name'), 'Fresh');
 
-    await replace(user, field('CPUs'), '5');
+    await fill(user, field('CPUs'), '5');
     expect(within(dialog).getByText('From 0.5 to 4 CPUs.')).toBeInTheDocument();
-    await replace(user, field('CPUs'), '1.2');
+    await fill(user, field('CPUs'), '1.2');
     expect(within(dialog).getByText('Use steps of 0.5 CPUs.')).toBeInTheDocument();
-    await replace(user, field('Memory (MB)'), '50');
+    await fill(user, field('Memory (MB)'), '50');
     expect(within(dialog).getByText('From 100 to 8000 MB.')).toBeInTheDocument();
-    await replace(user, field('Disk (MB)'), '');
+    await fill(user, field('Disk (MB)'), '');
     expect(within(dialog).getByText('Enter a whole number of MB.')).toBeInTheDocument();
 
     await user.click(within(dialog).getByRole('button', { name: 'Create' }));
@@ -86,8 +81,8 @@ describe('create dialog', () => {
         return HttpResponse.json(workspace({ display_name: 'Fresh' }), { status: 201 });
       }),
     );
-    await replace(user, within(dialog).getByLabelText('Name'), 'Fresh');
-    await replace(user, within(dialog).getByLabelText('CPUs'), '2.5');
+    await fill(user, within(dialog).getByLabelText('Name'), 'Fresh');
+    await fill(user, within(dialog).getByLabelText('CPUs'), '2.5');
     await user.click(within(dialog).getByRole('combobox', { name: 'Image' }));
     await user.click(await screen.findByRole('option', { name: 'ML workspace (GPU)' }));
     await user.click(within(dialog).getByRole('combobox', { name: 'Idle timeout' }));

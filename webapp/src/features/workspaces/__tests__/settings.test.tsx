@@ -3,7 +3,7 @@ import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import type { WorkspaceUpdate } from '@/api/types';
 import { workspace } from '@/test/fixtures';
-import { renderApp } from '@/test/render';
+import { fill, renderApp } from '@/test/render';
 import { API, handlers, problem, server } from '@/test/server';
 
 const current = workspace({ id: 'wssettings', display_name: 'Tuned', idle_timeout: 7200 });
@@ -40,8 +40,7 @@ describe('settings dialog', () => {
     );
     const { user, dialog } = await openSettings();
     const memory = within(dialog).getByLabelText('Memory (MB)');
-    await user.clear(memory);
-    await user.type(memory, '2000');
+    await fill(user, memory, '2000');
     expect(within(dialog).queryByText(/Saving restarts/)).not.toBeInTheDocument();
     await user.click(within(dialog).getByRole('button', { name: 'Save' }));
     await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
@@ -67,8 +66,7 @@ describe('settings dialog', () => {
   it("refuses another workspace's name inline", async () => {
     const { user, dialog } = await openSettings();
     const name = within(dialog).getByLabelText('Name');
-    await user.clear(name);
-    await user.type(name, 'other');
+    await fill(user, name, 'other');
     expect(within(dialog).getByText("You already have a workspace named 'other'.")).toBeInTheDocument();
   });
 });
