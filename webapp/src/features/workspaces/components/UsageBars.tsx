@@ -35,6 +35,9 @@ function Bar({
   );
 }
 
+// Where the engine enforces a size, writes beyond it fail; elsewhere a workspace over it is stopped.
+const hard = (limit: number | null | undefined) => (limit != null ? ', a hard limit' : '');
+
 /** CPU (% of one CPU against the limit), memory and disk, as the backend last measured them. */
 export function UsageBars({ stats, showContainer = false }: { stats: WorkspaceStats; showContainer?: boolean }) {
   const cpu = stats.cpu_percent;
@@ -56,14 +59,14 @@ export function UsageBars({ stats, showContainer = false }: { stats: WorkspaceSt
         label="Disk"
         used={stats.volume_used}
         limit={stats.volume_limit}
-        text={`${formatMb(stats.volume_used)} of ${formatMb(stats.volume_limit)}`}
+        text={`${formatMb(stats.volume_used)} of ${formatMb(stats.volume_limit)}${hard(stats.volume_hard_limit)}`}
       />
       {showContainer && (
         <Bar
           label="Container"
           used={stats.container_used}
           limit={stats.container_limit}
-          text={`${formatMb(stats.container_used)} of ${formatMb(stats.container_limit)}`}
+          text={`${formatMb(stats.container_used)} of ${formatMb(stats.container_limit)}${hard(stats.container_hard_limit)}`}
         />
       )}
       {(stats.warnings ?? []).map((warning) => (
