@@ -126,9 +126,13 @@ def test_a_workspace_through_the_proxy(manager: Manager) -> None:
     with manager.client(manager.admin_token) as admin:
         assert admin.get(path).status_code == 200
     with manager.client(alice) as client:
+        assert client.get(path).status_code == 200  # nginx now remembers this yes for 5 s
         stopped = client.post(f"/api/users/alice/workspace/{workspace['id']}:stop")
         assert stopped.json()["status"] == "stopped"
-        assert client.get(path).status_code == 403
+        # Nothing answers at the remembered address: nginx asks again and hears "stopped".
+        refused = client.get(path)
+        assert refused.status_code == 403
+        assert "not running" in refused.json()["detail"]
 
 
 def test_a_kernel_answers_over_a_websocket_through_the_proxy(manager: Manager) -> None:

@@ -3,7 +3,9 @@
 
 Only the workspace's owner or an administrator gets through (204, with the address to forward
 to in `X-Workspace-Upstream`); everyone else gets 401 or 403 and never reaches the container.
-Where a workspace is, is remembered for a few seconds: a Jupyter page is dozens of requests.
+Where a workspace is, is remembered for a few seconds: a Jupyter page is dozens of requests
+(and nginx remembers a yes for as long). When the workspace then does not answer, nginx asks
+`/auth/workspace-unreachable`, which looks again: the workspace may have stopped or moved.
 Every request let through counts as activity of that workspace.
 """
 
@@ -13,6 +15,7 @@ import re
 import time
 
 from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from ...errors import Forbidden
 from ...naming import WORKSPACE_ID_PATTERN
@@ -70,4 +73,30 @@ async def workspace_access(
     request.app.state.activity.touch(workspace_id)
     return Response(
         status_code=status.HTTP_204_NO_CONTENT, headers={"X-Workspace-Upstream": location[1]}
+    )
+
+
+@router.get("/auth/workspace-unreachable")
+async def workspace_unreachable(
+    request: Request, identity: CurrentIdentity, backend: BackendDep, settings: SettingsDep
+) -> Response:
+    """Why a request that was let through found no workspace: it stopped, moved or went away
+    since the yes was remembered (403 then, as for any stopped workspace), or it is running
+    and not answering (502)."""
+    workspace_id = workspace_in(
+        request.headers.get("X-Original-URI", ""), settings.workspace_public_prefix
+    )
+    if workspace_id is None:
+        raise Forbidden("This is not the address of a workspace.")
+    location = await backend.locate(workspace_id)
+    locations: Locations = request.app.state.locations
+    locations.put(workspace_id, location)
+    if location is None or not identity.may_act_for(location[0]):
+        raise Forbidden("This workspace is not running, or it is not yours.")
+    return JSONResponse(
+        {
+            "detail": "The workspace is running but does not answer: it may still be "
+            "starting or be busy. Try again in a moment; its logs may say more."
+        },
+        status_code=status.HTTP_502_BAD_GATEWAY,
     )
