@@ -165,4 +165,8 @@ class WorkspaceConfigOptions(BaseModel):
 class Health(BaseModel):
     status: str
     backend: str
+    auth_mode: str = Field(
+        description="'standalone' or 'mllab': how to sign in (public, so a signed-out web app "
+        "knows whether to show its own sign-in or send the user to ML Lab)."
+    )
     detail: str | None = None

@@ -48,8 +48,10 @@ async def test_no_token_is_401_with_a_hint(client: httpx.AsyncClient) -> None:
     assert "Sign in first" in response.json()["detail"]
 
 
-async def test_health_needs_no_token(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/healthz")).status_code == 200
+async def test_health_needs_no_token_and_says_how_to_sign_in(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["auth_mode"] == "standalone"
 
 
 @pytest.mark.parametrize("source", ["query", "header", "bearer", "cookie"])

@@ -30,6 +30,9 @@ async def test_an_ml_lab_user_manages_docker_workspaces(lab_api: Any, contaxy: C
 
 async def test_tokens_are_issued_by_ml_lab_not_by_us(lab_api: Any, contaxy: Contaxy) -> None:
     async with lab_api("memory", token=contaxy.admin_token, user="admin") as admin:
+        # Signed out, the web app learns from /healthz to send people to ML Lab.
+        health = await admin.client.get("/healthz", headers={"Authorization": ""})
+        assert health.json()["auth_mode"] == "mllab"
         response = await admin.client.post("/auth/tokens", json={"user_id": "x"})
         assert response.status_code == 404
         assert "issued by ML Lab" in response.json()["detail"]

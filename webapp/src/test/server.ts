@@ -28,7 +28,8 @@ export const handlers = {
         ...body,
       }),
     ),
-  health: () => http.get(`${API}/healthz`, () => HttpResponse.json({ status: 'ok', backend: 'docker', detail: null })),
+  health: (auth_mode: 'standalone' | 'mllab' = 'standalone') =>
+    http.get(`${API}/healthz`, () => HttpResponse.json({ status: 'ok', backend: 'docker', auth_mode, detail: null })),
 };
 
 export const server = setupServer(handlers.me(), handlers.config(), handlers.health(), handlers.stats());

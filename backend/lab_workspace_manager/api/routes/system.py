@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from ...errors import BackendUnavailable
 from ...models import Health, WorkspaceConfigOptions
-from ..deps import BackendDep, CurrentIdentity, SettingsDep
+from ..deps import AuthenticatorDep, BackendDep, CurrentIdentity, SettingsDep
 
 router = APIRouter(tags=["system"])
 
@@ -50,10 +50,15 @@ async def get_config(
     operation_id="getHealth",
     responses={503: {"model": Health, "description": "The backend is not reachable."}},
 )
-async def health(backend: BackendDep) -> Health | JSONResponse:
+async def health(backend: BackendDep, authenticator: AuthenticatorDep) -> Health | JSONResponse:
     try:
         await backend.check_health()
     except BackendUnavailable as exc:
-        body = Health(status="unavailable", backend=backend.name, detail=exc.message)
+        body = Health(
+            status="unavailable",
+            backend=backend.name,
+            auth_mode=authenticator.mode,
+            detail=exc.message,
+        )
         return JSONResponse(body.model_dump(), status_code=503)
-    return Health(status="ok", backend=backend.name)
+    return Health(status="ok", backend=backend.name, auth_mode=authenticator.mode)

@@ -69,7 +69,7 @@ describe('sign-in', () => {
   });
 
   it('in ML Lab, a 401 says to sign in to ML Lab and shows no form', async () => {
-    server.use(handlers.me(null));
+    server.use(handlers.me(null), handlers.health('mllab'));
     renderApp('#/users/alice/workspace?project=proj1');
     expect(await screen.findByText('Sign in to ML Lab first')).toBeInTheDocument();
     expect(screen.queryByLabelText('Access token')).not.toBeInTheDocument();

@@ -1,22 +1,21 @@
 import { Alert, Button, Typography } from '@mui/material';
-import { useEffect } from 'react';
 import { Navigate, Outlet, useLocation } from 'react-router';
 import { CenteredMessage, Loading } from '@/components/CenteredMessage';
 import { ApiError, errorMessage } from '@/lib/errors';
 import { useMe } from '../api/get-me';
-import { probablyInMlLab, rememberMode } from '../mode';
+import { useAuthMode } from '../api/get-auth-mode';
 
 /** Renders its routes once someone is signed in; otherwise sign-in (or ML Lab's word). */
 export function AuthGate() {
   const me = useMe();
   const location = useLocation();
-  useEffect(() => {
-    if (me.data) rememberMode(me.data.auth_mode);
-  }, [me.data]);
+  const signedOut = me.error instanceof ApiError && me.error.status === 401;
+  // Asked only when needed: whether to show our sign-in or send people to ML Lab.
+  const mode = useAuthMode(signedOut);
 
-  if (me.isPending) return <Loading label="Signing in" />;
-  if (me.error instanceof ApiError && me.error.status === 401) {
-    if (probablyInMlLab(location.search)) {
+  if (me.isPending || (signedOut && mode.isPending)) return <Loading label="Signing in" />;
+  if (signedOut) {
+    if (mode.data === 'mllab') {
       return (
         <CenteredMessage title="Sign in to ML Lab first">
           <Typography>

@@ -3,7 +3,6 @@ import { useState, type FormEvent } from 'react';
 import { useLocation, useNavigate } from 'react-router';
 import { errorMessage } from '@/lib/errors';
 import { useLogin } from '../api/login';
-import { rememberMode } from '../mode';
 
 /** Standalone sign-in: paste a token; the server keeps it in an HttpOnly cookie. */
 export function SignInPage() {
@@ -20,7 +19,6 @@ export function SignInPage() {
     if (!token.trim()) return;
     login.mutate(token.trim(), {
       onSuccess: (me) => {
-        rememberMode(me.auth_mode);
         navigate(
           { pathname: `/users/${encodeURIComponent(me.id)}/workspace`, search: location.search },
           { replace: true },
