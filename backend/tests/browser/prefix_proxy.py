@@ -57,11 +57,15 @@ def proxy_app(target: str, prefix: str, outside: list[str]) -> Starlette:
 
 
 @contextmanager
-def prefix_proxy(target: str, prefix: str) -> Iterator[tuple[str, list[str]]]:
-    """(the proxy's URL including the prefix, the paths requested outside the prefix)."""
+def prefix_proxy(
+    target: str, prefix: str, host: str = "127.0.0.1"
+) -> Iterator[tuple[str, list[str]]]:
+    """(the proxy's URL including the prefix, the paths requested outside the prefix).
+    `host`: the address to listen on, e.g. the Docker bridge's gateway so that containers can
+    reach a server that listens on the host's loopback only."""
     outside: list[str] = []
     listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
+    listener.bind((host, 0))
     port = listener.getsockname()[1]
     config = uvicorn.Config(
         proxy_app(target, prefix, outside),
@@ -80,7 +84,7 @@ def prefix_proxy(target: str, prefix: str) -> Iterator[tuple[str, list[str]]]:
             if not thread.is_alive():
                 raise RuntimeError("the prefix proxy did not start")
             time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}{prefix}", outside
+        yield f"http://{host}:{port}{prefix}", outside
     finally:
         server.should_exit = True
         thread.join(10)
