@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .settings import ImageOption
 
+# A year (seconds). Longer is "never" (0); beyond about 3e10 s the date it gives cannot be
+# computed at all, and every read of the workspace failed with a 500.
+IDLE_TIMEOUT_MAX = 366 * 24 * 3600
+
 
 class WorkspaceStatus(StrEnum):
     PENDING = "pending"
@@ -43,7 +47,10 @@ class WorkspaceInput(_Input):
     container_image: str | None = Field(None, max_length=512)
     compute: WorkspaceCompute | None = None
     idle_timeout: int | None = Field(
-        None, ge=0, description="Stop after this many seconds without activity; 0 = never."
+        None,
+        ge=0,
+        le=IDLE_TIMEOUT_MAX,
+        description="Stop after this many seconds without activity; 0 = never.",
     )
     clear_volume_on_stop: bool | None = None
     is_stopped: bool = Field(False, description="Create the workspace without starting it.")
@@ -55,7 +62,7 @@ class WorkspaceUpdate(_Input):
     display_name: str | None = Field(None, max_length=128)
     container_image: str | None = Field(None, max_length=512)
     compute: WorkspaceCompute | None = None
-    idle_timeout: int | None = Field(None, ge=0)
+    idle_timeout: int | None = Field(None, ge=0, le=IDLE_TIMEOUT_MAX)
     clear_volume_on_stop: bool | None = None
 
 

@@ -186,3 +186,16 @@ async def test_query_values_out_of_range_are_refused(api: Api) -> None:
         method = "POST" if path == api.path() else "GET"
         response = await api.client.request(method, path, params=params, json={})
         assert response.status_code in (403, 422), (path, params, response.text)
+
+
+@pytest.mark.parametrize("seconds", [10**20, 366 * 24 * 3600 + 1])
+async def test_an_idle_timeout_beyond_a_year_is_refused(api: Api, seconds: int) -> None:
+    """Regression (found by schemathesis): an idle timeout of 1e20 s was stored, and every read
+    of the workspace, its list included, failed with a 500 (its stop date overflows)."""
+    assert "idle_timeout" in await refused(api, {"display_name": "w", "idle_timeout": seconds})
+    made = await api.create(display_name="w")
+    response = await api.client.patch(api.path(made["id"]), json={"idle_timeout": seconds})
+    assert response.status_code == 422, response.text
+    year = await api.client.patch(api.path(made["id"]), json={"idle_timeout": 366 * 24 * 3600})
+    assert year.status_code == 200, year.text
+    assert (await api.client.get(api.path())).status_code == 200
