@@ -8,6 +8,7 @@
     python3 build.py --dev      run the backend from source (development)
     python3 build.py --images   only build the images the tests use
     python3 build.py --bench    run the benchmarks and print their table (benchmarks/)
+    python3 build.py --reliability   the long reliability runs (pytest marker `long`)
 
 Works without a container registry: a missing `debian:bookworm-slim` is pulled if possible,
 else made locally with debootstrap (air-gapped sites and these CI machines).
@@ -231,6 +232,16 @@ def test(pytest_args: list[str]) -> int:
     return failed | pipenv("run", "pytest", *pytest_args, cwd=BACKEND)
 
 
+def reliability(pytest_args: list[str]) -> int:
+    """The reliability runs too long for --test (backend/tests/reliability/README.md)."""
+    ensure_python_dependencies()
+    ensure_test_images()
+    ensure_contaxy()
+    build_image()
+    return pipenv("run", "pytest", "-m", "long", "-s", "tests/reliability", *pytest_args,
+                  cwd=BACKEND)
+
+
 def bench(bench_args: list[str]) -> int:
     """The benchmarks, on the same images as the tests (benchmarks/run.py has the options)."""
     ensure_python_dependencies()
@@ -288,9 +299,10 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="lint and type checks")
     parser.add_argument("--images", action="store_true", help="build the test images")
     parser.add_argument("--bench", action="store_true", help="run the benchmarks")
+    parser.add_argument("--reliability", action="store_true", help="the long reliability runs")
     args, rest = parser.parse_known_args()
     if not (args.make or args.run or args.dev or args.test or args.check or args.images
-            or args.bench):
+            or args.bench or args.reliability):
         parser.print_help()
         sys.exit(2)
     status = 0
@@ -304,6 +316,8 @@ def main() -> None:
         status |= test(rest)
     if args.bench:
         status |= bench(rest)
+    if args.reliability:
+        status |= reliability(rest)
     if args.run:
         status |= start()
     if args.dev:
