@@ -54,6 +54,15 @@ describe('workspace list', () => {
     expect(within(failed).getByRole('button', { name: 'Delete' })).toBeInTheDocument();
   });
 
+  it("offers nothing on another user's list to someone who is not an administrator", async () => {
+    const refusal = "You can only manage your own workspaces, not those of 'bob'.";
+    server.use(http.get(`${API}/users/bob/workspace`, () => problem(403, refusal)));
+    renderApp('#/users/bob/workspace');
+    expect(await screen.findByRole('alert')).toHaveTextContent(refusal);
+    expect(screen.queryByRole('button', { name: 'New workspace' })).not.toBeInTheDocument();
+    expect(screen.queryByText(/managed by you as an administrator/)).not.toBeInTheDocument();
+  });
+
   it('shows why loading failed', async () => {
     server.use(http.get(`${API}/users/alice/workspace`, () => problem(503, 'The Docker engine cannot be reached.')));
     renderApp('#/users/alice/workspace');

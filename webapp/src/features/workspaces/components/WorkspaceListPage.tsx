@@ -17,6 +17,9 @@ export function WorkspaceListPage() {
   const config = useConfig();
   const [creating, setCreating] = useState(false);
   const list = workspaces.data ?? [];
+  // Another user's list: only administrators manage it (the server refuses everyone else).
+  const othersList = Boolean(me && me.id !== userId);
+  const mayManage = !othersList || Boolean(me?.is_admin);
 
   return (
     <>
@@ -28,15 +31,17 @@ export function WorkspaceListPage() {
           <Typography variant="h4" component="h1">
             Workspaces
           </Typography>
-          {me && me.id !== userId && (
+          {othersList && mayManage && (
             <Typography color="text.secondary">
               Of <strong>{userId}</strong>, managed by you as an administrator
             </Typography>
           )}
         </div>
-        <Button variant="contained" onClick={() => setCreating(true)} disabled={!config.data}>
-          New workspace
-        </Button>
+        {mayManage && (
+          <Button variant="contained" onClick={() => setCreating(true)} disabled={!config.data}>
+            New workspace
+          </Button>
+        )}
       </Stack>
       {config.error && (
         <Alert severity="error" sx={{ mb: 2 }}>
