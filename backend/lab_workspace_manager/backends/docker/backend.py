@@ -15,12 +15,9 @@ per-owner lock. The readiness tracker decides `pending` versus `running` from th
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import re
-import tarfile
 import threading
-import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -30,7 +27,6 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 from docker.types import Mount
-from docker.utils import parse_repository_tag
 
 from ... import naming
 from ...errors import (
@@ -48,7 +44,10 @@ from . import disk_limits
 from . import labels as L
 from . import spec as build
 from .engine import in_thread, make_client
+from .images import Images
 from .inventory import Inventory
+from .measure import UsageMeter
+from .networks import UserNetworks
 from .readiness import ReadinessTracker
 from .records import Desired, Record
 from .status import ExitInfo, describe
@@ -88,18 +87,16 @@ class DockerBackend(WorkspaceBackend):
         self.client = client or make_client(settings.docker_host)
         self.readiness = ReadinessTracker(settings.workspace_ready_timeout)
         self.inventory = Inventory(self.client, settings.instance_id)
+        self.images = Images(self.client, settings, self.publish)
+        self.networks = UserNetworks(self.client, settings, self._lock)
+        self.meter = UsageMeter(self.client, settings.instance_id)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self._record_image_ready = False
         self._disk_limits_known = False
         self._limit_counts_image = False  # see disk_limits.detect
-        # container id -> (its CPU time, the host's CPU time) at the last measurement
-        self._cpu_readings: dict[str, tuple[int, int]] = {}
-        # Creates whose image is being pulled in the background: workspace id -> progress
-        # sentence; and those whose pull failed: workspace id -> why. Only until the next
-        # start or delete (after a manager restart such a workspace reads "container
-        # missing", and starting it pulls again).
-        self._pulling: dict[str, str] = {}
+        # Creates whose image pull failed (while one runs: `images.pulling`): workspace id ->
+        # why. Only until the next start or delete (after a manager restart such a workspace
+        # reads "container missing", and starting it pulls again).
         self._pull_failed: dict[str, str] = {}
         self._background: set[asyncio.Task[None]] = set()
         # Creates that failed and could not be undone (the engine went away half way): workspace
@@ -123,7 +120,7 @@ class DockerBackend(WorkspaceBackend):
     ) -> WorkspaceState:
         image = spec.container_image
         try:
-            present = await in_thread("look for the image", self._has_image, image)
+            present = await in_thread("look for the image", self.images.present, image)
         except ManagerError as exc:
             self.publish(owner, workspace_id, "failed", _failure(exc))
             raise
@@ -137,7 +134,7 @@ class DockerBackend(WorkspaceBackend):
             await self._change(
                 "create the workspace", self._create_record, owner, workspace_id, spec, start
             )
-            self._pulling[workspace_id] = f"Pulling image {image}."
+            self.images.pulling[workspace_id] = f"Pulling image {image}."
             task = asyncio.create_task(self._build_after_pull(owner, workspace_id, image))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
@@ -145,13 +142,13 @@ class DockerBackend(WorkspaceBackend):
 
     async def _build_after_pull(self, owner: str, workspace_id: str, image: str) -> None:
         try:
-            await in_thread("pull the image", self._ensure_image, image, (owner, workspace_id))
+            await in_thread("pull the image", self.images.ensure, image, (owner, workspace_id))
             await self._change("create the workspace", self._build_missing, owner, workspace_id)
-            self._pulling.pop(workspace_id, None)
+            self.images.pulling.pop(workspace_id, None)
             with suppress(ManagerError):  # (deleted meanwhile)
                 await self.get(owner, workspace_id)  # starts watching for it to answer
         except ManagerError as exc:
-            if workspace_id in self._pulling:  # not deleted meanwhile
+            if workspace_id in self.images.pulling:  # not deleted meanwhile
                 self._pull_failed[workspace_id] = exc.message
                 self.publish(owner, workspace_id, "failed", _failure(exc))
             log.info("creating workspace %s after a pull failed: %s", workspace_id, exc.message)
@@ -159,7 +156,7 @@ class DockerBackend(WorkspaceBackend):
             log.exception("creating workspace %s after a pull failed", workspace_id)
             self._pull_failed[workspace_id] = "The workspace could not be created."
         finally:
-            self._pulling.pop(workspace_id, None)
+            self.images.pulling.pop(workspace_id, None)
 
     async def update(self, owner: str, workspace_id: str, spec: WorkspaceSpec) -> WorkspaceState:
         await self._change("change the workspace", self._update, owner, workspace_id, spec)
@@ -196,15 +193,15 @@ class DockerBackend(WorkspaceBackend):
             log.warning("disk limits not known yet: %s", exc.message)
         self.inventory.start()
         if self.settings.manager_container:
-            await in_thread("join the user networks", self._join_all_networks)
+            await in_thread("join the user networks", self.networks.join_all)
 
     async def reconcile(self) -> list[str]:
         return await self._change("tidy up the engine", self._reconcile)
 
     async def measure(self, disk: bool) -> dict[str, Measurement]:
         if disk:
-            return await in_thread("measure disk use", self._measure_disk)
-        return await in_thread("measure CPU and memory", self._measure_compute)
+            return await in_thread("measure disk use", self.meter.disk)
+        return await in_thread("measure CPU and memory", self.meter.compute)
 
     async def locate(self, workspace_id: str) -> tuple[str, str] | None:
         observed = await in_thread("find the workspace", self._observe, None, workspace_id)
@@ -320,8 +317,8 @@ class DockerBackend(WorkspaceBackend):
             else:
                 self.readiness.forget(container["Id"])
         status, message = describe(record, engine_state, observed.exit_info, ready, waited)
-        if container is None and record.workspace_id in self._pulling:
-            status, message = WorkspaceStatus.PENDING, self._pulling[record.workspace_id]
+        if container is None and record.workspace_id in self.images.pulling:
+            status, message = WorkspaceStatus.PENDING, self.images.pulling[record.workspace_id]
         elif container is None and record.workspace_id in self._pull_failed:
             status = WorkspaceStatus.FAILED
             message = (
@@ -368,20 +365,6 @@ class DockerBackend(WorkspaceBackend):
         with self._locks_guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def _has_image(self, image: str) -> bool:
-        """Whether `image` is on the host; refuses at once if it is not and may not be pulled."""
-        try:
-            self.client.images.get(image)
-            return True
-        except docker.errors.ImageNotFound:
-            pass
-        if not self.settings.workspace_image_pull:
-            raise ResourceUnavailable(
-                f"Image {image} is not available on this host (pulling is turned off). "
-                "Ask an administrator to load it, or pick another image."
-            )
-        return False
-
     def _create_record(
         self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool
     ) -> None:
@@ -401,7 +384,7 @@ class DockerBackend(WorkspaceBackend):
         # The owner lock makes "network exists" and "a record exists" one step, so a
         # concurrent delete of the owner's last workspace cannot remove the network under us.
         with self._lock("owner:" + owner):
-            self._ensure_network(owner)
+            self.networks.ensure(owner)
             self._write_record(record, [])
 
     def _build_missing(self, owner: str, workspace_id: str) -> None:
@@ -448,7 +431,7 @@ class DockerBackend(WorkspaceBackend):
                     log.exception("rollback step failed for workspace %s", workspace_id)
                     self._rollbacks_due[workspace_id] = owner
             try:
-                self._collect_network(owner)
+                self.networks.collect(owner)
             except Exception:
                 log.exception("could not clean up the network of %s", owner)
             raise
@@ -471,7 +454,7 @@ class DockerBackend(WorkspaceBackend):
                 if running and same_build:
                     self._resize_live(container["Id"], spec)
                 else:
-                    self._ensure_image(spec.container_image)
+                    self.images.ensure(spec.container_image)
                     self._ensure_gpus(spec.compute.gpus)
                     self._recreate(owner, workspace_id, spec, container, start=running)
             self._write_record(replace(record, spec=spec), found.records)
@@ -489,7 +472,7 @@ class DockerBackend(WorkspaceBackend):
             if outdated:
                 # Missing, or built from older settings (a live resize leaves MAX_NUM_THREADS
                 # behind): a fresh container, with the same volume, is the cheapest fix.
-                self._ensure_image(record.spec.container_image, (owner, workspace_id))
+                self.images.ensure(record.spec.container_image, (owner, workspace_id))
                 self._ensure_gpus(record.spec.compute.gpus)
                 self._recreate(owner, workspace_id, record.spec, container, start=True)
             else:
@@ -542,7 +525,7 @@ class DockerBackend(WorkspaceBackend):
         )
 
     def _delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
-        self._pulling.pop(workspace_id, None)
+        self.images.pulling.pop(workspace_id, None)
         self._pull_failed.pop(workspace_id, None)
         with self._lock("ws:" + workspace_id):
             self._remove_containers(owner, workspace_id)
@@ -557,7 +540,7 @@ class DockerBackend(WorkspaceBackend):
                     with suppress(docker.errors.NotFound):
                         volume.remove(force=True)
             self.publish(owner, workspace_id, "deleted", "Deleted.")
-        self._collect_network(owner)
+        self.networks.collect(owner)
 
     def _reconcile(self) -> list[str]:
         """Remove what no workspace accounts for; the names of what was removed.
@@ -582,7 +565,7 @@ class DockerBackend(WorkspaceBackend):
                     removed.append(summary["Names"][0].lstrip("/"))
         mine = [f"{L.INSTANCE}={self.settings.instance_id}", f"{L.KIND}={L.KIND_NETWORK}"]
         for network in self.client.api.networks(filters={"label": mine}):
-            if self._collect_network(network["Labels"].get(L.OWNER, "")):
+            if self.networks.collect(network["Labels"].get(L.OWNER, "")):
                 removed.append(network["Name"])
         self._start_interrupted_starts()
         return removed
@@ -608,7 +591,7 @@ class DockerBackend(WorkspaceBackend):
                     volume = naming.volume_name(self.settings.instance_id, owner, workspace_id)
                     with suppress(docker.errors.NotFound):
                         self.client.api.remove_volume(volume, force=True)
-                    self._collect_network(owner)
+                    self.networks.collect(owner)
                     removed.append(workspace_id)
             del self._rollbacks_due[workspace_id]
         return removed
@@ -631,74 +614,6 @@ class DockerBackend(WorkspaceBackend):
                 except docker.errors.APIError as exc:
                     log.warning("could not start workspace %s: %s", workspace_id, exc)
 
-    def _measure_compute(self) -> dict[str, Measurement]:
-        """One quick stats call per running workspace (one_shot: no 1 s sampling wait); CPU
-        % from the difference to the previous call, as `docker stats` computes it."""
-        wanted = [f"{L.INSTANCE}={self.settings.instance_id}", f"{L.KIND}={L.KIND_WORKSPACE}"]
-        measured = {}
-        seen = set()
-        for summary in self.client.api.containers(filters={"label": wanted, "status": "running"}):
-            container_id = summary["Id"]
-            try:
-                stats = self.client.api.stats(container_id, stream=False, one_shot=True)
-            except docker.errors.NotFound:
-                continue
-            seen.add(container_id)
-            cpu = stats.get("cpu_stats") or {}
-            total = (cpu.get("cpu_usage") or {}).get("total_usage")
-            system = cpu.get("system_cpu_usage")
-            percent = None
-            previous = self._cpu_readings.get(container_id)
-            if previous and total is not None and system and system > previous[1]:
-                cpus = cpu.get("online_cpus") or 1
-                percent = round((total - previous[0]) / (system - previous[1]) * cpus * 100, 1)
-            if total is not None and system:
-                self._cpu_readings[container_id] = (total, system)
-            memory = stats.get("memory_stats") or {}
-            # Page cache is reclaimable: count it out, as `docker stats` does.
-            used = memory.get("usage")
-            if used is not None:
-                used -= (memory.get("stats") or {}).get("cache", 0)
-            measured[summary["Labels"][L.WORKSPACE]] = Measurement(
-                cpu_percent=percent, memory_used=used // MIB if used is not None else None
-            )
-        self._cpu_readings = {k: v for k, v in self._cpu_readings.items() if k in seen}
-        return measured
-
-    def _measure_disk(self) -> dict[str, Measurement]:
-        """Every workspace's volume and writable layer: one `docker system df` (the engine
-        walks the files, so this runs seldom, in the background)."""
-        usage = self.client.api.df()
-        volumes: dict[str, int] = {}
-        volume_limits: dict[str, int | None] = {}
-        for volume in usage.get("Volumes") or []:
-            labels = volume.get("Labels") or {}
-            if labels.get(L.INSTANCE) == self.settings.instance_id and labels.get(L.WORKSPACE):
-                size = (volume.get("UsageData") or {}).get("Size", -1)
-                if size >= 0:
-                    volumes[labels[L.WORKSPACE]] = size // MIB
-                volume_limits[labels[L.WORKSPACE]] = disk_limits.volume_size(volume.get("Options"))
-        layers: dict[str, int] = {}
-        layer_limits: dict[str, int | None] = {}
-        for container in usage.get("Containers") or []:
-            labels = container.get("Labels") or {}
-            if (
-                labels.get(L.INSTANCE) == self.settings.instance_id
-                and labels.get(L.KIND) == L.KIND_WORKSPACE
-            ):
-                layers[labels[L.WORKSPACE]] = (container.get("SizeRw") or 0) // MIB
-                hard = labels.get(L.CONTAINER_SIZE, "")
-                layer_limits[labels[L.WORKSPACE]] = int(hard) if hard.isdigit() else None
-        return {
-            workspace_id: Measurement(
-                volume_used=volumes.get(workspace_id),
-                container_used=layers.get(workspace_id),
-                volume_hard_limit=volume_limits.get(workspace_id),
-                container_hard_limit=layer_limits.get(workspace_id),
-            )
-            for workspace_id in volumes.keys() | layers.keys()
-        }
-
     # --- steps --------------------------------------------------------------------------------
     def _set_desired(self, found: _Found, record: Record, desired: Desired, reason: str) -> None:
         if record.desired != desired or record.reason != reason:
@@ -707,7 +622,7 @@ class DockerBackend(WorkspaceBackend):
 
     def _write_record(self, record: Record, previous: list[dict[str, Any]]) -> None:
         """Store `record` as the next revision, then drop the revisions it replaces."""
-        self._ensure_record_image()
+        self.images.ensure_record_image()
         newest = max((int(c["Labels"][L.REVISION]) for c in previous), default=0)
         record = replace(record, revision=newest + 1)
         try:
@@ -767,7 +682,7 @@ class DockerBackend(WorkspaceBackend):
             new.start()
 
     def _detect_disk_limits(self) -> None:
-        self._ensure_record_image()  # the probe container is made from it
+        self.images.ensure_record_image()  # the probe container is made from it
         self.disk_limits, self._limit_counts_image = disk_limits.detect(self.client, self.settings)
         self._disk_limits_known = True
         hard = "hard (the engine refuses writes beyond it)"
@@ -841,61 +756,6 @@ class DockerBackend(WorkspaceBackend):
                 ) from exc
             raise
 
-    def _ensure_image(self, image: str, workspace: tuple[str, str] | None = None) -> None:
-        """Pull an allowed image that is not on the host, telling `workspace`'s followers
-        each layer's progress."""
-        if self._has_image(image):
-            return
-        repository, tag = parse_repository_tag(image)
-        owner, workspace_id = workspace or ("", "")
-        if workspace:
-            self.publish(owner, workspace_id, "pulling", f"Pulling image {image}.")
-        last_told: dict[str, tuple[str, float]] = {}  # layer -> (status, when) last published
-        downloads: dict[str, tuple[int, int]] = {}  # layer -> (bytes done, bytes in all)
-        try:
-            for line in self.client.api.pull(
-                repository, tag=tag or "latest", stream=True, decode=True
-            ):
-                if "error" in line:
-                    raise docker.errors.APIError(line["error"], explanation=line["error"])
-                detail = line.get("progressDetail") or {}
-                layer = line.get("id")
-                if layer and line.get("status") == "Downloading" and detail.get("total"):
-                    downloads[layer] = (int(detail.get("current") or 0), int(detail["total"]))
-                elif layer and line.get("status") in ("Download complete", "Pull complete"):
-                    total = downloads.get(layer, (0, 0))[1]
-                    downloads[layer] = (total, total)
-                if downloads and workspace_id in self._pulling:  # a background create
-                    done = sum(d for d, _ in downloads.values()) // MIB
-                    size = sum(t for _, t in downloads.values()) // MIB
-                    self._pulling[workspace_id] = (
-                        f"Pulling image {image}: {done} of {size} MB downloaded."
-                    )
-                # Every change of a layer's status, and its progress at most a few times a
-                # second: enough for a progress bar.
-                status = str(line.get("status", ""))
-                told_status, told_at = last_told.get(layer or "", ("", 0.0))
-                if (
-                    workspace
-                    and layer
-                    and (status != told_status or time.monotonic() - told_at > 0.25)
-                ):
-                    last_told[layer] = (status, time.monotonic())
-                    self.publish(
-                        owner,
-                        workspace_id,
-                        "pulling",
-                        f"{status} {layer}".strip(),
-                        layer=layer,
-                        current=detail.get("current"),
-                        total=detail.get("total"),
-                    )
-        except docker.errors.APIError as exc:
-            raise ResourceUnavailable(
-                f"Image {image} is not available on this host and could not be pulled "
-                f"({exc.explanation}). Ask an administrator to load it, or pick another image."
-            ) from exc
-
     def _announce_start(self, owner: str, workspace_id: str) -> None:
         self.publish(owner, workspace_id, "starting", "Starting the container.")
         self.publish(
@@ -908,85 +768,6 @@ class DockerBackend(WorkspaceBackend):
                 f"{gpus} GPU(s) requested, but this Docker host has no NVIDIA runtime. "
                 "Create the workspace without GPUs, or ask an administrator for a GPU host."
             )
-
-    def _ensure_network(self, owner: str) -> None:
-        config = build.network_config(self.settings, owner)
-        try:
-            self.client.networks.get(config["name"])
-            return
-        except docker.errors.NotFound:
-            pass
-        try:
-            self.client.networks.create(**config)
-        except docker.errors.APIError as exc:
-            if "address pool" in str(exc.explanation):
-                raise ResourceUnavailable(
-                    "The Docker engine has no free address range for another user network. "
-                    "An administrator can widen it with dockerd's 'default-address-pools'."
-                ) from exc
-            if exc.status_code != 409:
-                raise
-        self._join(config["name"])
-
-    def _join(self, network: str) -> None:
-        """Connect the manager's own container to a user network, so its proxy reaches
-        that user's workspaces (and only the manager: users' networks stay apart)."""
-        manager = self.settings.manager_container
-        if not manager:
-            return
-        try:
-            self.client.api.connect_container_to_network(manager, network)
-        except docker.errors.APIError as exc:
-            if "already exists" not in str(exc.explanation):
-                raise
-
-    def _join_all_networks(self) -> None:
-        mine = {
-            "label": [f"{L.INSTANCE}={self.settings.instance_id}", f"{L.KIND}={L.KIND_NETWORK}"]
-        }
-        for network in self.client.api.networks(filters=mine):
-            self._join(network["Name"])
-
-    def _collect_network(self, owner: str) -> bool:
-        """Remove the owner's network once no workspace of theirs is left; True if removed."""
-        wanted = [
-            f"{L.INSTANCE}={self.settings.instance_id}",
-            f"{L.OWNER}={owner}",
-            f"{L.KIND}={L.KIND_RECORD}",
-        ]
-        with self._lock("owner:" + owner):
-            if self.client.api.containers(all=True, filters={"label": wanted}):
-                return False
-            name = naming.network_name(self.settings.instance_id, owner)
-            if self.settings.manager_container:
-                with suppress(docker.errors.APIError):
-                    self.client.api.disconnect_container_from_network(
-                        self.settings.manager_container, name, force=True
-                    )
-            try:
-                self.client.api.remove_network(name)
-            except docker.errors.NotFound:
-                return False
-            except docker.errors.APIError as exc:
-                log.warning("network %s not removed: %s", name, exc.explanation)
-                return False
-            return True
-
-    def _ensure_record_image(self) -> None:
-        """The empty image records are made from; imported once, no registry needed."""
-        if self._record_image_ready:
-            return
-        with self._lock("record-image"):
-            try:
-                self.client.images.get(build.RECORD_IMAGE)
-            except docker.errors.ImageNotFound:
-                empty = io.BytesIO()
-                tarfile.open(fileobj=empty, mode="w").close()
-                repository, tag = build.RECORD_IMAGE.split(":")
-                self.client.api.import_image_from_data(
-                    empty.getvalue(), repository=repository, tag=tag
-                )
-            self._record_image_ready = True
 
 
 def _address(container: dict[str, Any], instance: str) -> str | None:
