@@ -2,7 +2,7 @@ import { Alert, Button, Link, Stack, TableCell, TableRow, Typography } from '@mu
 import { Link as RouterLink } from 'react-router';
 import { useState } from 'react';
 import type { Workspace } from '@/api/types';
-import { useStopWorkspace } from '@/features/workspaces/api/stop-workspace';
+import { useWorkspaceAction } from '@/features/workspaces/api/workspace-action';
 import { DeleteDialog } from '@/features/workspaces/components/DeleteDialog';
 import { StatusChip } from '@/features/workspaces/components/StatusChip';
 import { canStop } from '@/features/workspaces/status';
@@ -10,7 +10,7 @@ import { errorMessage } from '@/lib/errors';
 import { formatDateTime, formatMb, formatRelative } from '@/lib/format';
 
 export function AdminWorkspaceRow({ workspace: w }: { workspace: Workspace }) {
-  const stop = useStopWorkspace(w.user_id);
+  const stop = useWorkspaceAction(w.user_id, 'stop');
   const [deleting, setDeleting] = useState(false);
   return (
     <TableRow>

@@ -2,11 +2,11 @@ import { Alert, Box, Button, Typography } from '@mui/material';
 import type { ConfigOptions, Workspace } from '@/api/types';
 import { errorMessage } from '@/lib/errors';
 import { formatDateTime, formatDuration, formatMb, formatRelative } from '@/lib/format';
-import { useExtendWorkspace } from '../api/extend-workspace';
+import { useWorkspaceAction } from '../api/workspace-action';
 import { imageName } from './WorkspaceCard';
 
 export function OverviewPanel({ workspace: w, config }: { workspace: Workspace; config?: ConfigOptions }) {
-  const extend = useExtendWorkspace(w.user_id);
+  const extend = useWorkspaceAction(w.user_id, 'extend');
   const rows: [string, string][] = [
     ['Image', imageName(w.container_image, config)],
     ['CPUs', String(w.compute.cpus)],

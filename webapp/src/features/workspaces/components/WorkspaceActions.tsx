@@ -3,9 +3,7 @@ import { useState } from 'react';
 import { useNavigate } from 'react-router';
 import type { Workspace } from '@/api/types';
 import { errorMessage } from '@/lib/errors';
-import { useRestartWorkspace } from '../api/restart-workspace';
-import { useStartWorkspace } from '../api/start-workspace';
-import { useStopWorkspace } from '../api/stop-workspace';
+import { useWorkspaceAction } from '../api/workspace-action';
 import { openHref } from '../links';
 import { canRestart, canStart, canStop } from '../status';
 import { DeleteDialog } from './DeleteDialog';
@@ -16,9 +14,9 @@ type Props = { workspace: Workspace; showDetails?: boolean; onDeleted?: () => vo
 /** Open, Start / Stop / Restart, Settings, Details, Delete: what applies to its state. */
 export function WorkspaceActions({ workspace, showDetails = true, onDeleted }: Props) {
   const userId = workspace.user_id;
-  const start = useStartWorkspace(userId);
-  const stop = useStopWorkspace(userId);
-  const restart = useRestartWorkspace(userId);
+  const start = useWorkspaceAction(userId, 'start');
+  const stop = useWorkspaceAction(userId, 'stop');
+  const restart = useWorkspaceAction(userId, 'restart');
   const navigate = useNavigate();
   const [dialog, setDialog] = useState<'settings' | 'delete' | null>(null);
   const href = workspace.status === 'running' ? openHref(workspace) : null;
