@@ -136,6 +136,10 @@ def main() -> None:
         log_level=settings.log_level.lower(),
         # Access lines would carry ?ct_token=... query strings: tokens never go to logs.
         access_log=False,
+        # nginx keeps connections to us open for reuse (up to its keepalive_timeout, 60 s).
+        # Were we to close an idle one first (uvicorn's default: after 5 s), a request nginx
+        # sends on it just then fails with 502, and a POST is not retried.
+        timeout_keep_alive=75,
     )
 
 
