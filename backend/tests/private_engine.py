@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Literal
 
 import docker
+import pytest
 
 Filesystem = Literal["btrfs", "xfs"]
 START_TIMEOUT = 60.0  # seconds for dockerd to answer
@@ -232,11 +233,20 @@ def start(directory: Path, filesystem: Filesystem | None = None, size_gb: int = 
 
 
 @contextlib.contextmanager
-def private_engine(
-    directory: Path, filesystem: Filesystem | None = None, size_gb: int = 3
+def for_tests(
+    directory: Path,
+    source: docker.DockerClient,
+    images: tuple[str, ...],
+    filesystem: Filesystem | None = None,
 ) -> Iterator[PrivateEngine]:
-    engine = start(directory, filesystem, size_gb)
+    """A private engine holding `images` (copied from `source`), closed afterwards. The
+    test fails (never skips) when it cannot be started."""
     try:
+        engine = start(directory, filesystem)
+    except RuntimeError as exc:
+        pytest.fail(f"a private Docker engine ({filesystem or 'ext4'}) could not start: {exc}")
+    try:
+        engine.load_images(source, *images)
         yield engine
     finally:
         engine.close()

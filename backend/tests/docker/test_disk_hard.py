@@ -35,15 +35,9 @@ QUOTA_ERRORS = ("Disk quota exceeded", "No space left on device")
 def btrfs_engine(
     engine: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[private_engine.PrivateEngine]:
-    try:
-        private = private_engine.start(tmp_path_factory.mktemp("btrfs"), filesystem="btrfs")
-    except RuntimeError as exc:
-        pytest.fail(f"Hard-limit tests need a private engine on btrfs: {exc}")
-    try:
-        private.load_images(engine, TEST_IMAGE)
+    directory = tmp_path_factory.mktemp("btrfs")
+    with private_engine.for_tests(directory, engine, (TEST_IMAGE,), "btrfs") as private:
         yield private
-    finally:
-        private.close()
     # Nothing of it may outlive the tests: no mount, no loop device, no files.
     with open("/proc/self/mountinfo") as mountinfo:
         assert str(private.directory) not in mountinfo.read()

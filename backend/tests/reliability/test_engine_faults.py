@@ -33,15 +33,9 @@ DOWN = "Docker engine is not reachable"
 def private(
     engine: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[private_engine.PrivateEngine]:
-    try:
-        started = private_engine.start(tmp_path_factory.mktemp("engine"))
-    except RuntimeError as exc:
-        pytest.fail(f"a private Docker engine could not be started: {exc}")
-    try:
-        started.load_images(engine, ECHO_IMAGE)
+    directory = tmp_path_factory.mktemp("engine")
+    with private_engine.for_tests(directory, engine, (ECHO_IMAGE,)) as started:
         yield started
-    finally:
-        started.close()
 
 
 async def test_engine_restart_during_creates_and_while_workspaces_run(
