@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -144,12 +145,23 @@ class WorkspaceBackend(ABC):
         return None
 
     async def wait_settled(
-        self, owner: str, workspace_id: str, timeout: float, interval: float = 0.1
+        self, owner: str, workspace_id: str, timeout: float, interval: float = 0.5
     ) -> WorkspaceState:
-        """Poll until the workspace is running, stopped or failed, or `timeout` s passed."""
+        """Until the workspace is running, stopped or failed, or `timeout` s passed: looked at
+        again as soon as one of its events arrives ("ready" comes the moment it answers), and
+        at least every `interval` s for a backend that publishes none."""
         deadline = time.monotonic() + timeout
-        state = await self.get(owner, workspace_id)
-        while state.status not in SETTLED and time.monotonic() < deadline:
-            await asyncio.sleep(interval)
+        events = self.events.subscribe(workspace_id) if self.events else None
+        try:
             state = await self.get(owner, workspace_id)
-        return state
+            while state.status not in SETTLED and (left := deadline - time.monotonic()) > 0:
+                if events is None:
+                    await asyncio.sleep(min(interval, left))
+                else:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(events.get(), min(interval, left))
+                state = await self.get(owner, workspace_id)
+            return state
+        finally:
+            if self.events and events is not None:
+                self.events.unsubscribe(workspace_id, events)

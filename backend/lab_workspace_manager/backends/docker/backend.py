@@ -242,7 +242,7 @@ class DockerBackend(WorkspaceBackend):
         if remembered:
             summaries = [
                 s
-                for s in self.inventory.containers()
+                for s in self.inventory.containers(owner)
                 if all((s.get("Labels") or {}).get(k) == v for k, v in wanted.items())
             ]
         else:

@@ -35,30 +35,35 @@ class Inventory:
         self._lock = threading.Lock()
         # Bumped by every event and every change of ours; a list is good while it is unchanged.
         self._generation = 0
-        self._remembered: tuple[int, float, list[dict[str, Any]]] | None = None
+        self._remembered: tuple[int, float, dict[str | None, list[dict[str, Any]]]] | None = None
         self._listening = False
         self._closed = False
         self._stream: Any = None
         self._thread: threading.Thread | None = None
 
-    def containers(self) -> list[dict[str, Any]]:
-        """Every container of this instance (the engine's list entries; do not modify them)."""
+    def containers(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """This instance's containers (`owner`'s only, if given): the engine's list entries,
+        not to be modified."""
         with self._lock:
             if self._listening and self._remembered:
                 generation, listed_at, remembered = self._remembered
                 fresh = time.monotonic() - listed_at < MAX_AGE_SECONDS
                 if generation == self._generation and fresh:
-                    return remembered
+                    return remembered.get(owner, []) if owner is not None else remembered[None]
             generation = self._generation
         listed_at = time.monotonic()
         summaries: list[dict[str, Any]] = self._client.api.containers(
             all=True, filters={"label": [self._label]}
         )
+        # By owner too, so one user's read does not walk everyone's containers.
+        by_owner: dict[str | None, list[dict[str, Any]]] = {None: summaries}
+        for summary in summaries:
+            by_owner.setdefault((summary.get("Labels") or {}).get(L.OWNER, ""), []).append(summary)
         with self._lock:
             # Kept only if nothing happened while the engine was answering.
             if self._listening and generation == self._generation:
-                self._remembered = (generation, listed_at, summaries)
-        return summaries
+                self._remembered = (generation, listed_at, by_owner)
+        return by_owner.get(owner, []) if owner is not None else summaries
 
     def changed(self) -> None:
         with self._lock:
