@@ -407,8 +407,9 @@ class DockerBackend(WorkspaceBackend):
     def _create(self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool) -> None:
         undo: list[Callable[[], object]] = []
         try:
-            self._create_record(owner, workspace_id, spec, start)
+            # Undo first: the engine may have made the record even if its answer was lost.
             undo.append(lambda: self._remove_containers(owner, workspace_id))
+            self._create_record(owner, workspace_id, spec, start)
             self.publish(owner, workspace_id, "volume", "Creating the volume for /workspace.")
             volume = self.client.volumes.create(**self._volume_config(owner, workspace_id, spec))
             undo.append(lambda: volume.remove(force=True))
