@@ -43,6 +43,19 @@ from tests.conftest import (
 # starts and stops with ?wait=true take minutes in all.
 EXAMPLES = 25
 DOCKER_EXAMPLES = 5
+
+
+def fuzzing(examples: int) -> settings:
+    """Hypothesis settings for every fuzz test: no deadline (real requests), no stored
+    examples, and none of hypothesis's health checks (schemathesis builds the data)."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+
+
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     status_code_conformance,
@@ -122,23 +135,13 @@ def call(case: Any, token: str) -> None:
 
 
 @schema.parametrize()
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    database=None,
-)
+@fuzzing(EXAMPLES)
 def test_as_administrator(case: Any) -> None:
     call(case, ADMIN_TOKEN)
 
 
 @schema.parametrize()
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    database=None,
-)
+@fuzzing(EXAMPLES)
 def test_as_owner(case: Any) -> None:
     as_owner(case, APP, OWNER_TOKEN)
 
@@ -154,12 +157,7 @@ def docker_app(engine: docker.DockerClient) -> Iterator[None]:
 
 @pytest.mark.long
 @docker_schema.parametrize()
-@settings(
-    max_examples=DOCKER_EXAMPLES,
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-    database=None,
-)
+@fuzzing(DOCKER_EXAMPLES)
 def test_as_owner_on_the_docker_backend(case: Any, docker_app: None) -> None:
     as_owner(case, DOCKER_APP, DOCKER_OWNER_TOKEN)
 
