@@ -152,6 +152,7 @@ def test_create_watch_open_resize_stop_start_delete(
         lambda: (
             not engine.containers.list(
                 all=True,
+                ignore_removed=True,  # one may go between the engine's list and its inspect
                 filters={
                     "label": [f"lwm.instance={manager.instance}", f"lwm.workspace={workspace_id}"]
                 },
