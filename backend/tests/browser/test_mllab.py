@@ -35,11 +35,12 @@ from tests.image.conftest import Manager, stop_manager
 
 from .conftest import NewPage, start_browser_manager
 from .prefix_proxy import prefix_proxy
-from .test_workspaces import JUPYTER_TITLE
 from .ui import (
+    JUPYTER_TITLE,
     WORKSPACE_TIMEOUT,
     assert_accessible,
     create_workspace,
+    open_in_new_tab,
     screenshot,
     status_chip,
     workspace_card,
@@ -277,10 +278,7 @@ def test_ml_lab_mode_with_workspaces_on_the_docker_engine(
             card = create_workspace(page, "on the engine")
             expect(status_chip(card, "running")).to_be_visible(timeout=WORKSPACE_TIMEOUT)
             # The manager's proxy checks the ML Lab cookie the tab carries.
-            with page.context.expect_page() as opened:
-                card.get_by_role("link", name="Open").click()
-            tab = opened.value
-            expect(tab).to_have_title(JUPYTER_TITLE)
+            tab = open_in_new_tab(page, card)
             assert tab.url.startswith(url + "/workspaces/"), tab.url
             tab.close()
             card.get_by_role("button", name="Stop").click()

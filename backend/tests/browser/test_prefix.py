@@ -12,8 +12,14 @@ from tests.image.conftest import Manager, stop_manager
 
 from .conftest import NewPage, start_browser_manager
 from .prefix_proxy import prefix_proxy
-from .test_workspaces import JUPYTER_TITLE
-from .ui import WORKSPACE_TIMEOUT, create_workspace, screenshot, sign_in, status_chip
+from .ui import (
+    WORKSPACE_TIMEOUT,
+    create_workspace,
+    open_in_new_tab,
+    screenshot,
+    sign_in,
+    status_chip,
+)
 
 PREFIX = "/projects/ctxy-global/services/lab-ws/access/8080"
 
@@ -36,10 +42,7 @@ def test_the_app_and_its_workspaces_work_under_ml_labs_prefix(
         card = create_workspace(page, "behind ML Lab")
         expect(status_chip(card, "running")).to_be_visible(timeout=WORKSPACE_TIMEOUT)
         screenshot(page, "list-under-prefix-light-wide")
-        with page.context.expect_page() as opened:
-            card.get_by_role("link", name="Open").click()
-        tab = opened.value
-        expect(tab).to_have_title(JUPYTER_TITLE)
+        tab = open_in_new_tab(page, card)
         assert tab.url.startswith(url + "/workspaces/"), tab.url
         tab.close()
         page.context.close()  # its event streams end before the proxy does

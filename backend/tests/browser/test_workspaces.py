@@ -18,13 +18,13 @@ from .ui import (
     assert_accessible,
     create_workspace,
     open_create_dialog,
+    open_in_new_tab,
     screenshot,
     sign_in,
     status_chip,
     workspace_card,
 )
 
-JUPYTER_TITLE = "Home Page - Select or create a notebook"
 # Shown by Jupyter's file list once its page has rendered.
 JUPYTER_FILE_LIST = "Select items to perform actions on them."
 
@@ -88,10 +88,7 @@ def test_create_watch_open_resize_stop_start_delete(
     assert_accessible(page, "the list with a running workspace")
 
     # Open: a new tab with Jupyter in it.
-    with page.context.expect_page() as opened:
-        card.get_by_role("link", name="Open").click()
-    tab = opened.value
-    expect(tab).to_have_title(JUPYTER_TITLE)
+    tab = open_in_new_tab(page, card)
     expect(tab.get_by_text(JUPYTER_FILE_LIST)).to_be_visible()
     tab.close()
 

@@ -21,6 +21,9 @@ AXE_SCRIPT = ROOT / "webapp" / "node_modules" / "axe-core" / "axe.min.js"
 WORKSPACE_TIMEOUT = 120_000
 
 
+JUPYTER_TITLE = "Home Page - Select or create a notebook"
+
+
 def list_url(user_id: str) -> re.Pattern[str]:
     return re.compile(rf"#/users/{re.escape(user_id)}/workspace(\?.*)?$")
 
@@ -43,6 +46,15 @@ def workspace_card(page: Page, name: str) -> Locator:
 
 def status_chip(card: Locator, status: str) -> Locator:
     return card.get_by_text(status, exact=True)
+
+
+def open_in_new_tab(page: Page, card: Locator) -> Page:
+    """Follow the card's "Open" link; the new tab, once Jupyter's page has its title."""
+    with page.context.expect_page() as opened:
+        card.get_by_role("link", name="Open").click()
+    tab = opened.value
+    expect(tab).to_have_title(JUPYTER_TITLE)
+    return tab
 
 
 def open_create_dialog(page: Page) -> Locator:
