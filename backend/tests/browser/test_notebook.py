@@ -1,0 +1,160 @@
+"""A workspace used for work, as a data scientist uses it: opened from the web app, a new
+notebook, a cell run and its output seen, saved, the page reloaded and the work still there,
+then a terminal. Every step is the browser's own request through the manager's proxy (with the
+page's Origin, Jupyter's _xsrf cookie, WebSockets), on a port that is not 80, standalone and
+under ML Lab's path prefix.
+
+Loading a workspace's page is not enough: Jupyter refuses API calls and WebSockets whose
+Origin does not match the Host it is given, and a proxy that forwards the host without the
+port let the page load while every save and every kernel failed."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+
+import docker
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.image.conftest import Manager, stop_manager
+
+from .conftest import NewPage, start_browser_manager
+from .prefix_proxy import prefix_proxy
+from .ui import (
+    WORKSPACE_TIMEOUT,
+    create_workspace,
+    open_in_new_tab,
+    screenshot,
+    sign_in,
+    status_chip,
+)
+
+PREFIX = "/projects/ctxy-global/services/lab-ws/access/8080"
+# A kernel starts in seconds, but on a loaded 2-core machine it may take longer.
+KERNEL_TIMEOUT = 60_000
+
+
+@pytest.fixture(scope="module")
+def behind_ml_lab(engine: docker.DockerClient) -> Iterator[Manager]:
+    running = start_browser_manager(engine, {"WORKSPACE_PUBLIC_PREFIX": PREFIX})
+    yield running
+    stop_manager(engine, running)
+
+
+def test_a_notebook_is_written_run_and_saved_through_the_manager(
+    manager: Manager, new_page: NewPage
+) -> None:
+    assert not manager.url.endswith((":80", ":443"))  # the port is part of the origin
+    page = new_page()
+    sign_in(page, manager.token_for("nora"), "nora")
+    work_in_a_new_workspace(page, "nora", manager.url)
+
+
+def test_a_notebook_works_under_ml_labs_prefix(
+    behind_ml_lab: Manager, new_page: NewPage
+) -> None:
+    token = behind_ml_lab.token_for("omar")
+    with prefix_proxy(behind_ml_lab.url, PREFIX) as (url, outside):
+        page = new_page(base_url=url + "/")
+        page.goto("app/")
+        sign_in(page, token, "omar")
+        work_in_a_new_workspace(page, "omar-prefix", url)
+        page.context.close()  # its event streams and WebSockets end before the proxy does
+    assert [path for path in outside if path != "/favicon.ico"] == []
+
+
+def work_in_a_new_workspace(page: Page, name: str, base: str) -> None:
+    card = create_workspace(page, name)
+    expect(status_chip(card, "running")).to_be_visible(timeout=WORKSPACE_TIMEOUT)
+    tree = open_in_new_tab(page, card)
+    assert tree.url.startswith(base + "/workspaces/"), tree.url
+
+    notebook = new_notebook(tree)
+    answer = str(secrets.randbelow(10**6) * 7)
+    run_cell(notebook, f"print({int(answer) // 7} * 7)", answer)
+    save(notebook)
+    screenshot(notebook, f"notebook-{name}-saved")
+    saved_as = notebook.url
+
+    # Reloaded, the notebook still has the cell and its output: it was saved, not only shown.
+    notebook.reload()
+    expect(notebook.locator(".input_area").first).to_contain_text(f"{int(answer) // 7} * 7")
+    expect(notebook.locator(".output_area").first).to_contain_text(answer)
+    assert notebook.url == saved_as
+    # The kernel still answers after the reload (a new WebSocket).
+    run_cell(notebook, "print('still' + ' here')", "still here", cell=1)
+
+    terminal_writes(tree, f"terminal-{answer}")
+    notebook.close()
+    tree.close()
+
+
+def new_notebook(tree: Page) -> Page:
+    """Jupyter's New → Python 3: a notebook in a tab of its own, its kernel ready."""
+    tree.get_by_role("button", name="New").click()
+    with tree.context.expect_page() as opened:
+        tree.locator("#new-menu").get_by_role("menuitem", name="python3").click()
+    notebook = opened.value
+    expect(notebook.locator("#kernel_indicator_icon")).to_have_class(
+        re.compile("kernel_idle_icon"), timeout=KERNEL_TIMEOUT
+    )
+    return notebook
+
+
+def run_cell(notebook: Page, code: str, output: str, cell: int = 0) -> None:
+    """Type into a cell, run it with Shift+Enter, and see its output under it."""
+    cells = notebook.locator(".cell.code_cell")
+    target = cells.nth(cell)
+    expect(target).to_be_visible()
+    target.locator(".CodeMirror").click()
+    notebook.keyboard.type(code)
+    notebook.keyboard.press("Shift+Enter")
+    expect(target.locator(".output_area")).to_contain_text(output, timeout=KERNEL_TIMEOUT)
+
+
+def save(notebook: Page) -> None:
+    """File → Save and Checkpoint; Jupyter says when the server has it."""
+    notebook.locator("#filelink").click()
+    notebook.locator("#save_checkpoint").click()
+    expect(notebook.locator("#notification_notebook")).to_contain_text("Checkpoint created")
+    expect(notebook.locator("#save_status, .autosave_status")).not_to_contain_text("unsaved")
+
+
+# Jupyter's terminal protocol, spoken by the page itself: a terminal made with the page's
+# _xsrf token, its WebSocket opened from the page's origin, a command sent, its output awaited.
+# (The stand-in image's terminal page cannot draw: Debian's xterm.js is not the build notebook
+# 6 loads, "exports is not defined". The requests are the same ones that page makes.)
+TERMINAL_SCRIPT = """async ([command, expected]) => {
+    const base = document.body.dataset.baseUrl;
+    const xsrf = decodeURIComponent(document.cookie.match(/_xsrf=([^;]+)/)[1]);
+    const made = await fetch(base + "api/terminals",
+                             {method: "POST", headers: {"X-XSRFToken": xsrf}});
+    if (!made.ok) return "POST api/terminals answered " + made.status;
+    const name = (await made.json()).name;
+    const url = location.origin.replace(/^http/, "ws") + base + "terminals/websocket/" + name;
+    const socket = new WebSocket(url);
+    return await new Promise(resolve => {
+        let seen = "";
+        setTimeout(() => resolve("no answer in 30 s: " + seen), 30000);
+        socket.onopen = () => socket.send(JSON.stringify(["stdin", command + "\\r"]));
+        socket.onerror = () => resolve("WebSocket error: " + seen);
+        socket.onclose = event => resolve("WebSocket closed (" + event.code + "): " + seen);
+        socket.onmessage = event => {
+            const [kind, text] = JSON.parse(event.data);
+            if (kind === "stdout") seen += text;
+            if (seen.includes(expected)) { socket.onclose = null; socket.close(); resolve(seen); }
+        };
+    });
+}"""
+
+
+def terminal_writes(tree: Page, text: str) -> None:
+    """A shell over a WebSocket, from the workspace's page, writes a file; the file list then
+    shows it."""
+    command = f"echo made-by-the-terminal > /workspace/{text}.txt && echo $((6 * 7))-done"
+    seen = tree.evaluate(TERMINAL_SCRIPT, [command, "42-done"])
+    assert "42-done" in seen, seen
+    tree.reload()
+    expect(tree.get_by_role("link", name=f"{text}.txt")).to_be_visible()
