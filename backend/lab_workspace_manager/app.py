@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import uvicorn
@@ -13,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
 
 from .api.routes import admin, auth, proxy, system, workspaces
 from .api.routes import events as event_routes
@@ -124,8 +127,23 @@ async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
         await asyncio.sleep(seconds)
 
 
+def where(error: Any) -> str:
+    """The setting a validation error is about, when it is about one."""
+    if not error["loc"]:
+        return ""
+    return f"{'.'.join(str(part) for part in error['loc']).upper()}={error['input']!r}: "
+
+
 def main() -> None:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # What an administrator set wrong, one line each, without pydantic's internals.
+        problems = "\n".join(
+            f"  - {where(error)}{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        )
+        sys.exit(f"The manager cannot start: its settings are invalid.\n{problems}")
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -64,7 +64,9 @@ def bridge_gateway(engine: docker.DockerClient) -> str:
     interface = options.get("com.docker.network.bridge.name", "docker0")
     shown = subprocess.run(
         ["ip", "-4", "-o", "addr", "show", "dev", interface],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     found = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", shown)
     assert found, f"the bridge interface {interface} has no IPv4 address: {shown!r}"

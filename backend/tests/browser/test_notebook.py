@@ -52,9 +52,7 @@ def test_a_notebook_is_written_run_and_saved_through_the_manager(
     work_in_a_new_workspace(page, "nora", manager.url)
 
 
-def test_a_notebook_works_under_ml_labs_prefix(
-    behind_ml_lab: Manager, new_page: NewPage
-) -> None:
+def test_a_notebook_works_under_ml_labs_prefix(behind_ml_lab: Manager, new_page: NewPage) -> None:
     token = behind_ml_lab.token_for("omar")
     with prefix_proxy(behind_ml_lab.url, PREFIX) as (url, outside):
         page = new_page(base_url=url + "/")

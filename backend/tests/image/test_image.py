@@ -13,10 +13,10 @@ import docker
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import ECHO_IMAGE
+from tests.conftest import ECHO_IMAGE, SESSION_INSTANCE
 from tests.jupyter import execute, open_channels, start_kernel
 
-from .conftest import Manager, start_manager, stop_manager
+from .conftest import IMAGE, Manager, start_manager, stop_manager
 
 JUPYTER_TITLE = "<title>Home Page - Select or create a notebook</title>"
 
@@ -266,6 +266,28 @@ def test_signals_stop_it_cleanly_and_a_dead_server_stops_it(engine: docker.Docke
         assert "stopping the other" in second.container.logs().decode()
     finally:
         stop_manager(engine, second)
+
+
+def test_an_invalid_image_setting_stops_the_start_with_its_name_and_value(
+    engine: docker.DockerClient,
+) -> None:
+    """The {"image", "display_name"} form of WORKSPACE_IMAGE_OPTIONS, given to
+    WORKSPACE_IMAGE_DEFAULT with a name that is no image reference: once served as an image
+    *name* by /config, now a clear refusal at start."""
+    value = '{"image": "Not An Image", "display_name": "X"}'
+    container = engine.containers.run(
+        IMAGE,
+        detach=True,
+        environment={"ADMIN_TOKEN": "a" * 20, "WORKSPACE_IMAGE_DEFAULT": value},
+        labels={"lwm.instance": SESSION_INSTANCE},
+    )
+    try:
+        assert container.wait(timeout=60)["StatusCode"] != 0
+        logs = container.logs().decode()
+        assert "settings are invalid" in logs
+        assert "WORKSPACE_IMAGE_DEFAULT='Not An Image': not a Docker image reference" in logs
+    finally:
+        container.remove(force=True, v=True)
 
 
 def test_the_workspace_never_sees_the_managers_credentials(manager: Manager) -> None:

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -82,3 +84,71 @@ def test_empty_secrets_mean_generate_and_short_ones_are_refused(
     assert (s.admin_token, s.jwt_secret) == (None, None)
     with pytest.raises(ValidationError, match="at least 16 characters"):
         env(monkeypatch, JWT_SECRET="short")
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "mltooling/ml-workspace-minimal:0.13.2",
+        "debian",
+        "localhost:5000/team/ml_workspace:v1.2-rc.3",
+        "registry.example.org/a/b/c@sha256:" + "ab" * 32,
+        "ghcr.io/org/image:tag@sha256:" + "0f" * 32,
+        "[::1]:5000/image",
+        "Registry.Example:5000/lower",
+    ],
+)
+def test_valid_image_references_are_taken(monkeypatch: pytest.MonkeyPatch, reference: str) -> None:
+    options = json.dumps([reference])
+    s = env(monkeypatch, WORKSPACE_IMAGE_DEFAULT=reference, WORKSPACE_IMAGE_OPTIONS=options)
+    assert s.workspace_image_default == reference
+    assert [o.image for o in s.workspace_image_options] == [reference]
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "Bad Image!",
+        "UPPER/case:1",
+        "image:",
+        "image:tag with space",
+        "-lead",
+        "a//b",
+        ":1",
+        "image@sha256:short",
+        '{"image": "x:1"',
+    ],
+)
+def test_invalid_image_references_stop_the_start_naming_variable_and_value(
+    monkeypatch: pytest.MonkeyPatch, reference: str
+) -> None:
+    with pytest.raises(ValidationError, match="WORKSPACE_IMAGE_DEFAULT") as default:
+        env(monkeypatch, WORKSPACE_IMAGE_DEFAULT=reference)
+    assert repr(reference) in str(default.value)
+    monkeypatch.delenv("WORKSPACE_IMAGE_DEFAULT")
+    options = json.dumps(["fine:1", {"image": reference, "display_name": "x"}])
+    with pytest.raises(ValidationError, match="not a Docker image reference") as option:
+        env(monkeypatch, WORKSPACE_IMAGE_OPTIONS=options)
+    assert "WORKSPACE_IMAGE_OPTIONS.1.image" in str(option.value)
+
+
+def test_the_default_image_may_be_given_as_an_option_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The form WORKSPACE_IMAGE_OPTIONS takes; it was once taken as an image *name*."""
+    s = env(monkeypatch, WORKSPACE_IMAGE_DEFAULT='{"image": "x:1", "display_name": "X"}')
+    assert (s.workspace_image_default, s.workspace_image_default_display_name) == ("x:1", "X")
+    assert [(o.image, o.display_name) for o in s.allowed_images] == [("x:1", "X")]
+    # Without a display name there, the display name setting still applies.
+    s = env(
+        monkeypatch,
+        WORKSPACE_IMAGE_DEFAULT='{"image": "y:2"}',
+        WORKSPACE_IMAGE_DEFAULT_DISPLAY_NAME="Y",
+    )
+    assert (s.workspace_image_default, s.workspace_image_default_display_name) == ("y:2", "Y")
+
+
+@pytest.mark.parametrize("value", ['{"image": 1}', '{"image": "x:1", "extra": 2}', "[1]"])
+def test_a_default_image_of_another_shape_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    with pytest.raises(ValidationError, match="WORKSPACE_IMAGE_DEFAULT"):
+        env(monkeypatch, WORKSPACE_IMAGE_DEFAULT=value)
