@@ -3,12 +3,17 @@
 
     python3 build.py --run      build the image and start the manager on http://localhost:8080
     python3 build.py --test     run every test suite against the real Docker engine
+    python3 build.py --test --fresh   the same on a new, empty engine (what a new machine has)
     python3 build.py --make     build the image (lab-workspace-manager:latest)
     python3 build.py --check    lint and type checks
     python3 build.py --dev      run the backend from source (development)
     python3 build.py --images   only build the images the tests use
     python3 build.py --bench    run the benchmarks and print their table (benchmarks/)
     python3 build.py --reliability   the long reliability runs (pytest marker `long`)
+
+Each command first checks what it needs from the machine (tools/prerequisites.py): a Docker
+engine that answers, then its tools. As root on Debian or Ubuntu what is missing is installed
+and the engine started; elsewhere it stops at once with the command that fixes it.
 
 Works without a container registry: a missing `debian:bookworm-slim` is pulled if possible,
 else made locally with debootstrap (air-gapped sites and these CI machines).
@@ -25,6 +30,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from tools import prerequisites
+from tools.fresh_engine import fresh_engine
 
 ROOT = Path(__file__).resolve().parent
 BACKEND = ROOT / "backend"
@@ -290,38 +298,45 @@ def start() -> int:
     return status
 
 
+COMMANDS = ("make", "images", "check", "test", "bench", "reliability", "run", "dev")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--make", action="store_true", help="build the container image")
     parser.add_argument("--run", action="store_true", help="start the manager on port 8080")
     parser.add_argument("--dev", action="store_true", help="run the backend from source")
     parser.add_argument("--test", action="store_true", help="run all tests")
+    parser.add_argument("--fresh", action="store_true",
+                        help="with --test: on a new Docker engine with an empty data root")
     parser.add_argument("--check", action="store_true", help="lint and type checks")
     parser.add_argument("--images", action="store_true", help="build the test images")
     parser.add_argument("--bench", action="store_true", help="run the benchmarks")
     parser.add_argument("--reliability", action="store_true", help="the long reliability runs")
     args, rest = parser.parse_known_args()
-    if not (args.make or args.run or args.dev or args.test or args.check or args.images
-            or args.bench or args.reliability):
+    chosen = [command for command in COMMANDS if getattr(args, command)]
+    if not chosen:
         parser.print_help()
         sys.exit(2)
+    if args.fresh and chosen != ["test"]:
+        sys.exit("--fresh goes with --test alone")
+    # Every prerequisite before any long step: a missing one is said within seconds.
+    if args.fresh:
+        # No engine yet, so no base image either: debootstrap is installed with the rest.
+        prerequisites.ensure_tools(prerequisites.TOOLS["test"])
+        prerequisites.ensure_node()
+        with fresh_engine():
+            sys.exit(test(rest))
+    for command in chosen:
+        prerequisites.ensure(command)
+    steps = {
+        "make": build_image, "images": ensure_test_images, "check": check,
+        "test": lambda: test(rest), "bench": lambda: bench(rest),
+        "reliability": lambda: reliability(rest), "run": start, "dev": develop,
+    }
     status = 0
-    if args.make:
-        build_image()
-    if args.images:
-        ensure_test_images()
-    if args.check:
-        status |= check()
-    if args.test:
-        status |= test(rest)
-    if args.bench:
-        status |= bench(rest)
-    if args.reliability:
-        status |= reliability(rest)
-    if args.run:
-        status |= start()
-    if args.dev:
-        status |= develop()
+    for command in chosen:
+        status |= steps[command]() or 0
     sys.exit(status)
 
 
