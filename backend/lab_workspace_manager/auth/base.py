@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import parse_qsl
 
 from fastapi import Request
+
+from ..errors import Unauthenticated
 
 TOKEN_NAME = "ct_token"  # ML Lab's name, in the query, a header and the cookie
 TokenSource = Literal["query", "header", "bearer", "cookie"]
@@ -24,7 +28,13 @@ class Identity:
 
 
 def find_token(request: Request) -> tuple[str, TokenSource] | None:
-    """The caller's token, looked for where ML Lab looks and in its order."""
+    """The caller's token, looked for where ML Lab looks and in its order.
+
+    A token given ambiguously is refused: twice in the query or as two cookies (nginx's
+    access cache and its token stripping take the first, a parser the last), or under a
+    spelling the proxy does not strip (`ct%5Ftoken=`, `ct_token =`), which would reach the
+    workspace."""
+    _refuse_ambiguous(request)
     if token := request.query_params.get(TOKEN_NAME):
         return token, "query"
     if token := request.headers.get(TOKEN_NAME):
@@ -35,6 +45,27 @@ def find_token(request: Request) -> tuple[str, TokenSource] | None:
     if token := request.cookies.get(TOKEN_NAME):
         return token, "cookie"
     return None
+
+
+_LITERAL_IN_QUERY = re.compile(rf"(?:^|&){TOKEN_NAME}=")
+_LITERAL_IN_COOKIES = re.compile(rf"(?:^|;) ?{TOKEN_NAME}=")
+
+
+def _refuse_ambiguous(request: Request) -> None:
+    query = request.url.query
+    named = [name for name, _ in parse_qsl(query, keep_blank_values=True) if name == TOKEN_NAME]
+    literal = _LITERAL_IN_QUERY.findall(query)
+    if len(named) > 1 or len(named) != len(literal):
+        raise Unauthenticated(
+            f"Give your token once, spelled '{TOKEN_NAME}=' in the query (or in a header)."
+        )
+    cookies = request.headers.get("cookie", "")
+    named = [c for c in cookies.split(";") if c.split("=", 1)[0].strip() == TOKEN_NAME]
+    if len(named) > 1 or len(named) != len(_LITERAL_IN_COOKIES.findall(cookies)):
+        raise Unauthenticated(
+            f"The request carries the '{TOKEN_NAME}' cookie more than once or misspelt: "
+            "sign out and in again."
+        )
 
 
 class Authenticator(ABC):

@@ -116,6 +116,13 @@ class StandaloneAuth(Authenticator):
         issued = self._tokens.get(str(claims["jti"]))
         if issued is None:
             raise Unauthenticated("The token was revoked. Ask your administrator for a new one.")
+        if issued.user_id == self._settings.admin_user_id:
+            # Issued before the administrator's id was reserved: it would manage the
+            # administrator's workspaces.
+            raise Unauthenticated(
+                f"Tokens for the user id '{issued.user_id}' (the administrator's) are no "
+                "longer accepted. Ask your administrator for a token under another id."
+            )
         return Identity(issued.user_id, issued.is_admin)
 
     # --- administration -----------------------------------------------------------------------

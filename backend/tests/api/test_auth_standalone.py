@@ -222,3 +222,46 @@ async def test_cors_allows_only_the_configured_origins(client: httpx.AsyncClient
     assert "access-control-allow-origin" not in other.headers
     simple = await client.get("/healthz", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in simple.headers
+
+
+async def test_the_administrators_id_is_reserved(client: httpx.AsyncClient) -> None:
+    """A token for the user "admin" would manage the administrator's own workspaces."""
+    refused = await client.post(
+        "/auth/tokens", json={"user_id": "admin"}, headers=bearer(ADMIN_TOKEN)
+    )
+    assert refused.status_code == 422
+    assert "reserved" in refused.json()["detail"]
+    # One issued before the id was reserved no longer signs in.
+    auth: StandaloneAuth = client.app.state.authenticator  # type: ignore[attr-defined]
+    old, _ = auth.issue("admin", None, False, "from an older version")
+    response = await client.get("/users/admin/workspace", headers=bearer(old))
+    assert response.status_code == 401
+    assert "no longer accepted" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "cookie"),
+    [
+        ("ct_token={mine}&ct_token={admin}", None),  # nginx keys on the first, a parser the last
+        ("ct%5Ftoken={mine}", None),  # a spelling the proxy would not strip
+        ("ct_%74oken={mine}", None),
+        (None, "ct_token={admin}; ct_token={mine}"),
+        (None, "ct_token={mine};  ct_token={mine}"),
+        (None, "other=1; ct_token ={mine}"),
+    ],
+)
+async def test_a_token_given_ambiguously_is_refused(
+    client: httpx.AsyncClient, query: str | None, cookie: str | None
+) -> None:
+    mine = token_for(client, "mallory")
+    values = {"mine": mine, "admin": ADMIN_TOKEN}
+    url = "/users/mallory/workspace" + (f"?{query.format(**values)}" if query else "")
+    headers = {"Cookie": cookie.format(**values)} if cookie else {}
+    response = await client.get(url, headers=headers)
+    assert response.status_code == 401, response.text
+    # Once, spelled plainly, each works.
+    assert (await client.get(f"/users/mallory/workspace?ct_token={mine}")).status_code == 200
+    plain = await client.get(
+        "/users/mallory/workspace", headers={"Cookie": f"a=1; ct_token={mine}"}
+    )
+    assert plain.status_code == 200

@@ -83,6 +83,18 @@ def manager(engine: docker.DockerClient) -> Iterator[Manager]:
     stop_manager(engine, running)
 
 
+# The path under which ML Lab shows an extension; its proxy strips it before the manager.
+ML_LAB_PREFIX = "/projects/ctxy-global/services/lab-ws/access/8080"
+
+
+@pytest.fixture(scope="module")
+def behind_ml_lab(engine: docker.DockerClient) -> Iterator[Manager]:
+    """The image as ML Lab runs it: told the prefix that ML Lab's proxy strips."""
+    running = start_browser_manager(engine, {"WORKSPACE_PUBLIC_PREFIX": ML_LAB_PREFIX})
+    yield running
+    stop_manager(engine, running)
+
+
 @pytest.fixture
 def new_page(browser: Browser, manager: Manager) -> Iterator[NewPage]:
     """Pages in fresh contexts on `manager` (or another, or any base URL), closed after the

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
 
-import docker
-import pytest
 from playwright.sync_api import Page, expect
 
-from tests.image.conftest import Manager, stop_manager
+from tests.image.conftest import Manager
 
-from .conftest import NewPage, start_browser_manager
+from .conftest import ML_LAB_PREFIX, NewPage
 from .prefix_proxy import prefix_proxy
 from .ui import (
     WORKSPACE_TIMEOUT,
@@ -31,16 +28,8 @@ from .ui import (
     status_chip,
 )
 
-PREFIX = "/projects/ctxy-global/services/lab-ws/access/8080"
 # A kernel starts in seconds, but on a loaded 2-core machine it may take longer.
 KERNEL_TIMEOUT = 60_000
-
-
-@pytest.fixture(scope="module")
-def behind_ml_lab(engine: docker.DockerClient) -> Iterator[Manager]:
-    running = start_browser_manager(engine, {"WORKSPACE_PUBLIC_PREFIX": PREFIX})
-    yield running
-    stop_manager(engine, running)
 
 
 def test_a_notebook_is_written_run_and_saved_through_the_manager(
@@ -54,7 +43,7 @@ def test_a_notebook_is_written_run_and_saved_through_the_manager(
 
 def test_a_notebook_works_under_ml_labs_prefix(behind_ml_lab: Manager, new_page: NewPage) -> None:
     token = behind_ml_lab.token_for("omar")
-    with prefix_proxy(behind_ml_lab.url, PREFIX) as (url, outside):
+    with prefix_proxy(behind_ml_lab.url, ML_LAB_PREFIX) as (url, outside):
         page = new_page(base_url=url + "/")
         page.goto("app/")
         sign_in(page, token, "omar")

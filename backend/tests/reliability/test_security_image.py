@@ -172,6 +172,54 @@ def test_the_workspace_receives_the_query_without_the_token(
             assert seen["path"] == (f"{base}?{kept}" if kept else base), (query, seen["path"])
 
 
+def test_a_token_given_twice_or_misspelt_never_reaches_the_workspace(
+    manager: Manager, people: dict[str, str | None], running: dict[str, Any]
+) -> None:
+    """Regression: nginx strips one ct_token cookie and the literal ct_token= in the query;
+    a second cookie (the administrator's), `ct%5Ftoken=` and duplicates, which nginx's access
+    cache and the backend read differently, went through. Now refused before the workspace."""
+    admin, owner = people["admin"], people["owner"]
+    assert admin and owner
+    base = f"/workspaces/{running['id']}/tree"
+    with httpx.Client(base_url=manager.url, trust_env=False) as client:
+        assert client.get(base, headers={"Cookie": f"ct_token={owner}"}).status_code == 200
+        for headers, query in (
+            ({"Cookie": f"ct_token={admin}; ct_token={owner}"}, ""),
+            ({"Cookie": f"ct_token={owner}; ct_token={admin}"}, ""),
+            ({"Cookie": f"a=1; ct_token ={owner}"}, ""),
+            ({}, f"?ct%5Ftoken={owner}"),
+            ({}, f"?ct_token={owner}&ct_token={admin}"),
+            ({"Cookie": f"ct_token={owner}"}, f"?ct%5Ftoken={admin}"),
+        ):
+            refused = client.get(base + query, headers=headers)
+            assert refused.status_code == 401, (headers, query, refused.text)
+            assert admin not in refused.text
+
+
+def test_the_managers_pages_send_security_headers(manager: Manager) -> None:
+    """The app: a Content-Security-Policy that allows only its own scripts and framing by its
+    own origin; the API: no caching, nothing to run or frame; both: no content sniffing."""
+    with httpx.Client(base_url=manager.url, trust_env=False) as client:
+        app = client.get("/app/")
+        api = client.get(
+            "/api/users/me", headers={"Authorization": f"Bearer {manager.admin_token}"}
+        )
+        docs = client.get("/api/docs")
+    policy = app.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy
+    assert "frame-ancestors 'self'" in policy
+    assert "'unsafe-eval'" not in policy
+    assert app.headers["X-Content-Type-Options"] == "nosniff"
+    assert api.status_code == 200
+    assert "no-store" in api.headers["Cache-Control"]
+    assert api.headers["Content-Security-Policy"] == (
+        "default-src 'none'; frame-ancestors 'none'; sandbox"
+    )
+    assert api.headers["X-Content-Type-Options"] == "nosniff"
+    assert docs.status_code == 200
+    assert "frame-ancestors 'none'" in docs.headers["Content-Security-Policy"]
+
+
 def test_cookie_sign_in_needs_the_csrf_header_for_changes(
     manager: Manager, people: dict[str, str | None]
 ) -> None:

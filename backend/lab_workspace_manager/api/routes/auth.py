@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from ...auth import Identity
 from ...auth.base import TOKEN_NAME, find_token
 from ...auth.standalone import StandaloneAuth
-from ...errors import NotFound, Unauthenticated
+from ...errors import InvalidInput, NotFound, Unauthenticated
 from ...naming import USER_ID_PATTERN
 from ..deps import (
     AdminIdentity,
@@ -120,8 +120,15 @@ async def logout(request: Request) -> Response:
     operation_id="issueToken",
 )
 async def issue_token(
-    body: TokenRequest, admin: AdminIdentity, auth: Standalone
+    body: TokenRequest, admin: AdminIdentity, auth: Standalone, settings: SettingsDep
 ) -> IssuedTokenResponse:
+    if body.user_id == settings.admin_user_id:
+        # Such a token would manage the administrator's own workspaces.
+        raise InvalidInput(
+            f"The user id '{body.user_id}' is the administrator's and reserved: choose "
+            "another, or issue an administrator token ('is_admin': true) under the "
+            "person's own id."
+        )
     token, issued = auth.issue(body.user_id, body.expires_in, body.is_admin, body.description)
     return IssuedTokenResponse(
         token=token, **TokenInfo.model_validate(issued, from_attributes=True).model_dump()
