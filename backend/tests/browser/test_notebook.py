@@ -80,6 +80,8 @@ def work_in_a_new_workspace(page: Page, name: str, base: str) -> None:
 
 def new_notebook(tree: Page) -> Page:
     """Jupyter's New → Python 3: a notebook in a tab of its own, its kernel ready."""
+    # The menu lists kernels once Jupyter's page has fetched them: wait for that first.
+    expect(tree.locator("#kernel-python3")).to_be_attached(timeout=KERNEL_TIMEOUT)
     tree.get_by_role("button", name="New").click()
     with tree.context.expect_page() as opened:
         tree.locator("#new-menu").get_by_role("menuitem", name="python3").click()
