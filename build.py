@@ -33,10 +33,10 @@ from pathlib import Path
 
 from tools import prerequisites
 from tools.fresh_engine import fresh_engine
+from tools.prerequisites import BASE_IMAGE, quiet
 
 ROOT = Path(__file__).resolve().parent
 BACKEND = ROOT / "backend"
-BASE_IMAGE = "debian:bookworm-slim"
 TEST_IMAGES = {
     # tag: Dockerfile under docker/test-images
     "lwm-test-workspace:latest": "Dockerfile",
@@ -49,12 +49,6 @@ TEST_IMAGES = {
 def run(*command: str, cwd: Path = ROOT, check: bool = True, **kwargs: object) -> int:
     print("+", " ".join(command), flush=True)
     return subprocess.run(command, cwd=cwd, check=check, **kwargs).returncode  # type: ignore[call-overload]
-
-
-def quiet(*command: str) -> bool:
-    """True if the command succeeds; its output is not shown."""
-    result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return result.returncode == 0
 
 
 def image_exists(tag: str) -> bool:
@@ -323,8 +317,7 @@ def main() -> None:
     # Every prerequisite before any long step: a missing one is said within seconds.
     if args.fresh:
         # No engine yet, so no base image either: debootstrap is installed with the rest.
-        prerequisites.ensure_tools(prerequisites.TOOLS["test"])
-        prerequisites.ensure_node()
+        prerequisites.ensure("test", engine=False)
         with fresh_engine():
             sys.exit(test(rest))
     for command in chosen:

@@ -23,6 +23,7 @@ from tools.prerequisites import (
     Missing,
     engine_answers,
     ensure_dockerd_installed,
+    launch_dockerd,
     wait_for_engine,
 )
 
@@ -40,11 +41,7 @@ def fresh_engine() -> Iterator[None]:
         )
     data_root = Path(tempfile.mkdtemp(prefix="lwm-fresh-engine-", dir="/var/lib"))
     print(f"--fresh: a new Docker engine on the empty data root {data_root}", flush=True)
-    with DOCKERD_LOG.open("ab") as log:
-        process = subprocess.Popen(
-            ["dockerd", f"--data-root={data_root}"], stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
+    process = launch_dockerd(f"--data-root={data_root}")
     try:
         if not wait_for_engine(process):
             raise Missing(f"the fresh dockerd did not answer within {ENGINE_START_TIMEOUT:g} s; "

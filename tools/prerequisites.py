@@ -45,7 +45,8 @@ def _file(path: str) -> Callable[[], bool]:
 
 
 def _compose() -> bool:
-    return _quiet("docker", "compose", "version") or shutil.which("docker-compose") is not None
+    plugin = quiet("docker", "compose", "version", timeout=20)
+    return plugin or shutil.which("docker-compose") is not None
 
 
 COMPOSE = Tool("Docker Compose", "docker-compose", "starts the manager", _compose)
@@ -54,7 +55,7 @@ DEBOOTSTRAP = Tool(
     "debootstrap", "debootstrap",
     f"makes {BASE_IMAGE} where no registry can be reached",
     lambda: shutil.which("debootstrap") is not None
-    or _quiet("docker", "image", "inspect", BASE_IMAGE),
+    or quiet("docker", "image", "inspect", BASE_IMAGE, timeout=20),
 )
 POSTGRESQL = Tool(
     "PostgreSQL 15", "postgresql", "the database of the real ML Lab the tests start",
@@ -91,9 +92,10 @@ class Missing(SystemExit):
         super().__init__(f"\n{message}\n")
 
 
-def ensure(command: str) -> None:
-    """Everything `command` needs, in order; exits with the fix when something is missing."""
-    if command in NEEDS_ENGINE:
+def ensure(command: str, engine: bool = True) -> None:
+    """Everything `command` needs, in order; exits with the fix when something is missing.
+    `engine=False`: all but the engine (`--fresh` starts one of its own)."""
+    if engine and command in NEEDS_ENGINE:
         ensure_engine()
     ensure_tools(TOOLS[command])
     if command in NEEDS_NODE:
@@ -102,7 +104,7 @@ def ensure(command: str) -> None:
 
 # --- the Docker engine --------------------------------------------------------------------
 def engine_answers() -> bool:
-    return _quiet("docker", "info", timeout=20)
+    return quiet("docker", "info", timeout=20)
 
 
 def ensure_engine() -> None:
@@ -133,18 +135,14 @@ def start_engine() -> None:
         )
     if Path("/run/systemd/system").exists():
         fix = "systemctl start docker"
-        started = os.geteuid() == 0 and _quiet("systemctl", "start", "docker", timeout=120)
+        started = os.geteuid() == 0 and quiet("systemctl", "start", "docker", timeout=120)
         if started and wait_for_engine(None):
             return
     else:
         fix = f"setsid dockerd >{DOCKERD_LOG} 2>&1 &"
         if os.geteuid() == 0 and shutil.which("dockerd"):
             print(f"No Docker engine answers: starting one ({fix})", flush=True)
-            with DOCKERD_LOG.open("ab") as log:
-                process = subprocess.Popen(
-                    ["dockerd"], stdout=log, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, start_new_session=True,
-                )
+            process = launch_dockerd()
             if wait_for_engine(process):
                 return
             raise Missing(
@@ -156,6 +154,15 @@ def start_engine() -> None:
         f"    {fix}\n"
         "or, with a rootless or remote engine, set DOCKER_HOST to its socket."
     )
+
+
+def launch_dockerd(*arguments: str) -> subprocess.Popen[bytes]:
+    """dockerd in a session of its own (it outlives this script), logging to DOCKERD_LOG."""
+    with DOCKERD_LOG.open("ab") as log:
+        return subprocess.Popen(
+            ["dockerd", *arguments], stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
 
 
 def wait_for_engine(process: subprocess.Popen[bytes] | None) -> bool:
@@ -222,7 +229,8 @@ def _install_or_explain(tools: list[Tool], problem: str) -> None:
 
 
 # --- small helpers ------------------------------------------------------------------------
-def _quiet(*command: str, timeout: float = 60) -> bool:
+def quiet(*command: str, timeout: float | None = None) -> bool:
+    """True if the command succeeds (within `timeout` seconds); its output is not shown."""
     try:
         result = subprocess.run(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout,
