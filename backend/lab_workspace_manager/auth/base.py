@@ -52,16 +52,17 @@ _LITERAL_IN_COOKIES = re.compile(rf"(?:^|;) ?{TOKEN_NAME}=")
 
 
 def _refuse_ambiguous(request: Request) -> None:
+    """How many times a parser finds the token must be how many times nginx finds it spelt
+    literally, and at most once."""
     query = request.url.query
-    named = [name for name, _ in parse_qsl(query, keep_blank_values=True) if name == TOKEN_NAME]
-    literal = _LITERAL_IN_QUERY.findall(query)
-    if len(named) > 1 or len(named) != len(literal):
+    parsed = [name for name, _ in parse_qsl(query, keep_blank_values=True) if name == TOKEN_NAME]
+    if len(parsed) > 1 or len(parsed) != len(_LITERAL_IN_QUERY.findall(query)):
         raise Unauthenticated(
             f"Give your token once, spelled '{TOKEN_NAME}=' in the query (or in a header)."
         )
     cookies = request.headers.get("cookie", "")
-    named = [c for c in cookies.split(";") if c.split("=", 1)[0].strip() == TOKEN_NAME]
-    if len(named) > 1 or len(named) != len(_LITERAL_IN_COOKIES.findall(cookies)):
+    parsed = [c for c in cookies.split(";") if c.split("=", 1)[0].strip() == TOKEN_NAME]
+    if len(parsed) > 1 or len(parsed) != len(_LITERAL_IN_COOKIES.findall(cookies)):
         raise Unauthenticated(
             f"The request carries the '{TOKEN_NAME}' cookie more than once or misspelt: "
             "sign out and in again."

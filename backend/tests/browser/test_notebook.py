@@ -14,6 +14,7 @@ import re
 import secrets
 
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.image.conftest import Manager
 
@@ -58,7 +59,11 @@ def work_in_a_new_workspace(page: Page, name: str, base: str) -> None:
     tree = open_in_new_tab(page, card)
     assert tree.url.startswith(base + "/workspaces/"), tree.url
 
-    notebook = new_notebook(tree)
+    try:
+        notebook = new_notebook(tree)
+    except (AssertionError, PlaywrightTimeoutError) as exc:
+        screenshot(tree, f"notebook-{name}-failed-tree")  # what the page showed instead
+        raise AssertionError(f"no new notebook from the page at {tree.url}") from exc
     answer = str(secrets.randbelow(10**6) * 7)
     run_cell(notebook, f"print({int(answer) // 7} * 7)", answer)
     save(notebook)

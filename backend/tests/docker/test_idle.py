@@ -41,19 +41,21 @@ async def kernel_state(client: httpx.Client, base: str, kernel_id: str) -> str:
 async def run_until_busy(
     socket: Any, client: httpx.Client, base: str, kernel_id: str, code: str
 ) -> None:
-    """Send `code` once the kernel is ready, until Jupyter reports the kernel busy with it.
+    """Send `code` until Jupyter reports the kernel busy with it.
 
     Code sent while the kernel is still starting can be dropped by Jupyter (seen on a loaded
     machine: "the kernel never got busy"), so it is sent again if the kernel has not become
-    busy 10 s later."""
+    busy 10 s later. A failure says what Jupyter last reported."""
+    state = "unknown"
     for _ in range(4):
         execute(socket, code, wait=False)
         sent = time.monotonic()
         while time.monotonic() < sent + 10:
-            if await kernel_state(client, base, kernel_id) == "busy":
+            state = await kernel_state(client, base, kernel_id)
+            if state == "busy":
                 return
             await asyncio.sleep(0.2)
-    raise AssertionError("the kernel never got busy")
+    raise AssertionError(f"the kernel never got busy; Jupyter last said {state!r}")
 
 
 async def test_an_idle_workspace_is_stopped_and_told_why(open_api: Any) -> None:
@@ -69,7 +71,11 @@ async def test_a_busy_kernel_is_not_idle(open_api: Any, engine: docker.DockerCli
     async with open_api(**FAST) as api:
         # A long timeout while the kernel gets going (on a loaded machine that alone can take
         # longer than the short one below).
-        workspace = await api.create_running(display_name="training", idle_timeout=600)
+        # One CPU and 512 MB: a kernel starting beside the notebook server in the suite's
+        # default 0.5 CPU / 256 MB did not answer within a minute once, in a full CI run.
+        workspace = await api.create_running(
+            display_name="training", idle_timeout=600, compute={"cpus": 1, "memory": 512}
+        )
         base = direct_base(engine, api, workspace)
         with (
             httpx.Client(trust_env=False, timeout=30) as client,
