@@ -499,6 +499,9 @@ class DockerBackend(WorkspaceBackend):
                 "created",
                 "dead",
             )
+            # The intent first: whoever looks while the container stops sees why it stopped,
+            # not "its main process ended" (Jupyter exits with 0 on SIGTERM).
+            self._set_desired(found, record, "stopped", reason)
             if container is not None and was_up:
                 api = self.client.api
                 # First the policy, so neither a crash nor an engine restart revives it.
@@ -509,7 +512,6 @@ class DockerBackend(WorkspaceBackend):
                 record.spec.clear_volume_on_stop or self.settings.always_clear_volume_on_stop
             ):
                 self._clear_volume(owner, workspace_id, record.spec.container_image)
-            self._set_desired(found, record, "stopped", reason)
             self.publish(owner, workspace_id, "stopped", f"Stopped {reason}.")
 
     def _clear_volume(self, owner: str, workspace_id: str, image: str) -> None:
