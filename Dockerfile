@@ -25,14 +25,14 @@ RUN if [ -f /tmp/docker/build-ca.crt ]; then export PIP_CERT=/tmp/docker/build-c
 FROM debian:bookworm-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      python3 nginx-light gettext-base curl tini > /dev/null \
+      python3 nginx-light curl tini > /dev/null \
  && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled /etc/nginx/conf.d/* \
  && useradd --system --uid 8080 --home-dir /data --shell /usr/sbin/nologin manager \
  && mkdir -p /data /srv/app /run/nginx /var/lib/nginx \
  && chown -R manager: /data /run/nginx /var/lib/nginx /var/log/nginx
 COPY --from=python-deps /opt/venv /opt/venv
 COPY backend/lab_workspace_manager /opt/app/lab_workspace_manager
-COPY docker/nginx.conf.template /etc/lab-workspace-manager/nginx.conf.template
+COPY docker/nginx/ /etc/lab-workspace-manager/nginx/
 COPY docker/start.sh /usr/local/bin/start-manager
 COPY webapp/ /tmp/webapp/
 # Where the web app's sources are, its build must be too: an image without its UI fails here.

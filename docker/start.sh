@@ -18,12 +18,12 @@ fi
 
 # The manager's own container, so it can join users' networks (its hostname is its id).
 export MANAGER_CONTAINER="${MANAGER_CONTAINER:-$(hostname)}"
-export WORKSPACE_PUBLIC_PREFIX="${WORKSPACE_PUBLIC_PREFIX:-}"
 export HOST=127.0.0.1 PORT="$BACKEND_PORT"
-envsubst '${BACKEND_PORT} ${WORKSPACE_PUBLIC_PREFIX}' \
-  < /etc/lab-workspace-manager/nginx.conf.template > /run/nginx/nginx.conf
 
 run_as_manager() { setpriv --reuid=manager --regid=manager --init-groups -- "$@"; }
+
+# nginx's configuration from the settings; wrong settings stop the start here, saying which.
+run_as_manager python3 -m lab_workspace_manager.proxy_config > /run/nginx/nginx.conf
 
 run_as_manager python3 -m lab_workspace_manager.app &
 backend=$!

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 import uvicorn
@@ -15,18 +13,18 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
-from pydantic import ValidationError
 
-from .api.routes import admin, auth, proxy, system, workspaces
+from .api.routes import admin, auth, proxy, sockets, system, workspaces
 from .api.routes import events as event_routes
 from .auth import Authenticator, create_authenticator
+from .auth.workspace_sessions import WorkspaceSessions
 from .backends import WorkspaceBackend, create_backend
 from .errors import ERROR_RESPONSES, ManagerError, install_error_handlers
 from .events import EventBus
 from .policies.idle import ActivityLog, IdleWatcher
 from .policies.usage import UsageMonitor
 from .service import NameReservations
-from .settings import Settings
+from .settings import Settings, load_settings
 
 
 def create_app(
@@ -50,8 +48,31 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         events.bind(asyncio.get_running_loop())
+        if (
+            settings.mllab_mode
+            and backend.name == "docker"
+            and not settings.unsafe_workspaces_on_manager_origin
+            and ":" not in settings.workspace_host
+        ):
+            logging.getLogger(__name__).warning(
+                "Behind ML Lab the workspaces' own origins reach this manager directly, not "
+                "through ML Lab's proxy: set WORKSPACE_HOST to a host and port that browsers "
+                "reach this manager's port 8080 at (e.g. '{id}.ws.example.org:8443'); now "
+                "'%s' takes the port of ML Lab's address.",
+                settings.workspace_host,
+            )
+        if settings.unsafe_workspaces_on_manager_origin:
+            logging.getLogger(__name__).warning(
+                "UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN is set: workspaces are served on the "
+                "manager's own origin, where any user's workspace can act as whoever opens it "
+                "(including administrators). Use it only for a single user or users who trust "
+                "each other completely; unset it to serve each workspace on its own origin."
+            )
         await backend.open()
-        jobs = [asyncio.create_task(every(settings.reconcile_interval, backend.reconcile))]
+        jobs = [
+            asyncio.create_task(every(settings.reconcile_interval, backend.reconcile)),
+            asyncio.create_task(every(sockets.RECHECK_SECONDS, app.state.sockets.recheck)),
+        ]
         # ML Lab stops and watches its services itself (idle_timeout is passed on to it).
         if backend.name != "mllab":
             idle = IdleWatcher(settings, backend, app.state.activity, http)
@@ -95,6 +116,8 @@ def create_app(
     app.state.usage = UsageMonitor(settings, backend)
     app.state.events = events
     app.state.authenticator = authenticator
+    app.state.workspace_sessions = WorkspaceSessions.from_settings(settings)
+    app.state.sockets = sockets.Sockets(authenticator, backend)
     install_error_handlers(app)
     if settings.backend_cors_origins:
         # Only the listed origins, never a reflected "*" with credentials.
@@ -109,6 +132,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(admin.router)
     app.include_router(proxy.router)
+    app.include_router(sockets.router)
     app.include_router(event_routes.router)
     app.include_router(workspaces.router)
     return app
@@ -127,23 +151,8 @@ async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
         await asyncio.sleep(seconds)
 
 
-def where(error: Any) -> str:
-    """The setting a validation error is about, when it is about one."""
-    if not error["loc"]:
-        return ""
-    return f"{'.'.join(str(part) for part in error['loc']).upper()}={error['input']!r}: "
-
-
 def main() -> None:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        # What an administrator set wrong, one line each, without pydantic's internals.
-        problems = "\n".join(
-            f"  - {where(error)}{error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors()
-        )
-        sys.exit(f"The manager cannot start: its settings are invalid.\n{problems}")
+    settings = load_settings()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

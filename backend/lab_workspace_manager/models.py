@@ -103,6 +103,14 @@ class Workspace(WorkspaceSpec):
     stop_reason: str | None = Field(None, description="Why it will stop then.")
 
 
+class WorkspaceOpening(BaseModel):
+    url: str = Field(
+        description="Open this in a browser (a new tab or a frame of the web app). On the "
+        "manager's proxy: the workspace's own origin with a code that works once, within a "
+        "minute; a path means the workspace is served under the page's own origin."
+    )
+
+
 class WorkspaceStats(BaseModel):
     """The latest measurements (MB, and % of one CPU); None where not measured yet."""
 
@@ -166,6 +174,12 @@ class WorkspaceConfigOptions(BaseModel):
     )
     volume_size_hard: bool = Field(
         False, description="The same for /workspace volumes and their volume_size."
+    )
+    workspaces_on_manager_origin: bool = Field(
+        False,
+        description="Workspaces are served on the manager's own origin "
+        "(UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN): any user's workspace can act as whoever opens "
+        "it. The administrator's pages warn about it.",
     )
 
 

@@ -12,10 +12,19 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -49,6 +58,12 @@ def check_image_reference(value: str, variable: str | None = None) -> str:
             "(a lowercase name, optionally a registry, a tag and a digest)"
         )
     return value
+
+
+# "{id}." then a domain of DNS labels, then an optional port.
+WORKSPACE_HOST = re.compile(
+    r"\{id\}(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+(?::(?:[1-9][0-9]{0,4}))?"
+)
 
 
 class ImageOption(BaseModel):
@@ -137,6 +152,25 @@ class Settings(BaseSettings):
     # The path prefix under which the public proxy serves workspaces; a workspace is reached at
     # `<prefix>/workspaces/<id>/` and gets exactly that as WORKSPACE_BASE_URL.
     workspace_public_prefix: str = Field("", validation_alias=_aliases("WORKSPACE_PUBLIC_PREFIX"))
+    # Each workspace is served on an origin of its own, so that what a workspace serves (its
+    # owner controls every byte) cannot act with the session of whoever opens it. A host
+    # template: "{id}." and a domain with a wildcard DNS entry (and certificate). Without a
+    # port, the port the browser used for the manager. The domain should be the manager's host
+    # or under the same registrable domain (lab.example.org, *.lab.example.org): browsers keep
+    # a workspace's own cookies (Jupyter's) in the web app's frame ("Open here") only for the
+    # same site. Browsers resolve *.localhost to the loopback address, and `localhost` itself is
+    # a top-level domain to them: hence lab.localhost for a local start (nginx sends a browser
+    # that opens the app at localhost there).
+    workspace_host: str = Field("{id}.lab.localhost", validation_alias=_aliases("WORKSPACE_HOST"))
+    # The old way: workspaces under the manager's own origin (/workspaces/<id>/). Any user's
+    # workspace can then act as whoever opens it: only for one user, or users who trust
+    # each other completely.
+    unsafe_workspaces_on_manager_origin: bool = Field(
+        False, validation_alias=_aliases("UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN")
+    )
+    # Secret that encrypts the workspace sessions' cookies and hand-off codes; generated and
+    # kept in DATA_DIR when not given (give the same one to every replica).
+    session_secret: SecretStr | None = Field(None, validation_alias=_aliases("SESSION_SECRET"))
     # How long `?wait=true` waits for a workspace to answer before giving up (seconds).
     workspace_ready_timeout: float = Field(
         300.0, validation_alias=_aliases("WORKSPACE_READY_TIMEOUT")
@@ -301,7 +335,7 @@ class Settings(BaseSettings):
             values = {**values, key: text}
         return values
 
-    @field_validator("admin_token", "jwt_secret", mode="before")
+    @field_validator("admin_token", "jwt_secret", "session_secret", mode="before")
     @classmethod
     def _secret(cls, value: Any) -> Any:
         """Empty means "generate one" (compose passes unset variables as ""); a short secret
@@ -310,7 +344,9 @@ class Settings(BaseSettings):
             if not value.strip():
                 return None
             if len(value) < 16:
-                raise ValueError("ADMIN_TOKEN and JWT_SECRET need at least 16 characters")
+                raise ValueError(
+                    "ADMIN_TOKEN, JWT_SECRET and SESSION_SECRET need at least 16 characters"
+                )
         return value
 
     @field_validator("workspace_public_prefix")
@@ -319,6 +355,17 @@ class Settings(BaseSettings):
         value = value.strip().rstrip("/")
         if value and not value.startswith("/"):
             raise ValueError("WORKSPACE_PUBLIC_PREFIX must be a path starting with '/'")
+        return value
+
+    @field_validator("workspace_host")
+    @classmethod
+    def _workspace_host(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not WORKSPACE_HOST.fullmatch(value):
+            raise ValueError(
+                "WORKSPACE_HOST must be '{id}.' followed by a domain and optionally ':port', "
+                "e.g. '{id}.lab.localhost' or '{id}.lab.example.org' (with a wildcard DNS entry)"
+            )
         return value
 
     @field_validator("instance_id")
@@ -372,3 +419,23 @@ class Settings(BaseSettings):
                 seen.add(option.image)
                 images.append(option)
         return images
+
+
+def _where(error: Any) -> str:
+    """The setting a validation error is about, when it is about one."""
+    if not error["loc"]:
+        return ""
+    return f"{'.'.join(str(part) for part in error['loc']).upper()}={error['input']!r}: "
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; what an administrator set wrong stops the start,
+    one line each, without pydantic's internals."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "\n".join(
+            f"  - {_where(error)}{error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        )
+        sys.exit(f"The manager cannot start: its settings are invalid.\n{problems}")

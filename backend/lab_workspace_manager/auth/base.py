@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from ..errors import Unauthenticated
 
@@ -27,7 +27,7 @@ class Identity:
         return self.is_admin or self.user_id == user_id
 
 
-def find_token(request: Request) -> tuple[str, TokenSource] | None:
+def find_token(request: HTTPConnection) -> tuple[str, TokenSource] | None:
     """The caller's token, looked for where ML Lab looks and in its order.
 
     A token given ambiguously is refused: twice in the query or as two cookies (nginx's
@@ -51,7 +51,7 @@ _LITERAL_IN_QUERY = re.compile(rf"(?:^|&){TOKEN_NAME}=")
 _LITERAL_IN_COOKIES = re.compile(rf"(?:^|;) ?{TOKEN_NAME}=")
 
 
-def _refuse_ambiguous(request: Request) -> None:
+def _refuse_ambiguous(request: HTTPConnection) -> None:
     """How many times a parser finds the token must be how many times nginx finds it spelt
     literally, and at most once."""
     query = request.url.query

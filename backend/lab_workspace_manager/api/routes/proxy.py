@@ -1,11 +1,18 @@
-"""The gate of the workspace proxy: nginx asks here (`auth_request`) before every request to
-`/workspaces/<id>/...`, including WebSocket upgrades.
+"""The gate of the workspace proxy: nginx asks here (`auth_request`) before every request to a
+workspace, including WebSocket upgrades, and hands over the codes that open one.
+
+Each workspace has an origin of its own (`WORKSPACE_HOST`, e.g. `<id>.localhost:8080`); nginx
+tells us which workspace a request is for (`X-Workspace-Id`, from the Host it routed on). There
+the caller is known by the workspace's session cookie (see `auth.workspace_sessions`) or, for
+scripts, by a token in a header; never by the manager's cookie or a token in the query. Under
+`UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN` the workspaces are paths of the manager's origin instead
+(`/workspaces/<id>/`) and the caller is known as on the API.
 
 Only the workspace's owner or an administrator gets through (204, with the address to forward
-to in `X-Workspace-Upstream`); everyone else gets 401 or 403 and never reaches the container.
-Where a workspace is, is remembered for a few seconds: a Jupyter page is dozens of requests
-(and nginx remembers a yes for as long). When the workspace then does not answer, nginx asks
-`/auth/workspace-unreachable`, which looks again: the workspace may have stopped or moved.
+to in `X-Workspace-Upstream` and who may frame it in `X-Workspace-Frame-Ancestors`); everyone
+else gets 401 or 403 and never reaches the container. Where a workspace is, is remembered for a
+few seconds: a Jupyter page is dozens of requests (and nginx remembers a yes for as long). When
+the workspace then does not answer, nginx asks `/auth/workspace-unreachable`, which looks again.
 Every request let through counts as activity of that workspace.
 """
 
@@ -13,18 +20,26 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from starlette.requests import HTTPConnection
 
-from ...errors import Forbidden
-from ...naming import WORKSPACE_ID_PATTERN
-from ..deps import BackendDep, CurrentIdentity, SettingsDep
+from ...auth import Authenticator, Identity
+from ...auth.base import TOKEN_NAME, find_token
+from ...auth.workspace_sessions import COOKIE_NAME, SESSION_SECONDS, WorkspaceSessions
+from ...backends import WorkspaceBackend
+from ...errors import Forbidden, Unauthenticated
+from ...naming import WORKSPACE_ID_PATTERN, workspace_path
+from ...settings import Settings
+from ..deps import BackendDep, SettingsDep, get_authenticator
 
 router = APIRouter(tags=["proxy"], include_in_schema=False)
 
 LOCATION_SECONDS = 5.0
 _WORKSPACE_ID = WORKSPACE_ID_PATTERN.strip("^$")
+WORKSPACE_HEADER = "X-Workspace-Id"
 
 
 class Locations:
@@ -54,43 +69,109 @@ def workspace_in(uri: str, prefix: str) -> str | None:
     return match.group(1) if match else None
 
 
-@router.get("/auth/workspace-access", status_code=status.HTTP_204_NO_CONTENT)
-async def workspace_access(
-    request: Request, identity: CurrentIdentity, backend: BackendDep, settings: SettingsDep
-) -> Response:
-    uri = request.headers.get("X-Original-URI", "")
-    workspace_id = workspace_in(uri, settings.workspace_public_prefix)
-    if workspace_id is None:
+def requested_workspace(request: HTTPConnection, settings: Settings) -> str:
+    if settings.unsafe_workspaces_on_manager_origin:
+        found = workspace_in(
+            request.headers.get("X-Original-URI", ""), settings.workspace_public_prefix
+        )
+    else:
+        found = request.headers.get(WORKSPACE_HEADER, "")
+        found = found if re.fullmatch(WORKSPACE_ID_PATTERN, found) else None
+    if found is None:
         raise Forbidden("This is not the address of a workspace.")
+    return found
+
+
+def session_values(request: HTTPConnection) -> list[str]:
+    """Every workspace session cookie the request carries. Another origin of the same site can
+    set one for the whole domain ("cookie tossing"); only one that opens this workspace counts."""
+    values = []
+    for part in request.headers.get("cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == COOKIE_NAME and value:
+            values.append(value)
+    return values
+
+
+async def caller_of_workspace(
+    request: HTTPConnection, settings: Settings, workspace_id: str
+) -> tuple[Identity, str]:
+    """Who asks for the workspace, and the origin that may frame it for them."""
+    authenticator: Authenticator = request.app.state.authenticator
+    if settings.unsafe_workspaces_on_manager_origin:
+        found = find_token(request)
+        if found is None:
+            raise Unauthenticated("Sign in to open this workspace.")
+        return replace(await authenticator.identify(found[0]), token=found[0]), ""
+    sessions: WorkspaceSessions = request.app.state.workspace_sessions
+    for value in session_values(request):
+        grant = sessions.session(value, workspace_id)
+        if grant is None:
+            continue
+        try:
+            identity = await authenticator.identify(grant.token)
+        except Unauthenticated as exc:
+            raise Unauthenticated(
+                "Your session for this workspace ended: the sign-in it came from is no longer "
+                "valid. Sign in again and open the workspace from the web app."
+            ) from exc
+        if identity.user_id == grant.user_id:
+            return replace(identity, token=grant.token), grant.frame_origin
+    # Scripts: a token in a header (never the query, never the manager's cookie).
+    token = request.headers.get(TOKEN_NAME, "")
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if not token and scheme.lower() == "bearer":
+        token = credentials.strip()
+    if not token:
+        raise Unauthenticated(
+            "Open this workspace from the web app (its 'Open' button signs you in here), or "
+            "send a token as 'Authorization: Bearer <token>'."
+        )
+    identity = await authenticator.identify(token)
+    return replace(identity, token=token), ""
+
+
+async def located(
+    request: HTTPConnection, backend: WorkspaceBackend, workspace_id: str, fresh: bool
+) -> tuple[str, str] | None:
     locations: Locations = request.app.state.locations
     known, location = locations.get(workspace_id)
-    if not known:
+    if fresh or not known:
         location = await backend.locate(workspace_id)
         locations.put(workspace_id, location)
+    return location
+
+
+@router.get("/auth/workspace-access", status_code=status.HTTP_204_NO_CONTENT)
+async def workspace_access(
+    request: Request, backend: BackendDep, settings: SettingsDep
+) -> Response:
+    workspace_id = requested_workspace(request, settings)
+    identity, frame_origin = await caller_of_workspace(request, settings, workspace_id)
+    location = await located(request, backend, workspace_id, fresh=False)
     # Unknown, stopped and other people's workspaces look the same from outside.
     if location is None or not identity.may_act_for(location[0]):
         raise Forbidden("This workspace is not running, or it is not yours.")
     request.app.state.activity.touch(workspace_id)
     return Response(
-        status_code=status.HTTP_204_NO_CONTENT, headers={"X-Workspace-Upstream": location[1]}
+        status_code=status.HTTP_204_NO_CONTENT,
+        headers={
+            "X-Workspace-Upstream": location[1],
+            "X-Workspace-Frame-Ancestors": frame_origin,
+        },
     )
 
 
 @router.get("/auth/workspace-unreachable")
 async def workspace_unreachable(
-    request: Request, identity: CurrentIdentity, backend: BackendDep, settings: SettingsDep
+    request: Request, backend: BackendDep, settings: SettingsDep
 ) -> Response:
     """Why a request that was let through found no workspace: it stopped, moved or went away
     since the yes was remembered (403 then, as for any stopped workspace), or it is running
     and not answering (502)."""
-    workspace_id = workspace_in(
-        request.headers.get("X-Original-URI", ""), settings.workspace_public_prefix
-    )
-    if workspace_id is None:
-        raise Forbidden("This is not the address of a workspace.")
-    location = await backend.locate(workspace_id)
-    locations: Locations = request.app.state.locations
-    locations.put(workspace_id, location)
+    workspace_id = requested_workspace(request, settings)
+    identity, _ = await caller_of_workspace(request, settings, workspace_id)
+    location = await located(request, backend, workspace_id, fresh=True)
     if location is None or not identity.may_act_for(location[0]):
         raise Forbidden("This workspace is not running, or it is not yours.")
     return JSONResponse(
@@ -100,3 +181,35 @@ async def workspace_unreachable(
         },
         status_code=status.HTTP_502_BAD_GATEWAY,
     )
+
+
+@router.get("/auth/workspace-handoff")
+async def workspace_handoff(
+    request: Request, settings: SettingsDep, code: str = Query("", max_length=8192)
+) -> Response:
+    """On a workspace's origin: a code from `:open` becomes that origin's session cookie, and
+    the browser goes on to the workspace (the code leaves the address bar)."""
+    if settings.unsafe_workspaces_on_manager_origin:
+        raise Forbidden("Workspaces are served on the manager's own origin here: no hand-off.")
+    workspace_id = requested_workspace(request, settings)
+    sessions: WorkspaceSessions = request.app.state.workspace_sessions
+    grant, cookie = sessions.redeem(code, workspace_id)
+    # The token it came from must still be valid now.
+    identity = await get_authenticator(request).identify(grant.token)
+    if identity.user_id != grant.user_id:
+        raise Unauthenticated("This link was made for another sign-in. Open the workspace again.")
+    response = Response(
+        status_code=status.HTTP_303_SEE_OTHER,
+        headers={"Location": workspace_path(settings.workspace_public_prefix, workspace_id)},
+    )
+    response.set_cookie(
+        COOKIE_NAME,
+        cookie,
+        max_age=SESSION_SECONDS,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure
+        or request.headers.get("x-forwarded-proto", "").lower() == "https",
+    )
+    return response

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
-from ...models import Workspace, WorkspaceInput, WorkspaceStats, WorkspaceUpdate
-from ..deps import ServiceDep, UserId, WorkspaceId
+from ...auth.workspace_sessions import HANDOFF_PATH, WorkspaceSessions
+from ...errors import Conflict
+from ...models import (
+    Workspace,
+    WorkspaceInput,
+    WorkspaceOpening,
+    WorkspaceStats,
+    WorkspaceStatus,
+    WorkspaceUpdate,
+)
+from ..deps import BackendDep, CurrentIdentity, ServiceDep, SettingsDep, UserId, WorkspaceId
+from ..origins import manager_origin, workspace_origin
 
 router = APIRouter(prefix="/users/{user_id}/workspace", tags=["workspaces"])
 
@@ -68,6 +78,37 @@ async def restart_workspace(
     user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep, wait: Wait = False
 ) -> Workspace:
     return await service.restart(user_id, workspace_id, wait)
+
+
+@router.post("/{workspace_id}:open", response_model=WorkspaceOpening, operation_id="openWorkspace")
+async def open_workspace(
+    user_id: UserId,
+    workspace_id: WorkspaceId,
+    service: ServiceDep,
+    identity: CurrentIdentity,
+    backend: BackendDep,
+    settings: SettingsDep,
+    request: Request,
+) -> WorkspaceOpening:
+    """The address that opens a running workspace in a browser.
+
+    On this manager's proxy each workspace has an origin of its own: the address carries a
+    code that works once, for a minute, and that origin exchanges it for a cookie of its own.
+    Workspaces of the ML Lab backend are opened on ML Lab's proxy (their `access_url`)."""
+    workspace = await service.get(user_id, workspace_id)
+    if workspace.status is not WorkspaceStatus.RUNNING or not workspace.access_url:
+        raise Conflict(
+            f"The workspace is {workspace.status.value}, not running: start it, and open it "
+            "once it runs."
+        )
+    if backend.name == "mllab" or settings.unsafe_workspaces_on_manager_origin:
+        return WorkspaceOpening(url=workspace.access_url)
+    sessions: WorkspaceSessions = request.app.state.workspace_sessions
+    code = sessions.code(
+        workspace_id, identity.user_id, identity.token, manager_origin(request, settings) or ""
+    )
+    origin = workspace_origin(request, settings, workspace_id)
+    return WorkspaceOpening(url=f"{origin}{HANDOFF_PATH}?code={code}")
 
 
 @router.delete(

@@ -1,0 +1,50 @@
+"""Where the browser is: the manager's origin as the browser sees it, and each workspace's own.
+
+nginx forwards the host the browser used (with its port) as X-Forwarded-Host and the scheme as
+X-Forwarded-Proto, also behind another proxy that reported them. Both only shape links handed
+back to the same caller, and are checked strictly, since they end up in headers.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import Request
+from starlette.requests import HTTPConnection
+
+from ..settings import Settings
+
+# A host name or IPv4 address, or a bracketed IPv6 address, then an optional port.
+_HOST = re.compile(r"(?P<name>[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::(?P<port>\d{1,5}))?")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def browser_scheme(request: Request, settings: Settings) -> str:
+    if settings.cookie_secure:
+        return "https"
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return forwarded if forwarded in ("http", "https") else request.url.scheme
+
+
+def browser_host(request: HTTPConnection) -> str | None:
+    """The host (and port) the browser asked for, or None if it is not a plain host."""
+    value = request.headers.get("x-forwarded-host") or request.headers.get("host") or ""
+    value = value.split(",")[0].strip()
+    return value if _HOST.fullmatch(value) else None
+
+
+def manager_origin(request: Request, settings: Settings) -> str | None:
+    host = browser_host(request)
+    return f"{browser_scheme(request, settings)}://{host.lower()}" if host else None
+
+
+def workspace_origin(request: Request, settings: Settings, workspace_id: str) -> str:
+    """`scheme://<id>.<domain>[:port]`: the template's port, else the one the browser used."""
+    scheme = browser_scheme(request, settings)
+    host = settings.workspace_host.replace("{id}", workspace_id)
+    if ":" not in host:
+        match = _HOST.fullmatch(browser_host(request) or "")
+        port = match.group("port") if match else None
+        if port and port != _DEFAULT_PORTS[scheme]:
+            host += f":{port}"
+    return f"{scheme}://{host}"
