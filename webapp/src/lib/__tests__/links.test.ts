@@ -1,23 +1,32 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openHref } from '@/features/workspaces/links';
+import { canOpen, resolveOpenUrl } from '@/features/workspaces/links';
 import { workspace } from '@/test/fixtures';
 
-const at = (access_url: string | null) => openHref(workspace({ access_url }));
-
-describe('openHref', () => {
+describe('resolveOpenUrl', () => {
   afterEach(() => window.history.replaceState(null, '', '/'));
 
-  it("reaches a workspace behind the manager's proxy next to the app, under any prefix", () => {
-    expect(at('/workspaces/abc123/')).toBe('../workspaces/abc123/');
-    expect(at('/projects/p/services/s/access/8080/workspaces/abc123/')).toBe('../workspaces/abc123/');
+  it("keeps a workspace's own origin as it is", () => {
+    const url = 'http://abc123def0.localhost:8080/_workspace_manager/handoff?code=x';
+    expect(resolveOpenUrl(url)).toBe(url);
+  });
+
+  it("reaches a workspace on the manager's own origin next to the app, under any prefix", () => {
+    expect(resolveOpenUrl('/workspaces/abc123/')).toBe('../workspaces/abc123/');
+    expect(resolveOpenUrl('/projects/p/services/s/access/8080/workspaces/abc123/')).toBe('../workspaces/abc123/');
   });
 
   it("reaches an ML Lab service under ML Lab's API prefix, read from the app's own address", () => {
     window.history.replaceState(null, '', '/lab/api/projects/ctxy-global/services/ext1/access/8080/app/');
-    expect(at('/projects/alice/services/ws1/access/8080/')).toBe('/lab/api/projects/alice/services/ws1/access/8080/');
+    expect(resolveOpenUrl('/projects/alice/services/ws1/access/8080/')).toBe(
+      '/lab/api/projects/alice/services/ws1/access/8080/',
+    );
   });
+});
 
-  it('has none while the workspace is not running', () => {
-    expect(at(null)).toBeNull();
+describe('canOpen', () => {
+  it('only while the workspace runs', () => {
+    expect(canOpen(workspace({ status: 'running', access_url: '/workspaces/abc123/' }))).toBe(true);
+    expect(canOpen(workspace({ status: 'stopped', access_url: null }))).toBe(false);
+    expect(canOpen(workspace({ status: 'running', access_url: null }))).toBe(false);
   });
 });

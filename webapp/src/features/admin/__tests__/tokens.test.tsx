@@ -2,7 +2,7 @@ import { screen, waitFor, within } from '@testing-library/react';
 import { http, HttpResponse } from 'msw';
 import { describe, expect, it } from 'vitest';
 import type { IssuedToken, TokenInfo, TokenRequest } from '@/api/types';
-import { admin, token } from '@/test/fixtures';
+import { admin, config, token } from '@/test/fixtures';
 import { fill, renderApp } from '@/test/render';
 import { API, handlers, server } from '@/test/server';
 
@@ -50,5 +50,23 @@ describe('user tokens (standalone administrators)', () => {
     await fill(user, await screen.findByLabelText('User id'), '-bad id');
     expect(screen.getByText(/starting with a letter or digit/)).toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Issue token' })).toBeDisabled();
+  });
+
+  it("warns while workspaces share the manager's origin, and only then", async () => {
+    server.use(
+      handlers.me(admin),
+      http.get(`${API}/auth/tokens`, () => HttpResponse.json([])),
+    );
+    const { unmount } = renderApp('#/admin/tokens');
+    expect(await screen.findByRole('heading', { level: 1, name: 'User tokens' })).toBeInTheDocument();
+    expect(screen.queryByText(/UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN/)).not.toBeInTheDocument();
+    unmount();
+
+    server.use(
+      handlers.config({ ...config, workspaces_on_manager_origin: true }),
+      http.get(`${API}/workspaces`, () => HttpResponse.json({ items: [], total: 0, limit: 25, offset: 0 })),
+    );
+    renderApp('#/admin/workspaces');
+    expect(await screen.findByRole('alert')).toHaveTextContent(/any user.s workspace can act as whoever opens it/);
   });
 });

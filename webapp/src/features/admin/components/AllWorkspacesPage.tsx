@@ -19,6 +19,7 @@ import { Loading } from '@/components/CenteredMessage';
 import { errorMessage } from '@/lib/errors';
 import { useAllWorkspaces } from '../api/list-all-workspaces';
 import { AdminWorkspaceRow } from './AdminWorkspaceRow';
+import { UnsafeOriginWarning } from './UnsafeOriginWarning';
 
 const STATUSES: WorkspaceStatus[] = ['pending', 'running', 'stopped', 'failed', 'terminating', 'unknown'];
 
@@ -43,6 +44,7 @@ export function AllWorkspacesPage() {
       <Typography variant="h4" component="h1" sx={{ mb: 2 }}>
         All workspaces
       </Typography>
+      <UnsafeOriginWarning />
       <Stack direction={{ xs: 'column', sm: 'row' }} spacing={2} sx={{ mb: 2 }}>
         <TextField
           label="Search"

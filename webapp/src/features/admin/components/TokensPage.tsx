@@ -15,6 +15,7 @@ import { errorMessage } from '@/lib/errors';
 import { useIssueToken } from '../api/issue-token';
 import { IssuedTokenBox } from './IssuedTokenBox';
 import { TokensTable } from './TokensTable';
+import { UnsafeOriginWarning } from './UnsafeOriginWarning';
 
 // The server's pattern for user ids (naming.USER_ID_PATTERN).
 const USER_ID = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
@@ -51,6 +52,7 @@ export function TokensPage() {
       <Typography variant="h4" component="h1" sx={{ mb: 2 }}>
         User tokens
       </Typography>
+      <UnsafeOriginWarning />
       <Paper variant="outlined" component="form" onSubmit={submit} noValidate sx={{ p: 2, mb: 3 }}>
         <Typography variant="h6" component="h2" sx={{ mb: 2 }}>
           Issue a token

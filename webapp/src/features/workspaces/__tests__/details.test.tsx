@@ -21,7 +21,10 @@ describe('details page', () => {
     server.use(
       http.get(`${API}/users/alice/workspace/wsdetails`, () => HttpResponse.json(w)),
       http.get(`${API}/users/alice/workspace/wsdetails/logs`, () => HttpResponse.text('line one\nline two')),
-      http.post(`${API}/users/alice/workspace/wsdetails:extend`, () => ((extended += 1), HttpResponse.json(w))),
+      http.post(`${API}/users/alice/workspace/wsdetails\\:extend`, () => ((extended += 1), HttpResponse.json(w))),
+      http.post(`${API}/users/alice/workspace/wsdetails\\:open`, () =>
+        HttpResponse.json({ url: 'http://wsdetails.localhost:8080/_workspace_manager/handoff?code=c1' }),
+      ),
       handlers.stats({ cpu_percent: 25, memory_used: 250, volume_used: 100, container_used: 10 }),
     );
     const { user } = renderApp('#/users/alice/workspace/wsdetails');
@@ -38,9 +41,10 @@ describe('details page', () => {
     expect(screen.getByText('0.25 of 1.00 CPUs')).toBeInTheDocument();
 
     await user.click(screen.getByRole('tab', { name: 'Open here' }));
-    const frame = screen.getByTitle('Workspace Detailed');
+    // The frame shows the workspace's own origin, at the address the manager handed out.
+    const frame = await screen.findByTitle('Workspace Detailed');
     expect(frame.tagName).toBe('IFRAME');
-    expect(frame).toHaveAttribute('src', '../workspaces/wsdetails/');
+    expect(frame).toHaveAttribute('src', 'http://wsdetails.localhost:8080/_workspace_manager/handoff?code=c1');
   });
 
   it('a missing workspace explains itself', async () => {

@@ -1,6 +1,6 @@
 import { screen, within } from '@testing-library/react';
-import { http } from 'msw';
-import { describe, expect, it } from 'vitest';
+import { http, HttpResponse } from 'msw';
+import { describe, expect, it, vi } from 'vitest';
 import { workspace } from '@/test/fixtures';
 import { renderApp } from '@/test/render';
 import { API, handlers, problem, server } from '@/test/server';
@@ -31,9 +31,7 @@ describe('workspace list', () => {
 
     const running = await screen.findByRole('article', { name: 'Training' });
     expect(within(running).getByText('running')).toBeInTheDocument();
-    const open = within(running).getByRole('link', { name: 'Open' });
-    expect(open).toHaveAttribute('href', '../workspaces/ws1abcdef/');
-    expect(open).toHaveAttribute('target', '_blank');
+    expect(within(running).getByRole('button', { name: 'Open' })).toBeInTheDocument();
     for (const name of ['Stop', 'Restart', 'Settings', 'Details', 'Delete'])
       expect(within(running).getByRole('button', { name })).toBeInTheDocument();
     expect(within(running).queryByRole('button', { name: 'Start' })).not.toBeInTheDocument();
@@ -46,7 +44,7 @@ describe('workspace list', () => {
     expect(within(stopped).getByText('stopped')).toBeInTheDocument();
     expect(within(stopped).getByText('Stopped by you.')).toBeInTheDocument();
     expect(within(stopped).getByRole('button', { name: 'Start' })).toBeInTheDocument();
-    expect(within(stopped).queryByRole('link', { name: 'Open' })).not.toBeInTheDocument();
+    expect(within(stopped).queryByRole('button', { name: 'Open' })).not.toBeInTheDocument();
 
     const failed = screen.getByRole('article', { name: 'Broken' });
     expect(within(failed).getByText(/more than its 1000 MB memory limit/)).toBeInTheDocument();
@@ -67,5 +65,33 @@ describe('workspace list', () => {
     server.use(http.get(`${API}/users/alice/workspace`, () => problem(503, 'The Docker engine cannot be reached.')));
     renderApp('#/users/alice/workspace');
     expect(await screen.findByRole('alert')).toHaveTextContent('The Docker engine cannot be reached.');
+  });
+
+  it('opens a workspace in a new tab at the address the manager hands out, or says why not', async () => {
+    const running = workspace({ display_name: 'Training', access_url: '/workspaces/ws1abcdef/', id: 'ws1abcdef' });
+    let answer: Response = HttpResponse.json({
+      url: 'http://ws1abcdef.localhost:8080/_workspace_manager/handoff?code=x',
+    });
+    server.use(
+      handlers.list([running]),
+      http.post(`${API}/users/alice/workspace/ws1abcdef\\:open`, () => answer),
+    );
+    const tab = { opener: {} as unknown, location: { href: 'about:blank' }, close: vi.fn() };
+    const open = vi.spyOn(window, 'open').mockReturnValue(tab as unknown as Window);
+    const { user } = renderApp('#/users/alice/workspace');
+    const card = await screen.findByRole('article', { name: 'Training' });
+
+    await user.click(within(card).getByRole('button', { name: 'Open' }));
+    expect(open).toHaveBeenCalledWith('', '_blank'); // at once, inside the click
+    expect(tab.opener).toBeNull(); // the workspace gets no handle on the app
+    await vi.waitFor(() =>
+      expect(tab.location.href).toBe('http://ws1abcdef.localhost:8080/_workspace_manager/handoff?code=x'),
+    );
+
+    answer = problem(409, 'The workspace is stopped, not running: start it, and open it once it runs.');
+    await user.click(within(card).getByRole('button', { name: 'Open' }));
+    expect(await within(card).findByRole('alert')).toHaveTextContent('The workspace is stopped, not running');
+    expect(tab.close).toHaveBeenCalled();
+    open.mockRestore();
   });
 });

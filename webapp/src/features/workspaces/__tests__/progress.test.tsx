@@ -57,7 +57,7 @@ describe('start progress', () => {
     );
     act(() => source.emit('ready', event('ready')));
     act(() => source.end());
-    expect(await within(card).findByRole('link', { name: 'Open' })).toBeInTheDocument();
+    expect(await within(card).findByRole('button', { name: 'Open' })).toBeInTheDocument();
     expect(within(card).queryByRole('progressbar', { name: 'Start progress' })).not.toBeInTheDocument();
     expect(source.readyState).toBe(FakeEventSource.CLOSED);
   });

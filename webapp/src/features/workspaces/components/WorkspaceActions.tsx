@@ -4,7 +4,8 @@ import { useNavigate } from 'react-router';
 import type { Workspace } from '@/api/types';
 import { errorMessage } from '@/lib/errors';
 import { useWorkspaceAction } from '../api/workspace-action';
-import { openHref } from '../links';
+import { useOpenInNewTab } from '../api/open-workspace';
+import { canOpen } from '../links';
 import { canRestart, canStart, canStop } from '../status';
 import { DeleteDialog } from './DeleteDialog';
 import { SettingsDialog } from './SettingsDialog';
@@ -19,22 +20,26 @@ export function WorkspaceActions({ workspace, showDetails = true, onDeleted }: P
   const restart = useWorkspaceAction(userId, 'restart');
   const navigate = useNavigate();
   const [dialog, setDialog] = useState<'settings' | 'delete' | null>(null);
-  const href = workspace.status === 'running' ? openHref(workspace) : null;
-  const failure = start.error ?? stop.error ?? restart.error;
+  const opening = useOpenInNewTab(workspace);
+  const openable = canOpen(workspace);
+  const failure = start.error ?? stop.error ?? restart.error ?? opening.error;
   const busy = start.isPending || stop.isPending || restart.isPending;
-  const reset = () => [start, stop, restart].forEach((m) => m.reset());
+  const reset = () => {
+    [start, stop, restart].forEach((m) => m.reset());
+    opening.reset();
+  };
 
   return (
     <>
       <Stack direction="row" useFlexGap sx={{ flexWrap: 'wrap', gap: 1 }}>
-        {href && (
-          <Button variant="contained" href={href} target="_blank" rel="noopener">
+        {openable && (
+          <Button variant="contained" onClick={() => (reset(), opening.open())}>
             Open
           </Button>
         )}
         {canStart(workspace) && (
           <Button
-            variant={href ? 'outlined' : 'contained'}
+            variant={openable ? 'outlined' : 'contained'}
             disabled={busy}
             onClick={() => (reset(), start.mutate(workspace.id))}
           >
