@@ -43,6 +43,7 @@ TEST_IMAGES = {
     "lwm-test-crash:latest": "Dockerfile.crash",
     "lwm-test-oom:latest": "Dockerfile.oom",
     "lwm-test-echo:latest": "Dockerfile.echo",
+    "lwm-test-attacker:latest": "Dockerfile.attacker",
 }
 
 

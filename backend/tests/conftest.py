@@ -24,6 +24,7 @@ TEST_IMAGE = "lwm-test-workspace:latest"
 CRASH_IMAGE = "lwm-test-crash:latest"
 OOM_IMAGE = "lwm-test-oom:latest"
 ECHO_IMAGE = "lwm-test-echo:latest"
+ATTACKER_IMAGE = "lwm-test-attacker:latest"
 # The test workspace under a second name: an "image change" that still starts a workspace.
 ALT_IMAGE = "lwm-test-workspace:alt"
 # One instance label per test session: tests never see or touch anything else on the engine.
@@ -78,7 +79,7 @@ def engine() -> Iterator[docker.DockerClient]:
         client.ping()
     except Exception as exc:  # the message matters more than the type here
         pytest.fail(f"These tests need a running Docker engine: {exc}")
-    for image in (TEST_IMAGE, CRASH_IMAGE, OOM_IMAGE, ECHO_IMAGE):
+    for image in (TEST_IMAGE, CRASH_IMAGE, OOM_IMAGE, ECHO_IMAGE, ATTACKER_IMAGE):
         try:
             client.images.get(image)
         except docker.errors.ImageNotFound:

@@ -4,6 +4,7 @@ for running code."""
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 
 import httpx
@@ -20,9 +21,17 @@ def start_kernel(base_url: str, client: httpx.Client) -> str:
     return str(response.json()["id"])
 
 
-def open_channels(base_url: str, kernel_id: str, headers: dict[str, str]) -> ClientConnection:
+def open_channels(
+    base_url: str, kernel_id: str, headers: dict[str, str], through: str | None = None
+) -> ClientConnection:
+    """`through`: "host:port" to connect to instead of the URL's host (a workspace's own host
+    on *.localhost, which only browsers resolve), which still goes in the Host header."""
     url = base_url.replace("http", "ws", 1) + f"api/kernels/{kernel_id}/channels"
-    return connect(url, additional_headers=headers, open_timeout=30)
+    sock = None
+    if through:
+        host, port = through.rsplit(":", 1)
+        sock = socket.create_connection((host, int(port)), timeout=30)
+    return connect(url, additional_headers=headers, open_timeout=30, sock=sock)
 
 
 def execute(socket: ClientConnection, code: str, wait: bool = True) -> str:

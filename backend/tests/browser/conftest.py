@@ -17,7 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.image.conftest import Manager, start_manager, stop_manager
+from tests.image.conftest import Manager, behind_a_proxy, start_manager, stop_manager
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Quiet and self-contained: no first-run UI, no calls home, no GPU on a headless CI machine.
@@ -58,11 +58,13 @@ def browser() -> Iterator[Browser]:
 
 
 def start_browser_manager(
-    engine: docker.DockerClient, environment: dict[str, str] | None = None
+    engine: docker.DockerClient,
+    environment: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Manager:
     """The built image, failing loudly if it was built without the web app."""
     manager = start_manager(
-        engine, environment={**BROWSER_MANAGER_ENVIRONMENT, **(environment or {})}
+        engine, environment={**BROWSER_MANAGER_ENVIRONMENT, **(environment or {})}, port=port
     )
     index = httpx.get(manager.url + "/app/", trust_env=False)
     # Vite's index.html loads the app as a module script; nginx's 404 page or an empty
@@ -89,8 +91,10 @@ ML_LAB_PREFIX = "/projects/ctxy-global/services/lab-ws/access/8080"
 
 @pytest.fixture(scope="module")
 def behind_ml_lab(engine: docker.DockerClient) -> Iterator[Manager]:
-    """The image as ML Lab runs it: told the prefix that ML Lab's proxy strips."""
-    running = start_browser_manager(engine, {"WORKSPACE_PUBLIC_PREFIX": ML_LAB_PREFIX})
+    """The image as ML Lab runs it: told the prefix that ML Lab's proxy strips, and where
+    browsers reach it directly, for the workspaces' own origins."""
+    environment, port = behind_a_proxy({"WORKSPACE_PUBLIC_PREFIX": ML_LAB_PREFIX})
+    running = start_browser_manager(engine, environment, port)
     yield running
     stop_manager(engine, running)
 
@@ -110,7 +114,7 @@ def new_page(browser: Browser, manager: Manager) -> Iterator[NewPage]:
     ) -> Page:
         context = browser.new_context(
             # Pages go to relative URLs ("app/#/..."), so a base with a path prefix works too.
-            base_url=base_url or (on or manager).url + "/",
+            base_url=base_url or (on or manager).browser_url + "/",
             viewport={"width": width, "height": height},
             color_scheme=color_scheme,  # type: ignore[arg-type]
         )

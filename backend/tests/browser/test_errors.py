@@ -81,7 +81,9 @@ def test_the_servers_refusal_of_an_image_is_shown_in_the_dialog(
     page is given a /config that also lists one more (as if the administrator removed it after
     the page was loaded); the server's real answer is what the dialog must show."""
     token = manager.token_for("ivo")
-    page = new_page()
+    # At 127.0.0.1: route.fetch() asks from Playwright's Node process, which (unlike the
+    # browser) cannot resolve lab.localhost.
+    page = new_page(base_url=manager.url + "/")
 
     def with_extra_image(route: Route) -> None:
         response = route.fetch()

@@ -27,6 +27,7 @@ from .ui import (
     screenshot,
     sign_in,
     status_chip,
+    workspace_origin,
 )
 
 # A kernel starts in seconds, but on a loaded 2-core machine it may take longer.
@@ -39,7 +40,7 @@ def test_a_notebook_is_written_run_and_saved_through_the_manager(
     assert not manager.url.endswith((":80", ":443"))  # the port is part of the origin
     page = new_page()
     sign_in(page, manager.token_for("nora"), "nora")
-    work_in_a_new_workspace(page, "nora", manager.url)
+    work_in_a_new_workspace(page, "nora", manager.port, "")
 
 
 def test_a_notebook_works_under_ml_labs_prefix(behind_ml_lab: Manager, new_page: NewPage) -> None:
@@ -48,16 +49,18 @@ def test_a_notebook_works_under_ml_labs_prefix(behind_ml_lab: Manager, new_page:
         page = new_page(base_url=url + "/")
         page.goto("app/")
         sign_in(page, token, "omar")
-        work_in_a_new_workspace(page, "omar-prefix", url)
+        work_in_a_new_workspace(page, "omar-prefix", behind_ml_lab.port, ML_LAB_PREFIX)
         page.context.close()  # its event streams and WebSockets end before the proxy does
     assert [path for path in outside if path != "/favicon.ico"] == []
 
 
-def work_in_a_new_workspace(page: Page, name: str, base: str) -> None:
+def work_in_a_new_workspace(page: Page, name: str, manager_port: int, prefix: str) -> None:
+    """On the workspace's own origin (reached directly, also behind ML Lab), at its base path."""
     card = create_workspace(page, name)
     expect(status_chip(card, "running")).to_be_visible(timeout=WORKSPACE_TIMEOUT)
     tree = open_in_new_tab(page, card)
-    assert tree.url.startswith(base + "/workspaces/"), tree.url
+    origin = workspace_origin(manager_port, tree)
+    assert tree.url.startswith(origin + prefix + "/workspaces/"), tree.url
 
     try:
         notebook = new_notebook(tree)

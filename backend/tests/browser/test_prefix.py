@@ -15,6 +15,7 @@ from .ui import (
     screenshot,
     sign_in,
     status_chip,
+    workspace_origin,
 )
 
 
@@ -29,8 +30,11 @@ def test_the_app_and_its_workspaces_work_under_ml_labs_prefix(
         card = create_workspace(page, "behind ML Lab")
         expect(status_chip(card, "running")).to_be_visible(timeout=WORKSPACE_TIMEOUT)
         screenshot(page, "list-under-prefix-light-wide")
+        # The workspace on its own origin, reached directly, at the base path it has under
+        # the prefix.
         tab = open_in_new_tab(page, card)
-        assert tab.url.startswith(url + "/workspaces/"), tab.url
+        origin = workspace_origin(behind_ml_lab.port, tab)
+        assert tab.url.startswith(origin + ML_LAB_PREFIX + "/workspaces/"), tab.url
         tab.close()
         page.context.close()  # its event streams end before the proxy does
         # The browser asks for /favicon.ico by itself; everything else stayed under the prefix.

@@ -49,12 +49,20 @@ def status_chip(card: Locator, status: str) -> Locator:
 
 
 def open_in_new_tab(page: Page, card: Locator) -> Page:
-    """Follow the card's "Open" link; the new tab, once Jupyter's page has its title."""
+    """Press the card's "Open"; the new tab, once Jupyter's page has its title."""
     with page.context.expect_page() as opened:
-        card.get_by_role("link", name="Open").click()
+        card.get_by_role("button", name="Open").click()
     tab = opened.value
     expect(tab).to_have_title(JUPYTER_TITLE)
     return tab
+
+
+def workspace_origin(manager_port: int, tab: Page) -> str:
+    """The origin a workspace was opened on: its own, `http://<id>.lab.localhost:<port>`."""
+    match = re.fullmatch(r"(http://[a-z][a-z0-9]{5,19}\.lab\.localhost:(\d+))/.*", tab.url)
+    assert match, f"not on a workspace's own origin: {tab.url}"
+    assert int(match.group(2)) == manager_port, tab.url
+    return match.group(1)
 
 
 def open_create_dialog(page: Page) -> Locator:

@@ -11,7 +11,6 @@ from urllib.parse import urljoin
 
 import docker
 import pytest
-from websockets.sync.client import connect
 
 from tests.conftest import ECHO_IMAGE, SESSION_INSTANCE
 from tests.jupyter import execute, open_channels, start_kernel
@@ -58,6 +57,16 @@ def test_nginx_answers_health_and_redirects_relatively(manager: Manager) -> None
             assert redirect.headers["Location"] == "app/"
         assert client.get("/api/healthz").json()["status"] == "ok"
         assert client.get("/api/users/me").status_code == 401
+        # At localhost (the README's address) the app moves on to lab.localhost, of the same
+        # site as the workspaces (<id>.lab.localhost); the API stays, as behind a proxy.
+        at_localhost = {"Host": f"localhost:{manager.port}"}
+        for path in ("/", "/app/", "/app/assets/x.js"):  # (browsers keep the #fragment)
+            moved = client.get(path, headers=at_localhost)
+            assert moved.status_code == 302
+            assert moved.headers["Location"] == f"http://lab.localhost:{manager.port}{path}"
+        assert client.get("/api/healthz", headers=at_localhost).status_code == 200
+        proxied = {**at_localhost, "X-Forwarded-Host": "lab.example.org"}
+        assert client.get("/app/", headers=proxied).status_code == 200
         docs = client.get("/api/docs")
         assert docs.status_code == 200
         assert "url: 'openapi.json'" in docs.text  # relative: works under any prefix
@@ -106,28 +115,36 @@ def test_servers_run_without_root(manager: Manager) -> None:
 
 
 def test_a_workspace_through_the_proxy(manager: Manager) -> None:
+    """On its own origin, a script opens a workspace with its token in a header; the
+    manager's cookie and a token in the query open nothing there."""
     alice = manager.token_for("alice")
     workspace = create_running(manager, alice, "alice")
     path = f"/workspaces/{workspace['id']}/tree"
     assert workspace["access_url"] == f"/workspaces/{workspace['id']}/"
-    with manager.client(alice) as client:
+    with manager.workspace_client(workspace["id"], alice) as client:
         page = client.get(path)
         assert page.status_code == 200
         assert JUPYTER_TITLE in page.text
-    with manager.client() as anonymous:
+    with manager.workspace_client(workspace["id"]) as anonymous:
         refused = anonymous.get(path)
         assert refused.status_code == 401
-        assert "Sign in" in refused.json()["detail"]
-        # The web app's cookie works for the browser.
+        assert "Open this workspace from the web app" in refused.json()["detail"]
+        assert anonymous.get(path, params={"ct_token": alice}).status_code == 401
         anonymous.cookies.set("ct_token", alice)
-        assert anonymous.get(path).status_code == 200
-    with manager.client(manager.token_for("bob")) as bob:
+        assert anonymous.get(path).status_code == 401
+    with manager.workspace_client(workspace["id"], manager.token_for("bob")) as bob:
         assert bob.get(path).status_code == 403
-    with manager.client(manager.admin_token) as admin:
+    with manager.workspace_client(workspace["id"], manager.admin_token) as admin:
         assert admin.get(path).status_code == 200
-    with manager.client(alice) as client:
-        assert client.get(path).status_code == 200  # nginx now remembers this yes for 5 s
-        stopped = client.post(f"/api/users/alice/workspace/{workspace['id']}:stop")
+    with manager.client(alice) as on_the_manager:
+        # The manager's origin serves no workspace, and says where they are.
+        elsewhere = on_the_manager.get(path)
+        assert elsewhere.status_code == 404
+        assert "addresses of their own" in elsewhere.json()["detail"]
+    with manager.workspace_client(workspace["id"], alice) as client:
+        assert client.get(path).status_code == 200
+        with manager.client(alice) as api:
+            stopped = api.post(f"/api/users/alice/workspace/{workspace['id']}:stop")
         assert stopped.json()["status"] == "stopped"
         # Nothing answers at the remembered address: nginx asks again and hears "stopped".
         refused = client.get(path)
@@ -138,22 +155,22 @@ def test_a_workspace_through_the_proxy(manager: Manager) -> None:
 def test_a_kernel_answers_over_a_websocket_through_the_proxy(manager: Manager) -> None:
     token = manager.token_for("carol")
     workspace = create_running(manager, token, "carol")
-    base = manager.url + workspace["access_url"]
-    with manager.client(token) as client:
-        kernel_id = start_kernel(base, client)
-    with open_channels(base, kernel_id, {"Authorization": f"Bearer {token}"}) as socket:
+    base = manager.workspace_url(workspace["id"]) + workspace["access_url"]
+    with manager.workspace_client(workspace["id"], token) as client:
+        kernel_id = start_kernel(workspace["access_url"], client)
+    through = manager.url.removeprefix("http://")
+    with open_channels(base, kernel_id, {"Authorization": f"Bearer {token}"}, through) as socket:
         assert execute(socket, "print(6 * 7)") == "42\n"
 
 
 def test_the_websocket_is_refused_to_others(manager: Manager) -> None:
     owner = manager.token_for("dave")
     workspace = create_running(manager, owner, "dave")
-    url = (
-        manager.url.replace("http", "ws") + f"/workspaces/{workspace['id']}/api/kernels/x/channels"
-    )
+    base = manager.workspace_url(workspace["id"]) + workspace["access_url"]
     bob = manager.token_for("bob")
+    through = manager.url.removeprefix("http://")
     with pytest.raises(Exception, match="403"):
-        connect(url, additional_headers={"Authorization": f"Bearer {bob}"}, open_timeout=10)
+        open_channels(base, "x", {"Authorization": f"Bearer {bob}"}, through)
 
 
 def test_users_workspaces_stay_apart_behind_the_manager(
@@ -208,18 +225,46 @@ def prefixed(engine: docker.DockerClient) -> Iterator[Manager]:
 
 
 def test_workspaces_work_under_ml_labs_path_prefix(prefixed: Manager) -> None:
+    """ML Lab shows the app under its prefix; the workspaces are on origins of their own,
+    reached directly, at the same base path (their WORKSPACE_BASE_URL)."""
     prefix = "/projects/ctxy-global/services/lab-ws/access/8080"
     token = prefixed.token_for("hana")
     workspace = create_running(prefixed, token, "hana")
     assert workspace["access_url"] == f"{prefix}/workspaces/{workspace['id']}/"
-    with prefixed.client(token) as client:
-        # What ML Lab forwards: the path without its prefix; the workspace gets it back.
-        page = client.get(f"/workspaces/{workspace['id']}/tree")
+    with prefixed.workspace_client(workspace["id"], token) as client:
+        page = client.get(f"{prefix}/workspaces/{workspace['id']}/tree")
         assert page.status_code == 200
         assert JUPYTER_TITLE in page.text
         assert f'data-base-url="{prefix}/workspaces/{workspace["id"]}/"' in page.text
+    with prefixed.client(token) as client:
         redirect = client.get("/app")
         assert redirect.headers["Location"] == "app/"
+
+
+def test_the_unsafe_way_serves_workspaces_under_ml_labs_prefix(engine: docker.DockerClient) -> None:
+    """UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN: what ML Lab forwards (the path without its
+    prefix) reaches the workspace, which gets the prefix back; the start log warns."""
+    prefix = "/projects/ctxy-global/services/lab-ws/access/8080"
+    unsafe = start_manager(
+        engine,
+        environment={
+            "WORKSPACE_PUBLIC_PREFIX": prefix,
+            "UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN": "true",
+        },
+    )
+    try:
+        token = unsafe.token_for("hana")
+        workspace = create_running(unsafe, token, "hana")
+        with unsafe.client(token) as client:
+            page = client.get(f"/workspaces/{workspace['id']}/tree")
+            assert page.status_code == 200
+            assert f'data-base-url="{prefix}/workspaces/{workspace["id"]}/"' in page.text
+            opened = client.post(f"/api/users/hana/workspace/{workspace['id']}:open")
+            assert opened.json()["url"] == workspace["access_url"]
+            assert client.get("/api/config").json()["workspaces_on_manager_origin"] is True
+        assert "UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN is set" in unsafe.container.logs().decode()
+    finally:
+        stop_manager(engine, unsafe)
 
 
 def test_the_web_app_loads_under_ml_labs_path_prefix(prefixed: Manager) -> None:
@@ -243,6 +288,11 @@ def test_tokens_do_not_reach_the_logs(manager: Manager) -> None:
     with manager.client() as client:
         client.get("/api/users/me", params={"ct_token": token})
         client.get("/workspaces/abcdefghij/tree", params={"ct_token": token})
+        client.get(
+            "/workspaces/abcdefghij/tree",
+            params={"ct_token": token},
+            headers={"Host": manager.workspace_host("abcdefghij")},
+        )
     logs = manager.container.logs().decode(errors="replace")
     assert token not in logs
     assert manager.admin_token not in logs
@@ -294,8 +344,9 @@ def test_the_workspace_never_sees_the_managers_credentials(manager: Manager) -> 
     token = manager.token_for("jane")
     workspace = create_running(manager, token, "jane", container_image=ECHO_IMAGE)
     path = f"/workspaces/{workspace['id']}/some/page?x=1"
-    with manager.client(token) as client:
+    with manager.workspace_client(workspace["id"]) as client:
         client.cookies.set("ct_token", token)
+        client.cookies.set("workspace_session", "a-session")
         client.cookies.set("theirs", "kept")
         seen = client.get(path, headers={"ct_token": token}).json()
     assert seen["path"] == path  # the full path, unchanged
@@ -303,4 +354,7 @@ def test_the_workspace_never_sees_the_managers_credentials(manager: Manager) -> 
     assert token not in json.dumps(headers)
     assert "authorization" not in headers
     assert "ct_token" not in headers
+    assert "x-workspace-id" not in headers
     assert headers["cookie"].strip("; ") == "theirs=kept"
+    # The browser's host, with its port: the workspace's own origin.
+    assert headers["host"] == manager.workspace_host(workspace["id"])

@@ -97,8 +97,9 @@ async def one_user(manager: Manager, token: str, user: str, rec: Recorder, end: 
             assert len(ids) == len(set(ids)), f"a workspace is listed twice: {ids}"
             assert set(ids) == mine, f"listed {sorted(ids)}, expected {sorted(mine)}"
             page = await rec.request(
-                client, "open", "GET", f"/workspaces/{workspace['id']}/tree?x=1"
-            )
+                client, "open", "GET", f"/workspaces/{workspace['id']}/tree?x=1",
+                headers={"Host": manager.workspace_host(workspace["id"])},
+            )  # fmt: skip
             assert page.status_code == 200, page.text
             assert page.json()["path"] == f"/workspaces/{workspace['id']}/tree?x=1"
             got = await rec.request(client, "get", "GET", f"{base}/{workspace['id']}")

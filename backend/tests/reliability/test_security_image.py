@@ -12,6 +12,7 @@ import json
 import secrets
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import docker
 import httpx
@@ -123,6 +124,8 @@ def test_the_workspace_proxy_for_every_caller(
     status: int,
     how: str,
 ) -> None:
+    """On a workspace's own origin a script's token works in a header; the manager's cookie
+    and a token in the query are no credentials there (a link cannot carry one in)."""
     token = people[caller]
     headers: dict[str, str] = {}
     params: dict[str, str] = {}
@@ -136,8 +139,11 @@ def test_the_workspace_proxy_for_every_caller(
             params["ct_token"] = token
         else:
             cookies["ct_token"] = token
+    if how in ("query", "cookie"):
+        status = 401
     path = f"/workspaces/{running['id']}/some/page"
-    with httpx.Client(base_url=manager.url, trust_env=False, cookies=cookies) as client:
+    with manager.workspace_client(running["id"]) as client:
+        client.cookies.update(cookies)
         response = client.get(path, headers=headers, params=params)
         assert response.status_code == status, (caller, how, response.text[:200])
         if status == 200:
@@ -146,20 +152,26 @@ def test_the_workspace_proxy_for_every_caller(
             # opening a user's workspace must not hand the user their token.
             assert token not in json.dumps(seen), (how, seen)
             assert seen["path"].startswith(path)
-        # Another workspace id, an unknown one and a malformed one are refused alike.
-        for odd in ("zzzzzzzzzz", "x", running["id"] + "%2F.."):
-            refused = client.get(f"/workspaces/{odd}/", headers=headers, params=params)
+        # The host of another workspace, an unknown one and a malformed one: refused alike.
+        for odd in ("zzzzzzzzzz", "x", running["id"] + "x" * 20, "a_b"):
+            refused = client.get(
+                path,
+                headers={**headers, "Host": f"{odd}.lab.localhost:{manager.port}"},
+                params=params,
+            )
             assert refused.status_code in (401, 403, 404), (odd, refused.status_code)
+            assert "path" not in refused.text
 
 
 def test_the_workspace_receives_the_query_without_the_token(
     manager: Manager, people: dict[str, str | None], running: dict[str, Any]
 ) -> None:
-    """Regression: the query string was forwarded as it came, ct_token included."""
-    admin = people["admin"]
-    assert admin
+    """Regression: the query string was forwarded as it came, ct_token included. A token
+    opens nothing in a workspace's query, and still never reaches the workspace."""
+    admin, owner = people["admin"], people["owner"]
+    assert admin and owner
     base = f"/workspaces/{running['id']}/tree"
-    with httpx.Client(base_url=manager.url, trust_env=False) as client:
+    with manager.workspace_client(running["id"], owner) as client:
         for query, kept in (
             (f"ct_token={admin}", ""),
             (f"a=1&ct_token={admin}&b=2", "a=1&b=2"),
@@ -172,16 +184,25 @@ def test_the_workspace_receives_the_query_without_the_token(
             assert seen["path"] == (f"{base}?{kept}" if kept else base), (query, seen["path"])
 
 
+@pytest.fixture(scope="module")
+def unsafe(engine: docker.DockerClient) -> Iterator[Manager]:
+    """A manager that serves workspaces on its own origin, as an administrator may choose."""
+    running = start_manager(engine, environment={"UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN": "true"})
+    yield running
+    stop_manager(engine, running)
+
+
 def test_a_token_given_twice_or_misspelt_never_reaches_the_workspace(
-    manager: Manager, people: dict[str, str | None], running: dict[str, Any]
+    unsafe: Manager,
 ) -> None:
-    """Regression: nginx strips one ct_token cookie and the literal ct_token= in the query;
-    a second cookie (the administrator's), `ct%5Ftoken=` and duplicates, which nginx's access
-    cache and the backend read differently, went through. Now refused before the workspace."""
-    admin, owner = people["admin"], people["owner"]
-    assert admin and owner
-    base = f"/workspaces/{running['id']}/tree"
-    with httpx.Client(base_url=manager.url, trust_env=False) as client:
+    """Regression (workspaces on the manager's origin, where its cookie and query tokens open
+    them): nginx strips one ct_token cookie and the literal ct_token= in the query; a second
+    cookie (the administrator's), `ct%5Ftoken=` and duplicates, which nginx's access cache and
+    the backend read differently, went through. Now refused before the workspace."""
+    admin, owner = unsafe.admin_token, unsafe.token_for("owner-twice")
+    workspace = create(unsafe, owner, "owner-twice", container_image=ECHO_IMAGE, is_stopped=False)
+    base = f"/workspaces/{workspace['id']}/tree"
+    with httpx.Client(base_url=unsafe.url, trust_env=False) as client:
         assert client.get(base, headers={"Cookie": f"ct_token={owner}"}).status_code == 200
         for headers, query in (
             ({"Cookie": f"ct_token={admin}; ct_token={owner}"}, ""),
@@ -192,7 +213,7 @@ def test_a_token_given_twice_or_misspelt_never_reaches_the_workspace(
             ({"Cookie": f"ct_token={owner}"}, f"?ct%5Ftoken={admin}"),
         ):
             refused = client.get(base + query, headers=headers)
-            assert refused.status_code == 401, (headers, query, refused.text)
+            assert refused.status_code in (400, 401), (headers, query, refused.text)
             assert admin not in refused.text
 
 
@@ -352,15 +373,17 @@ def test_no_secret_reaches_the_logs(
     wrong = people["owner"][:-4] + "AAAA"  # type: ignore[index]
     secrets_seen.append(wrong)
     paths = ["/api/users/me", f"/api/users/{owner}/workspace", f"/workspaces/{running['id']}/x"]
+    hosts = [f"127.0.0.1:{manager.port}", manager.workspace_host(running["id"])]
     with httpx.Client(base_url=manager.url, trust_env=False) as client:
         for token in secrets_seen:
             for path in paths:
-                client.get(path, params={"ct_token": token})
-                client.get(path, headers={"ct_token": token})
-                client.get(path, headers={"Authorization": f"Bearer {token}"})
-                client.cookies.set("ct_token", token)
-                client.get(path)
-                client.cookies.clear()
+                for host in hosts:
+                    client.get(path, params={"ct_token": token}, headers={"Host": host})
+                    client.get(path, headers={"ct_token": token, "Host": host})
+                    client.get(path, headers={"Authorization": f"Bearer {token}", "Host": host})
+                    client.cookies.set("ct_token", token)
+                    client.get(path, headers={"Host": host})
+                    client.cookies.clear()
             client.post("/api/auth/login", json={"token": token}, headers={"X-Requested-With": "x"})
             client.post(f"/api/users/{owner}/workspace?ct_token={token}", content=b"{bad json")
     jwt_secret = json.loads(
@@ -391,3 +414,115 @@ def test_ml_labs_token_places_work_through_nginx_for_the_api(
             response = client.get("/api/users/me")
     assert response.status_code == 200, (how, response.text)
     assert response.json()["id"] == owner_of(people, manager)
+
+
+def hand_off(manager: Manager, token: str, user: str, workspace_id: str) -> tuple[str, str]:
+    """(the path and query of the link `:open` answers with, the host it is for)."""
+    with manager.client(token) as api:
+        opened = api.post(f"/api/users/{user}/workspace/{workspace_id}:open")
+    assert opened.status_code == 200, opened.text
+    link = urlsplit(opened.json()["url"])
+    return f"{link.path}?{link.query}", link.netloc
+
+
+def test_the_hand_off_through_nginx_opens_one_workspace_once(
+    manager: Manager, people: dict[str, str | None], running: dict[str, Any]
+) -> None:
+    owner, token = owner_of(people, manager), people["owner"]
+    assert token
+    link, host = hand_off(manager, token, owner, running["id"])
+    # The port the manager was reached at; the manager's own host is not a workspace's.
+    assert host == manager.workspace_host(running["id"])
+    with manager.workspace_client(running["id"]) as browser:
+        handed = browser.get(link)
+        assert handed.status_code == 303, handed.text
+        assert handed.headers["Location"] == running["access_url"]
+        assert handed.headers["Cache-Control"] == "no-store"
+        page = browser.get(handed.headers["Location"] + "tree")
+        assert page.status_code == 200, page.text
+        # Who may frame the workspace is the manager's to say: the app's origin, which asked.
+        assert page.headers.get_list("Content-Security-Policy") == [
+            f"frame-ancestors 'self' http://127.0.0.1:{manager.port}"
+        ]
+        # The session cookie never reaches the workspace.
+        assert "workspace_session" not in json.dumps(page.json()["headers"])
+        again = browser.get(link)
+        assert again.status_code == 401
+        assert "used already" in again.json()["detail"]
+        # The session of one workspace opens no other (nginx's cached yes included).
+        other = browser.get("/", headers={"Host": f"zzzzzzzzzz.lab.localhost:{manager.port}"})
+        assert other.status_code in (401, 403)
+    # A code is for its own host only.
+    link, _ = hand_off(manager, token, owner, running["id"])
+    with manager.workspace_client("zzzzzzzzzz") as elsewhere:
+        assert elsewhere.get(link).status_code == 401
+
+
+def test_pages_of_other_origins_cannot_write_to_a_workspace_or_open_its_sockets(
+    manager: Manager, people: dict[str, str | None], running: dict[str, Any]
+) -> None:
+    """Browsers send Origin with writes and WebSocket handshakes; another workspace's page
+    (same site, *.lab.localhost) is refused before the workspace, whatever cookies it carries."""
+    own = manager.workspace_url(running["id"])
+    bearer = {"Authorization": f"Bearer {people['owner']}"}
+    with manager.workspace_client(running["id"]) as client:
+        for origin in ("http://zzzzzzzzzz.lab.localhost:" + str(manager.port), "null", own + "x"):
+            write = client.post("/workspaces/x/api/contents", headers={**bearer, "Origin": origin})
+            assert write.status_code == 403, (origin, write.text)
+            assert "another origin" in write.json()["detail"]
+            socket = client.get(
+                "/workspaces/x/api/kernels/k/channels",
+                headers={
+                    **bearer,
+                    "Origin": origin,
+                    "Connection": "Upgrade",
+                    "Upgrade": "websocket",
+                    "Sec-WebSocket-Version": "13",
+                    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                },
+            )
+            assert socket.status_code == 403, (origin, socket.text)
+        # Its own origin, and scripts (no Origin), reach the workspace (the echo server has
+        # no POST: 501 is its answer, not the proxy's).
+        for headers in ({"Origin": own}, {}):
+            assert client.post("/x", headers={**bearer, **headers}).status_code == 501
+        # Reading may come from anywhere (navigations); the browser keeps foreign pages from
+        # reading the answer (no CORS headers).
+        read = client.get("/x", headers={**bearer, "Origin": "http://evil.lab.localhost"})
+        assert read.status_code == 200
+        assert "access-control-allow-origin" not in read.headers
+
+
+def test_credential_cookies_beyond_what_nginx_strips_are_refused(
+    manager: Manager, people: dict[str, str | None], running: dict[str, Any]
+) -> None:
+    token = people["owner"]
+    with manager.workspace_client(running["id"], token) as client:
+        four = "; ".join(f"{n}=v{i}" for i, n in enumerate(["ct_token", "workspace_session"] * 2))
+        seen = client.get("/x", headers={"Cookie": f"a=1; {four}; b=2"})
+        assert seen.status_code == 200
+        assert seen.json()["headers"]["Cookie"] == "a=1; b=2"
+        refused = client.get("/x", headers={"Cookie": f"{four}; ct_token=v5"})
+        assert refused.status_code == 400
+        assert "v5" not in refused.text
+
+
+def test_no_token_is_written_to_nginxs_cache(
+    manager: Manager, people: dict[str, str | None], running: dict[str, Any]
+) -> None:
+    """The access cache is keyed by the workspace session cookie; requests with a token in a
+    header are not cached, so no token reaches the cache files on disk."""
+    tokens = [t for t in (people["owner"], people["admin"]) if t]
+    with manager.workspace_client(running["id"]) as client:
+        for token in tokens:
+            assert client.get("/x", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+            assert client.get("/x", headers={"ct_token": token}).status_code == 200
+    for token in tokens:
+        found = manager.container.exec_run(["grep", "-rlF", token, "/var/lib/nginx"])
+        assert found.exit_code == 1, found.output  # 1: grep found nothing
+
+
+def test_the_app_may_frame_workspace_origins_only(manager: Manager) -> None:
+    with httpx.Client(base_url=manager.url, trust_env=False) as client:
+        policy = client.get("/app/").headers["Content-Security-Policy"]
+    assert "frame-src 'self' *.lab.localhost:*;" in policy

@@ -152,3 +152,36 @@ def test_a_default_image_of_another_shape_is_refused(
 ) -> None:
     with pytest.raises(ValidationError, match="WORKSPACE_IMAGE_DEFAULT"):
         env(monkeypatch, WORKSPACE_IMAGE_DEFAULT=value)
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("{id}.localhost", "{id}.localhost"),
+        ("{id}.WS.Example.org", "{id}.ws.example.org"),
+        ("{id}.ws.example.org:8443", "{id}.ws.example.org:8443"),
+    ],
+)
+def test_a_workspace_host_template_is_taken(
+    monkeypatch: pytest.MonkeyPatch, value: str, kept: str
+) -> None:
+    assert env(monkeypatch, WORKSPACE_HOST=value).workspace_host == kept
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "localhost",
+        "ws-{id}.example.org",
+        "{id}",
+        "{id}.",
+        "{id}.exa mple.org",
+        "{id}.a:0",
+        "x.{id}.org",
+    ],
+)
+def test_a_workspace_host_without_its_own_label_for_the_id_stops_the_start(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    with pytest.raises(ValidationError, match=r"WORKSPACE_HOST must be '\{id\}\.' followed by"):
+        env(monkeypatch, WORKSPACE_HOST=value)
