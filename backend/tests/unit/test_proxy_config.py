@@ -42,7 +42,7 @@ def test_by_default_workspaces_have_hosts_of_their_own_and_the_manager_none() ->
 def test_the_unsafe_way_serves_workspaces_under_the_managers_paths(prefix: str) -> None:
     config = rendered(unsafe_workspaces_on_manager_origin=True, workspace_public_prefix=prefix)
     assert "server_name" not in config
-    assert f"proxy_pass http://$workspace_upstream{prefix}$path_for_workspace" in config
+    assert f"proxy_pass http://workspace{prefix}$path_for_workspace" in config
     assert "frame-src 'self' ;" in config
 
 

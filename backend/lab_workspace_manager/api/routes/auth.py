@@ -20,6 +20,7 @@ from ..deps import (
     SettingsDep,
     require_csrf_header,
 )
+from ..origins import HOST_ONLY_PREFIX, cookie_name, secure_cookies, sign_in_cookies
 
 router = APIRouter(tags=["auth"])
 
@@ -84,16 +85,18 @@ async def login(
 ) -> Me:
     """Check a token and keep it in an HttpOnly cookie for the web app."""
     require_csrf_header(request)
-    token = body.token or (find_token(request) or ("", ""))[0]
+    token = body.token or (find_token(request, sign_in_cookies(request, settings)) or ("", ""))[0]
     if not token:
         raise Unauthenticated("Paste your token to sign in.")
     identity = await authenticator.identify(token)
+    # Host-only; `__Host-ct_token` wherever the browser keeps Secure cookies, so that no
+    # other host (a workspace's page, of the same site) can set one in its place.
     response.set_cookie(
-        TOKEN_NAME,
+        cookie_name(TOKEN_NAME, request, settings),
         token,
         httponly=True,
         samesite="strict",
-        secure=settings.cookie_secure,
+        secure=settings.cookie_secure or secure_cookies(request, settings),
         path="/",
         max_age=30 * 24 * 3600,
     )
@@ -110,6 +113,7 @@ async def logout(request: Request) -> Response:
     require_csrf_header(request)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(TOKEN_NAME, path="/")
+    response.delete_cookie(HOST_ONLY_PREFIX + TOKEN_NAME, path="/", secure=True)
     return response
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
@@ -34,6 +34,7 @@ from ...errors import Forbidden, Unauthenticated
 from ...naming import WORKSPACE_ID_PATTERN, workspace_path
 from ...settings import Settings
 from ..deps import BackendDep, SettingsDep, get_authenticator
+from ..origins import HOST_ONLY_PREFIX, cookie_name, secure_cookies, sign_in_cookies
 
 router = APIRouter(tags=["proxy"], include_in_schema=False)
 
@@ -82,27 +83,39 @@ def requested_workspace(request: HTTPConnection, settings: Settings) -> str:
     return found
 
 
+SESSION_COOKIES = (HOST_ONLY_PREFIX + COOKIE_NAME, COOKIE_NAME)
+
+
 def session_values(request: HTTPConnection) -> list[str]:
-    """Every workspace session cookie the request carries. Another origin of the same site can
-    set one for the whole domain ("cookie tossing"); only one that opens this workspace counts."""
+    """Every workspace session cookie the request carries. Where browsers allow it, ours is
+    `__Host-workspace_session`, which no other host can set; elsewhere another origin of the
+    same site can set one for the whole domain ("cookie tossing"): only a session that opens
+    this workspace counts."""
     values = []
     for part in request.headers.get("cookie", "").split(";"):
         name, _, value = part.strip().partition("=")
-        if name == COOKIE_NAME and value:
+        if name in SESSION_COOKIES and value:
             values.append(value)
     return values
 
 
+@dataclass(frozen=True)
+class Caller:
+    identity: Identity  # with the token it was given, which is asked about again later
+    frame_origin: str = ""  # the web app's origin, which may show the workspace in a frame
+    expires: float | None = None  # when the session ends (Unix time); None: with the token
+
+
 async def caller_of_workspace(
     request: HTTPConnection, settings: Settings, workspace_id: str
-) -> tuple[Identity, str]:
-    """Who asks for the workspace, and the origin that may frame it for them."""
+) -> Caller:
+    """Who asks for the workspace."""
     authenticator: Authenticator = request.app.state.authenticator
     if settings.unsafe_workspaces_on_manager_origin:
-        found = find_token(request)
+        found = find_token(request, sign_in_cookies(request, settings))
         if found is None:
             raise Unauthenticated("Sign in to open this workspace.")
-        return replace(await authenticator.identify(found[0]), token=found[0]), ""
+        return Caller(replace(await authenticator.identify(found[0]), token=found[0]))
     sessions: WorkspaceSessions = request.app.state.workspace_sessions
     for value in session_values(request):
         grant = sessions.session(value, workspace_id)
@@ -116,7 +129,7 @@ async def caller_of_workspace(
                 "valid. Sign in again and open the workspace from the web app."
             ) from exc
         if identity.user_id == grant.user_id:
-            return replace(identity, token=grant.token), grant.frame_origin
+            return Caller(replace(identity, token=grant.token), grant.frame_origin, grant.expires)
     # Scripts: a token in a header (never the query, never the manager's cookie).
     token = request.headers.get(TOKEN_NAME, "")
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
@@ -127,8 +140,7 @@ async def caller_of_workspace(
             "Open this workspace from the web app (its 'Open' button signs you in here), or "
             "send a token as 'Authorization: Bearer <token>'."
         )
-    identity = await authenticator.identify(token)
-    return replace(identity, token=token), ""
+    return Caller(replace(await authenticator.identify(token), token=token))
 
 
 async def located(
@@ -147,17 +159,17 @@ async def workspace_access(
     request: Request, backend: BackendDep, settings: SettingsDep
 ) -> Response:
     workspace_id = requested_workspace(request, settings)
-    identity, frame_origin = await caller_of_workspace(request, settings, workspace_id)
+    caller = await caller_of_workspace(request, settings, workspace_id)
     location = await located(request, backend, workspace_id, fresh=False)
     # Unknown, stopped and other people's workspaces look the same from outside.
-    if location is None or not identity.may_act_for(location[0]):
+    if location is None or not caller.identity.may_act_for(location[0]):
         raise Forbidden("This workspace is not running, or it is not yours.")
     request.app.state.activity.touch(workspace_id)
     return Response(
         status_code=status.HTTP_204_NO_CONTENT,
         headers={
             "X-Workspace-Upstream": location[1],
-            "X-Workspace-Frame-Ancestors": frame_origin,
+            "X-Workspace-Frame-Ancestors": caller.frame_origin,
         },
     )
 
@@ -170,9 +182,9 @@ async def workspace_unreachable(
     since the yes was remembered (403 then, as for any stopped workspace), or it is running
     and not answering (502)."""
     workspace_id = requested_workspace(request, settings)
-    identity, _ = await caller_of_workspace(request, settings, workspace_id)
+    caller = await caller_of_workspace(request, settings, workspace_id)
     location = await located(request, backend, workspace_id, fresh=True)
-    if location is None or not identity.may_act_for(location[0]):
+    if location is None or not caller.identity.may_act_for(location[0]):
         raise Forbidden("This workspace is not running, or it is not yours.")
     return JSONResponse(
         {
@@ -203,13 +215,12 @@ async def workspace_handoff(
         headers={"Location": workspace_path(settings.workspace_public_prefix, workspace_id)},
     )
     response.set_cookie(
-        COOKIE_NAME,
+        cookie_name(COOKIE_NAME, request, settings),
         cookie,
         max_age=SESSION_SECONDS,
         path="/",
         httponly=True,
         samesite="lax",
-        secure=settings.cookie_secure
-        or request.headers.get("x-forwarded-proto", "").lower() == "https",
+        secure=settings.cookie_secure or secure_cookies(request, settings),
     )
     return response

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,12 @@ log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 RECHECK_SECONDS = 5.0
+# Bounds, so that one user's sockets cannot take the manager's memory or its event loop: a
+# message is held whole while it passes (Jupyter's own limit for messages it receives is
+# 10 MiB; outputs it sends may be larger), at most one waits per direction, and a workspace
+# has at most this many sockets open through the manager (a notebook uses one per kernel).
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+MAX_SOCKETS_PER_WORKSPACE = 32
 # What of the browser's handshake goes on to the workspace (the rest is the handshake's own,
 # or the manager's credentials).
 FORWARDED = ("origin", "user-agent", "x-forwarded-for")
@@ -48,6 +55,7 @@ AccessCheck = Callable[[str, Identity], Awaitable[str]]
 class Bridge:
     workspace_id: str
     identity: Identity
+    expires: float | None  # the session's end, if it came from one
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     reason: str = ""
 
@@ -60,11 +68,29 @@ class Sockets:
         self._authenticator = authenticator
         self._backend = backend
 
+    def count(self, workspace_id: str) -> int:
+        return sum(1 for bridge in self.open if bridge.workspace_id == workspace_id)
+
     async def recheck(self) -> None:
-        for bridge in list(self.open):
-            if reason := await self.refusal(bridge.workspace_id, bridge.identity):
+        """All at once, each with a time limit: one slow answer (ML Lab) holds up no other."""
+        bridges = list(self.open)
+        reasons = await asyncio.gather(
+            *(self._recheck_one(bridge) for bridge in bridges), return_exceptions=True
+        )
+        for bridge, reason in zip(bridges, reasons, strict=True):
+            if isinstance(reason, str) and reason:
                 bridge.reason = reason
                 bridge.ended.set()
+
+    async def _recheck_one(self, bridge: Bridge) -> str:
+        if bridge.expires is not None and bridge.expires <= time.time():
+            return "Your session for this workspace expired: open it again from the web app."
+        try:
+            return await asyncio.wait_for(
+                self.refusal(bridge.workspace_id, bridge.identity), RECHECK_SECONDS
+            )
+        except TimeoutError:
+            return ""  # cannot be decided now: ask again next time
 
     async def refusal(self, workspace_id: str, identity: Identity) -> str:
         """Why this caller would not get through to this workspace now; "" if they would."""
@@ -108,15 +134,23 @@ async def workspace_socket(client: WebSocket) -> None:
     settings: Settings = state.settings
     try:
         workspace_id = requested_workspace(client, settings)
-        identity, _ = await caller_of_workspace(client, settings, workspace_id)
+        caller = await caller_of_workspace(client, settings, workspace_id)
         location = await located(client, state.backend, workspace_id, fresh=False)
     except ManagerError as exc:
         log.info("a WebSocket was refused: %s", exc.message)
         await client.close(code=POLICY_VIOLATION, reason=exc.message[:120])
         return
-    if location is None or not identity.may_act_for(location[0]):
+    if location is None or not caller.identity.may_act_for(location[0]):
         await client.close(
             code=POLICY_VIOLATION, reason="This workspace is not running, or it is not yours."
+        )
+        return
+    sockets: Sockets = state.sockets
+    if sockets.count(workspace_id) >= MAX_SOCKETS_PER_WORKSPACE:
+        await client.close(
+            code=1013,  # try again later
+            reason=f"This workspace has {MAX_SOCKETS_PER_WORKSPACE} connections open: close "
+            "some of its tabs or kernels.",
         )
         return
     headers = [(name, client.headers[name]) for name in FORWARDED if name in client.headers]
@@ -135,7 +169,8 @@ async def workspace_socket(client: WebSocket) -> None:
             proxy=None,
             additional_headers=headers,
             subprotocols=[p.strip() for p in protocols.split(",")] if protocols else None,  # type: ignore[misc]
-            max_size=None,
+            max_size=MAX_MESSAGE_BYTES,
+            max_queue=1,
             compression=None,
             open_timeout=10,
             user_agent_header=None,
@@ -148,8 +183,7 @@ async def workspace_socket(client: WebSocket) -> None:
         log.info("workspace %s: no WebSocket: %s", workspace_id, exc)
         await client.close(code=1011, reason="The workspace does not answer.")
         return
-    sockets: Sockets = state.sockets
-    bridge = Bridge(workspace_id, identity)
+    bridge = Bridge(workspace_id, caller.identity, caller.expires)
     sockets.open.add(bridge)
     try:
         async with upstream:

@@ -1,0 +1,85 @@
+"""The WebSocket bridge's periodic check (api/routes/sockets.py), on fakes: which sockets it
+ends and why, and that one slow answer holds up no other."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from lab_workspace_manager.api.routes import sockets
+from lab_workspace_manager.auth import Identity
+from lab_workspace_manager.errors import BackendUnavailable, Unauthenticated
+
+pytestmark = pytest.mark.anyio
+
+
+class FakeAuth:
+    def __init__(self) -> None:
+        self.revoked: set[str] = set()
+        self.slow: set[str] = set()
+        self.down = False
+
+    async def identify(self, token: str) -> Identity:
+        if token in self.slow:
+            await asyncio.sleep(60)
+        if self.down:
+            raise BackendUnavailable("ML Lab cannot be reached.")
+        if token in self.revoked:
+            raise Unauthenticated("revoked")
+        return Identity(token.removeprefix("token-"), is_admin=False)
+
+
+class FakeBackend:
+    def __init__(self) -> None:
+        self.running = {"ws1": "alice", "ws2": "bob", "ws3": "carol"}
+
+    async def locate(self, workspace_id: str) -> tuple[str, str] | None:
+        owner = self.running.get(workspace_id)
+        return (owner, "10.0.0.1:8080") if owner else None
+
+
+def bridge(workspace_id: str, user: str, expires: float | None = None) -> sockets.Bridge:
+    return sockets.Bridge(workspace_id, Identity(user, False, token=f"token-{user}"), expires)
+
+
+async def test_a_socket_ends_when_its_token_its_workspace_or_its_session_ends() -> None:
+    auth, backend = FakeAuth(), FakeBackend()
+    open_ = sockets.Sockets(auth, backend)  # type: ignore[arg-type]
+    kept, revoked, stopped, expired = (
+        bridge("ws1", "alice"),
+        bridge("ws2", "bob"),
+        bridge("ws3", "carol"),
+        bridge("ws1", "alice", expires=time.time() - 1),
+    )
+    open_.open |= {kept, revoked, stopped, expired}
+    auth.revoked.add("token-bob")
+    del backend.running["ws3"]
+    await open_.recheck()
+    assert not kept.ended.is_set()
+    assert "sign-in ended" in revoked.reason
+    assert "stopped" in stopped.reason
+    assert "expired" in expired.reason
+    assert open_.count("ws1") == 2
+
+
+async def test_undecidable_is_kept_and_a_slow_answer_delays_no_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sockets, "RECHECK_SECONDS", 0.5)
+    auth, backend = FakeAuth(), FakeBackend()
+    open_ = sockets.Sockets(auth, backend)  # type: ignore[arg-type]
+    slow, revoked = bridge("ws1", "alice"), bridge("ws2", "bob")
+    open_.open |= {slow, revoked}
+    auth.slow.add("token-alice")
+    auth.revoked.add("token-bob")
+    started = time.monotonic()
+    await open_.recheck()
+    assert time.monotonic() - started < 2
+    assert not slow.ended.is_set()  # not known in time: asked again next round
+    assert revoked.ended.is_set()
+    auth.slow.clear()
+    auth.down = True
+    await open_.recheck()
+    assert not slow.ended.is_set()  # ML Lab unreachable is no reason to cut anyone off
