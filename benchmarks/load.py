@@ -34,7 +34,7 @@ def proxy(bench: Bench, seconds: float) -> dict[str, WrkResult]:
     port. (The echo image is no fair target: Python's http.server speaks HTTP/1.0 with a
     listen backlog of 5, so wrk's connections fail and retry on the direct side.)"""
     with bench.client(USER) as client:
-        workspace = bench.create(client, USER, display_name="jupyter")
+        workspace = bench.create(client, USER, wait=True, display_name="jupyter")
         try:
             path = f"/workspaces/{workspace['id']}/static/base/images/favicon.ico"
             through = bench.url + path
