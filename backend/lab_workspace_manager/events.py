@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, Field
 
 HISTORY = 200  # events kept per workspace
+QUEUE = 500  # events waiting for one slow reader at most: then its oldest go
 TERMINAL = {"ready", "failed", "stopped", "deleted"}
 
 
@@ -54,6 +55,8 @@ class EventBus:
         history.append(event)
         for key in (event.workspace_id, "owner:" + event.owner):
             for queue in self._subscribers.get(key, set()):
+                if queue.full():  # a reader that does not keep up misses the oldest
+                    queue.get_nowait()
                 queue.put_nowait(event)
         if event.phase == "deleted":
             self._history.pop(event.workspace_id, None)
@@ -63,9 +66,12 @@ class EventBus:
 
     def subscribe(self, key: str) -> asyncio.Queue[WorkspaceEvent]:
         """A queue of the events of a workspace id, or of "owner:<user id>", from now on."""
-        queue: asyncio.Queue[WorkspaceEvent] = asyncio.Queue()
+        queue: asyncio.Queue[WorkspaceEvent] = asyncio.Queue(maxsize=QUEUE)
         self._subscribers.setdefault(key, set()).add(queue)
         return queue
 
     def unsubscribe(self, key: str, queue: asyncio.Queue[WorkspaceEvent]) -> None:
-        self._subscribers.get(key, set()).discard(queue)
+        subscribers = self._subscribers.get(key, set())
+        subscribers.discard(queue)
+        if not subscribers:
+            self._subscribers.pop(key, None)

@@ -48,8 +48,19 @@ def volume_name(instance: str, owner: str, workspace_id: str) -> str:
     return f"{container_name(instance, owner, workspace_id)}-data"
 
 
+# 96 bits: with 8 hex digits (32 bits) a user who may choose their id could find one whose
+# network name is another user's (about 2^32 tries) and have their workspaces join it.
+NETWORK_HASH_LENGTH = 24
+
+
 def network_name(instance: str, owner: str) -> str:
-    return f"{instance}-net-{slug(owner)}-{short_hash(owner)}"
+    """12 + 5 + 20 + 1 + 24 = 62 characters at most. (The owner label is checked as well.)"""
+    return f"{instance}-net-{slug(owner)}-{short_hash(owner, NETWORK_HASH_LENGTH)}"
+
+
+def is_network_of(instance: str, name: str) -> bool:
+    """A user network of this instance (named as now, or with the shorter hash of before)."""
+    return name.startswith(f"{instance}-net-")
 
 
 def workspace_path(public_prefix: str, workspace_id: str) -> str:

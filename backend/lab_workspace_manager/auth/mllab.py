@@ -1,6 +1,7 @@
 """ML Lab sign-in: the caller's ML Lab (contaxy) token, verified by ML Lab.
 
-Two questions per token, asked together and remembered for `AUTH_CACHE_SECONDS`:
+Two questions per token, the second only when the first is answered, remembered for
+`AUTH_CACHE_SECONDS` (the last `CACHE_SIZE` tokens at most):
   - who is it? `POST /auth/tokens/verify` with no permission answers `users/<id>` (401 if the
     token is unknown or expired);
   - is it an administrator? the same call with `permission=*#admin` answers 200 or 403.
@@ -9,9 +10,9 @@ The cache is keyed by a hash of the token, never the token itself.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
+from collections import OrderedDict
 
 import httpx
 
@@ -22,6 +23,9 @@ from .base import Authenticator, Identity
 ADMIN_PERMISSION = "*#admin"
 
 
+CACHE_SIZE = 10_000  # tokens remembered at most; the least recently used go first
+
+
 class MLLabAuth(Authenticator):
     mode = "mllab"
 
@@ -30,32 +34,35 @@ class MLLabAuth(Authenticator):
         self._endpoint = settings.contaxy_api_endpoint.rstrip("/")
         self._ttl = settings.auth_cache_seconds
         self._http = http
-        self._cache: dict[str, tuple[float, Identity | Unauthenticated]] = {}
+        # hash of the token -> (until when, who, or why not). A refusal is kept as its
+        # message: an exception object raised again and again would grow its traceback and
+        # keep every request's frames alive.
+        self._cache: OrderedDict[str, tuple[float, Identity | str]] = OrderedDict()
 
     async def identify(self, token: str) -> Identity:
         key = hashlib.sha256(token.encode()).hexdigest()
         cached = self._cache.get(key)
         if cached and cached[0] > time.monotonic():
+            self._cache.move_to_end(key)
             verdict = cached[1]
         else:
             verdict = await self._ask(token)
             self._remember(key, verdict)
-        if isinstance(verdict, Unauthenticated):
-            raise verdict
+        if isinstance(verdict, str):
+            raise Unauthenticated(verdict)
         return verdict
 
-    def _remember(self, key: str, verdict: Identity | Unauthenticated) -> None:
-        now = time.monotonic()
-        if len(self._cache) > 10_000:  # bounded: drop what has expired
-            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-        self._cache[key] = (now + self._ttl, verdict)
+    def _remember(self, key: str, verdict: Identity | str) -> None:
+        self._cache[key] = (time.monotonic() + self._ttl, verdict)
+        self._cache.move_to_end(key)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
 
-    async def _ask(self, token: str) -> Identity | Unauthenticated:
-        who, admin = await asyncio.gather(
-            self._verify(token, None), self._verify(token, ADMIN_PERMISSION)
-        )
+    async def _ask(self, token: str) -> Identity | str:
+        # Who first: a token ML Lab does not know costs one call, not two.
+        who = await self._verify(token, None)
         if who.status_code == 401:
-            return Unauthenticated(
+            return (
                 "ML Lab does not accept this token (unknown, revoked or expired). Sign in to "
                 "ML Lab again."
             )
@@ -65,9 +72,8 @@ class MLLabAuth(Authenticator):
             )
         subject = str(who.json().get("authorized_subject") or "")
         if not subject.startswith("users/"):
-            return Unauthenticated(
-                f"This ML Lab token belongs to '{subject}', not to a user; use a user's token."
-            )
+            return f"This ML Lab token belongs to '{subject}', not to a user; use a user's token."
+        admin = await self._verify(token, ADMIN_PERMISSION)
         return Identity(subject.removeprefix("users/"), is_admin=admin.status_code == 200)
 
     async def _verify(self, token: str, permission: str | None) -> httpx.Response:

@@ -14,6 +14,7 @@ which can only make a stop later, never earlier.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -24,8 +25,12 @@ from ..backends import WorkspaceBackend, WorkspaceState
 from ..models import WorkspaceStatus
 from ..naming import workspace_path
 from ..settings import Settings
+from ..untrusted_replies import body_of
 
 log = logging.getLogger(__name__)
+
+
+JUPYTER_SECONDS = 5.0  # for Jupyter's answer about its kernels or terminals, all of it
 
 
 class ActivityLog:
@@ -92,44 +97,73 @@ class IdleWatcher:
         self._http = http
 
     async def check_once(self) -> list[str]:
-        """Stop what is due; the ids of the workspaces stopped."""
+        """Stop what is due; the ids of the workspaces stopped. One workspace that cannot be
+        checked (or stopped) is logged and skipped: the others are still checked."""
         stopped = []
         for state in await self._backend.list_workspaces(None):
-            if state.status is WorkspaceStatus.PENDING:
-                # Starting (a big image can take minutes) is not idling: the clock starts
-                # once it answers.
-                self._activity.touch(state.id)
-            elif state.spec.idle_timeout > 0 and state.status is WorkspaceStatus.RUNNING:
-                await self._ask_jupyter(state)
-            plan = stop_plan(state, self._activity, self._settings)
-            if plan is None or plan[0] > datetime.now(UTC):
-                continue
-            log.info("stopping workspace %s of %s %s", state.id, state.owner, plan[1])
-            await self._backend.stop(state.owner, state.id, reason=plan[1])
-            self._activity.forget(state.id)
-            stopped.append(state.id)
+            try:
+                if await self._check(state):
+                    stopped.append(state.id)
+            except Exception:
+                log.exception("idle check of workspace %s failed; the others go on", state.id)
         return stopped
 
+    async def _check(self, state: WorkspaceState) -> bool:
+        if state.status is WorkspaceStatus.PENDING:
+            # Starting (a big image can take minutes) is not idling: the clock starts once it
+            # answers.
+            self._activity.touch(state.id)
+        elif state.spec.idle_timeout > 0 and state.status is WorkspaceStatus.RUNNING:
+            await self._ask_jupyter(state)
+        plan = stop_plan(state, self._activity, self._settings)
+        if plan is None or plan[0] > datetime.now(UTC):
+            return False
+        log.info("stopping workspace %s of %s %s", state.id, state.owner, plan[1])
+        await self._backend.stop(state.owner, state.id, reason=plan[1])
+        self._activity.forget(state.id)
+        return True
+
     async def _ask_jupyter(self, state: WorkspaceState) -> None:
-        """Jupyter's own view: its kernels' and terminals' last activity; busy is now."""
+        """Jupyter's own view: its kernels' and terminals' last activity; busy is now. The
+        reply is the workspace's to choose: read within bounds, and anything that is not
+        Jupyter's answer counts as no activity."""
         located = await self._backend.locate(state.id)
         if located is None:
             return
         path = workspace_path(self._settings.workspace_public_prefix, state.id)
         base = f"http://{located[1]}{path}"
+        now = time.time()
         for kind in ("kernels", "terminals"):
-            try:
-                response = await self._http.get(f"{base}api/{kind}", timeout=5)
-            except httpx.HTTPError:
-                continue  # not answering is not activity
-            if response.status_code != 200:
-                continue
-            for item in response.json():
-                if item.get("execution_state") == "busy":
+            body = await body_of(self._http, f"{base}api/{kind}", JUPYTER_SECONDS)
+            for busy, last in _activities(body):
+                if busy:
                     self._activity.touch(state.id)
-                if last := item.get("last_activity"):
-                    self._activity.touch(state.id, _timestamp(last))
+                if last is not None:
+                    # Never later than now: a claimed future would keep it running forever.
+                    self._activity.touch(state.id, min(last, now))
 
 
-def _timestamp(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+def _activities(body: bytes | None) -> list[tuple[bool, float | None]]:
+    """(busy, last activity) of each kernel or terminal Jupyter listed; [] for anything else."""
+    try:
+        items = json.loads(body) if body else []
+    except ValueError:
+        return []
+    if not isinstance(items, list):
+        return []
+    found = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        last = item.get("last_activity")
+        found.append((item.get("execution_state") == "busy", _timestamp(last)))
+    return found
+
+
+def _timestamp(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

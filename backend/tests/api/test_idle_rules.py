@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from lab_workspace_manager.backends import WorkspaceState
 from lab_workspace_manager.backends.memory import InMemoryBackend
 from lab_workspace_manager.policies.idle import ActivityLog, IdleWatcher, duration
 from tests.apiclient import open_api
@@ -62,6 +63,32 @@ async def test_the_watcher_stops_what_is_due_and_says_why() -> None:
         assert stopped["status_message"] == "Stopped after 1 s without activity."
         assert (await api.get(busy["id"])).json()["status"] == "running"
         assert (await api.get(forever["id"])).json()["status"] == "running"
+
+
+class FailingStop(InMemoryBackend):
+    """One workspace whose stop fails (an engine error, a workspace in a bad state)."""
+
+    broken = ""
+
+    async def stop(self, owner: str, workspace_id: str, reason: str = "") -> WorkspaceState:
+        if workspace_id == self.broken:
+            raise RuntimeError("the engine said no")
+        return await super().stop(owner, workspace_id, reason)
+
+
+async def test_one_workspace_that_cannot_be_stopped_holds_up_no_other() -> None:
+    """Regression: an error for one workspace ended the whole cycle, so idle stop and the
+    maximum lifetime never applied to the workspaces after it."""
+    backend = FailingStop()
+    settings = make_settings()
+    async with open_api(settings, backend) as api:
+        first = await api.create(display_name="first", idle_timeout=1)
+        second = await api.create(display_name="second", idle_timeout=1)
+        backend.broken = first["id"]
+        watcher = IdleWatcher(settings, backend, ActivityLog(), http=None)  # type: ignore[arg-type]
+        await asyncio.sleep(1.1)
+        assert await watcher.check_once() == [second["id"]]
+        assert (await api.get(second["id"])).json()["status"] == "stopped"
 
 
 def test_durations_read_naturally() -> None:

@@ -312,3 +312,27 @@ async def test_clear_volume_on_stop_empties_workspace_on_stop_only(
     left = run_in(container_of(engine, api, workspace["id"]), "ls -A /workspace")[1]
     assert left == ""
     assert owned(engine, owner=api.user, kind="cleaner")["containers"] == []
+
+
+async def test_a_network_with_a_users_name_but_not_theirs_is_never_joined(
+    api: Api, engine: docker.DockerClient
+) -> None:
+    """Regression (issue 13): the manager reused any network that had the user's network name;
+    one made by someone else (or found by a user who chose an id whose name collides) would
+    have put the user's workspaces on a stranger's network. Its labels are checked."""
+    victim = api.as_user()
+    name = naming.network_name(SESSION_INSTANCE, victim.user)
+    planted = engine.networks.create(
+        name, labels={"lwm.instance": SESSION_INSTANCE, "lwm.owner": "mallory"}
+    )
+    try:
+        refused = await victim.client.post(
+            f"/users/{victim.user}/workspace", json={"display_name": "mine"}
+        )
+        assert refused.status_code == 409, refused.text
+        assert "is not this user's" in refused.json()["detail"]
+        assert engine.networks.get(name).attrs["Containers"] == {}
+        leftovers = owned(engine, owner=victim.user)
+        assert (leftovers["containers"], leftovers["volumes"]) == ([], []), leftovers
+    finally:
+        planted.remove()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+from typing import Any
+
 import docker
 import pytest
 
@@ -70,3 +73,24 @@ async def test_leftovers_go_and_data_stays(api: Api, engine: docker.DockerClient
     again = await api.backend.reconcile()  # type: ignore[attr-defined]
     assert not [name for name in again if api.user in name]
     await api.client.delete(api.path(kept["id"]), params={"delete_volumes": "true"})
+
+
+async def test_the_manager_never_removes_its_own_container(
+    open_api: Any, engine: docker.DockerClient
+) -> None:
+    """Regression (issue 13): started with the instance label on its own container, as an
+    operator may well do, the manager's reconciler removed the manager. Neither a container
+    without one of the kinds the manager makes nor its own (whatever its labels) is touched."""
+    stand_in = f"{SESSION_INSTANCE}-manager-{secrets.token_hex(3)}"
+    labelled = f"{SESSION_INSTANCE}-labelled-{secrets.token_hex(3)}"
+    leftover(engine, stand_in, kind="workspace", owner="x", workspace="managerxyz")
+    leftover(engine, labelled)  # the instance label only
+    try:
+        async with open_api(manager_container=stand_in) as api:
+            removed = await api.backend.reconcile()
+        assert stand_in not in removed and labelled not in removed
+        for name in (stand_in, labelled):
+            assert engine.containers.get(name)  # still there
+    finally:
+        for name in (stand_in, labelled):
+            engine.containers.get(name).remove(force=True)

@@ -43,7 +43,7 @@ def test_container_config_is_exactly_what_was_asked() -> None:
         "privileged": False,
         "security_opt": ["no-new-privileges:true"],
         "mounts": [Mount(target="/workspace", source="lwm-alice-abcdefghij-data", type="volume")],
-        "network": f"lwm-net-alice-{build.naming.short_hash('alice')}",
+        "network": "lwm-net-alice-2bd806c97f0e00af1a1fc332",
         "restart_policy": {"Name": "on-failure", "MaximumRetryCount": 3},
         "log_config": LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"}),
     }

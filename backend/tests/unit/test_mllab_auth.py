@@ -93,3 +93,44 @@ async def test_a_token_of_something_else_than_a_user_is_refused(
     with pytest.raises(Unauthenticated, match="not to a user"):
         await checker.identify(TOKEN)
     await http.aclose()
+
+
+@respx.mock
+async def test_an_unknown_token_costs_one_call_and_its_refusal_keeps_nothing_alive(
+    respx_mock: respx.MockRouter,
+) -> None:
+    """Regression (issue 13): a cached refusal was one exception object raised again and again
+    (its traceback grew with every request), and an unknown token cost two calls."""
+    route = respx_mock.post(f"{LAB}/auth/tokens/verify").mock(
+        return_value=httpx.Response(401, json={})
+    )
+    checker, http = auth(auth_cache_seconds=60)
+    raised = []
+    for _ in range(3):
+        with pytest.raises(Unauthenticated) as caught:
+            await checker.identify(TOKEN)
+        raised.append(caught.value)
+    assert route.call_count == 1
+    assert raised[0] is not raised[1]
+    assert all(isinstance(verdict, str) for _, verdict in checker._cache.values())
+    await http.aclose()
+
+
+@respx.mock
+async def test_the_cache_is_bounded_least_recently_used_first(
+    respx_mock: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("lab_workspace_manager.auth.mllab.CACHE_SIZE", 3)
+    lab_answers(respx_mock)
+    checker, http = auth(auth_cache_seconds=60)
+    for token in ("t1", "t2", "t3"):
+        await checker.identify(token * 20)
+    await checker.identify("t1" * 20)  # used again: kept
+    await checker.identify("t4" * 20)
+    assert len(checker._cache) == 3
+    calls = respx_mock.calls.call_count
+    await checker.identify("t1" * 20)
+    assert respx_mock.calls.call_count == calls  # still remembered
+    await checker.identify("t2" * 20)
+    assert respx_mock.calls.call_count == calls + 2  # forgotten: asked again
+    await http.aclose()

@@ -26,6 +26,16 @@ def test_network_names_differ_for_ids_with_the_same_slug() -> None:
     assert naming.network_name("lwm", "Alice") != naming.network_name("lwm", "alice")
 
 
+def test_network_names_carry_96_bits_of_the_user_id() -> None:
+    """Regression: 8 hex digits let a user who may choose their id find one (about 2^32
+    tries) whose network name was another user's."""
+    name = naming.network_name("lwm", "alice")
+    assert re.fullmatch(r"lwm-net-alice-[0-9a-f]{24}", name), name
+    assert naming.is_network_of("lwm", name)
+    assert naming.is_network_of("lwm", "lwm-net-alice-2bd806c9")  # named as before
+    assert not naming.is_network_of("lwm", "other-net-alice-2bd806c9")
+
+
 def test_slug_is_never_empty() -> None:
     assert naming.slug("@@@") == "x"
 

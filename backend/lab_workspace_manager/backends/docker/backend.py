@@ -252,6 +252,10 @@ class DockerBackend(WorkspaceBackend):
         found: dict[str, _Found] = {}
         for summary in summaries:
             labels = summary.get("Labels") or {}
+            # Only what the manager makes for workspaces, and never the manager itself (an
+            # operator may well give its container the instance label).
+            if labels.get(L.KIND) not in L.WORKSPACE_CONTAINER_KINDS or self._is_manager(summary):
+                continue
             entry = found.setdefault(labels.get(L.WORKSPACE, ""), _Found())
             entry.everything.append(summary)
             kind = labels.get(L.KIND)
@@ -264,6 +268,12 @@ class DockerBackend(WorkspaceBackend):
                 if "/" + name in summary.get("Names", []):
                     entry.container = summary
         return found
+
+    def _is_manager(self, summary: dict[str, Any]) -> bool:
+        me = self.settings.manager_container
+        if not me:
+            return False
+        return str(summary.get("Id", "")).startswith(me) or f"/{me}" in summary.get("Names", [])
 
     def _observe(self, owner: str | None, workspace_id: str | None) -> list[_Observed]:
         observed = []
@@ -523,7 +533,7 @@ class DockerBackend(WorkspaceBackend):
             entrypoint=["sh", "-c", "find /workspace -mindepth 1 -delete"],
             mounts=[Mount(target="/workspace", source=volume, type="volume")],
             network_mode="none",
-            labels=build.owner_labels(self.settings, "cleaner", owner),
+            labels=build.owner_labels(self.settings, L.KIND_CLEANER, owner),
             remove=True,
         )
 
@@ -774,10 +784,15 @@ class DockerBackend(WorkspaceBackend):
 
 
 def _address(container: dict[str, Any], instance: str) -> str | None:
-    """The container's address on its owner's network."""
-    network = naming.network_name(instance, container["Labels"][L.OWNER])
+    """The container's address on its owner's network (a workspace is on that one only;
+    one created before user networks got their longer names is on one with the old name)."""
     networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
-    return (networks.get(network) or {}).get("IPAddress") or None
+    current = naming.network_name(instance, container["Labels"][L.OWNER])
+    names = [current, *(n for n in networks if n != current and naming.is_network_of(instance, n))]
+    for name in names:
+        if address := (networks.get(name) or {}).get("IPAddress"):
+            return str(address)
+    return None
 
 
 def _failure(exc: BaseException) -> str:
@@ -806,7 +821,7 @@ def _leftovers(found: _Found) -> list[dict[str, Any]]:
         for c in found.everything
         if c["Id"] not in keep
         # A cleaner still emptying a volume finishes (and removes itself) first.
-        and not (c["Labels"].get(L.KIND) == "cleaner" and c["State"] == "running")
+        and not (c["Labels"].get(L.KIND) == L.KIND_CLEANER and c["State"] == "running")
     ]
 
 

@@ -29,3 +29,6 @@ KIND_WORKSPACE = "workspace"
 KIND_RECORD = "record"
 KIND_VOLUME = "volume"
 KIND_NETWORK = "network"
+KIND_CLEANER = "cleaner"  # a short-lived container that empties a volume
+# The kinds of container the manager makes for workspaces (and so may remove).
+WORKSPACE_CONTAINER_KINDS = (KIND_WORKSPACE, KIND_RECORD, KIND_CLEANER)

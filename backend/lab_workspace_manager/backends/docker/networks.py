@@ -12,8 +12,7 @@ from contextlib import suppress
 import docker
 import docker.errors
 
-from ... import naming
-from ...errors import ResourceUnavailable
+from ...errors import Conflict, ResourceUnavailable
 from ...settings import Settings
 from . import labels as L
 from . import spec as build
@@ -35,11 +34,8 @@ class UserNetworks:
 
     def ensure(self, owner: str) -> None:
         config = build.network_config(self.settings, owner)
-        try:
-            self.client.networks.get(config["name"])
+        if self._owned_by(config["name"], owner):
             return
-        except docker.errors.NotFound:
-            pass
         try:
             self.client.networks.create(**config)
         except docker.errors.APIError as exc:
@@ -48,9 +44,24 @@ class UserNetworks:
                     "The Docker engine has no free address range for another user network. "
                     "An administrator can widen it with dockerd's 'default-address-pools'."
                 ) from exc
-            if exc.status_code != 409:
+            if exc.status_code != 409 or not self._owned_by(config["name"], owner):
                 raise
         self.join(config["name"])
+
+    def _owned_by(self, name: str, owner: str) -> bool:
+        """Whether the network `name` exists (False if not). The name is derived from the
+        user id; the labels say whose it really is: one made by anyone else is never joined."""
+        try:
+            found = self.client.api.inspect_network(name)
+        except docker.errors.NotFound:
+            return False
+        labels = found.get("Labels") or {}
+        if labels.get(L.INSTANCE) != self.settings.instance_id or labels.get(L.OWNER) != owner:
+            raise Conflict(
+                f"The Docker network {name} is not this user's (its labels say otherwise), so "
+                "no workspace joins it. An administrator must remove or rename it."
+            )
+        return True
 
     def join(self, network: str) -> None:
         """Connect the manager's own container to a user network, so its proxy reaches
@@ -81,17 +92,28 @@ class UserNetworks:
         with self._lock("owner:" + owner):
             if self.client.api.containers(all=True, filters={"label": wanted}):
                 return False
-            name = naming.network_name(self.settings.instance_id, owner)
-            if self.settings.manager_container:
-                with suppress(docker.errors.APIError):
-                    self.client.api.disconnect_container_from_network(
-                        self.settings.manager_container, name, force=True
-                    )
-            try:
-                self.client.api.remove_network(name)
-            except docker.errors.NotFound:
-                return False
-            except docker.errors.APIError as exc:
-                log.warning("network %s not removed: %s", name, exc.explanation)
-                return False
-            return True
+            # By its labels: also one named as before user networks got their longer names.
+            theirs = [
+                f"{L.INSTANCE}={self.settings.instance_id}",
+                f"{L.OWNER}={owner}",
+                f"{L.KIND}={L.KIND_NETWORK}",
+            ]
+            removed = False
+            for network in self.client.api.networks(filters={"label": theirs}):
+                removed |= self._remove(network["Name"])
+            return removed
+
+    def _remove(self, name: str) -> bool:
+        if self.settings.manager_container:
+            with suppress(docker.errors.APIError):
+                self.client.api.disconnect_container_from_network(
+                    self.settings.manager_container, name, force=True
+                )
+        try:
+            self.client.api.remove_network(name)
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as exc:
+            log.warning("network %s not removed: %s", name, exc.explanation)
+            return False
+        return True

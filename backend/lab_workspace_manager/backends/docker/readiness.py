@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from ...untrusted_replies import status_of
+
 log = logging.getLogger(__name__)
 
 # Most workspaces answer within this many seconds of starting: until then they are probed
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 # tenth of a second of the first answer. Slower ones are probed less and less often.
 FAST_SECONDS = 30.0
 SLOWEST = 5.0  # seconds between probes at most
+PROBE_SECONDS = 2.0  # for one probe, all of it
 
 
 def next_delay(waited: float, delay: float, interval: float) -> float:
@@ -48,7 +51,9 @@ class ReadinessTracker:
         self._timeout = timeout
         self._interval = interval
         self._probes: dict[str, _Probe] = {}
-        self._client = httpx.AsyncClient(timeout=2.0, follow_redirects=False, trust_env=False)
+        self._client = httpx.AsyncClient(
+            timeout=PROBE_SECONDS, follow_redirects=False, trust_env=False
+        )
 
     def check(
         self, container_id: str, url: str, on_ready: Callable[[], None] | None = None
@@ -71,15 +76,14 @@ class ReadinessTracker:
         deadline = time.monotonic() + self._timeout
         delay = self._interval
         while time.monotonic() < deadline and self._probes.get(probe.container_id) is probe:
-            try:
-                response = await self._client.get(probe.url)
-                if response.status_code < 500 and self._probes.get(probe.container_id) is probe:
+            # The status only: the body (the workspace's to choose) is never read.
+            status = await status_of(self._client, probe.url, PROBE_SECONDS)
+            if status is not None and status < 500:
+                if self._probes.get(probe.container_id) is probe:
                     probe.ready = True
                     if probe.on_ready:
                         probe.on_ready()
-                    return
-            except httpx.HTTPError:
-                pass
+                return
             await asyncio.sleep(delay)
             delay = next_delay(time.monotonic() - probe.started, delay, self._interval)
         log.info("workspace at %s still not answering after %.0f s", probe.url, self._timeout)
