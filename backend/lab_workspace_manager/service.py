@@ -24,6 +24,7 @@ from .models import (
     WorkspaceStatus,
     WorkspaceUpdate,
 )
+from .policies.clearing import clears_on_stop
 from .policies.idle import ActivityLog, stop_plan
 from .policies.usage import UsageMonitor
 from .quotas import CONSUMING, check_quotas, quotas_apply
@@ -155,8 +156,11 @@ class WorkspaceService:
 
     def _to_api(self, state: WorkspaceState) -> Workspace:
         plan = stop_plan(state, self._activity, self.settings)
+        spec = state.spec.model_dump()
+        # What will happen, not only what was asked: the administrator's setting applies too.
+        spec["clear_volume_on_stop"] = clears_on_stop(state.spec, self.settings)
         return Workspace(
-            **state.spec.model_dump(),
+            **spec,
             id=state.id,
             user_id=state.owner,
             status=state.status,

@@ -349,6 +349,15 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator(
+        "quota_workspaces", "quota_running", "quota_cpus", "quota_memory", "quota_disk",
+        mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _no_quota(cls, value: Any) -> Any:
+        """Empty means no limit (compose passes a variable set to nothing as "")."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("workspace_public_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:

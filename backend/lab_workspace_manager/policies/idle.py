@@ -26,6 +26,7 @@ from ..models import WorkspaceStatus
 from ..naming import workspace_path
 from ..settings import Settings
 from ..untrusted_replies import body_of
+from .clearing import automatic_stop_reason
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +119,9 @@ class IdleWatcher:
         plan = stop_plan(state, self._activity, self._settings)
         if plan is None or plan[0] > datetime.now(UTC):
             return False
-        log.info("stopping workspace %s of %s %s", state.id, state.owner, plan[1])
-        await self._backend.stop(state.owner, state.id, reason=plan[1])
+        reason = automatic_stop_reason(plan[1], state.spec, self._settings)
+        log.info("stopping workspace %s of %s %s", state.id, state.owner, reason)
+        await self._backend.stop(state.owner, state.id, reason=reason)
         self._activity.forget(state.id)
         return True
 

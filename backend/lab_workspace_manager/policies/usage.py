@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from ..backends import WorkspaceBackend, WorkspaceState
 from ..models import WorkspaceStats, WorkspaceStatus
 from ..settings import Settings
+from .clearing import EMPTIED, clears_on_stop
 from .measurement import Measurement
 
 # Usage above this share of a limit earns a warning.
@@ -69,6 +70,8 @@ class UsageMonitor:
         used, limit = sample.disk.volume_used, state.spec.compute.volume_size
         if used <= limit:
             return None
+        if clears_on_stop(state.spec, self._settings):
+            return f"because /workspace held {used} MB, more than its {limit} MB limit; {EMPTIED},"
         return (
             f"because /workspace held {used} MB, more than its {limit} MB limit (nothing was "
             f"deleted). Start it again and make room within "

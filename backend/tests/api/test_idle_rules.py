@@ -9,6 +9,7 @@ import pytest
 
 from lab_workspace_manager.backends import WorkspaceState
 from lab_workspace_manager.backends.memory import InMemoryBackend
+from lab_workspace_manager.models import ComputeSpec, WorkspaceSpec
 from lab_workspace_manager.policies.idle import ActivityLog, IdleWatcher, duration
 from tests.apiclient import open_api
 from tests.conftest import make_settings
@@ -89,6 +90,42 @@ async def test_one_workspace_that_cannot_be_stopped_holds_up_no_other() -> None:
         await asyncio.sleep(1.1)
         assert await watcher.check_once() == [second["id"]]
         assert (await api.get(second["id"])).json()["status"] == "stopped"
+
+
+async def test_an_automatic_stop_says_when_it_emptied_workspace() -> None:
+    """Regression (issue 13): an automatic stop of a clear-on-stop workspace said nothing of
+    the data it emptied (the disk limit's even said "nothing was deleted")."""
+    backend = InMemoryBackend()
+    settings = make_settings()
+    async with open_api(settings, backend) as api:
+        cleared = await api.create(display_name="c", idle_timeout=1, clear_volume_on_stop=True)
+        kept = await api.create(display_name="k", idle_timeout=1)
+        watcher = IdleWatcher(settings, backend, ActivityLog(), http=None)  # type: ignore[arg-type]
+        await asyncio.sleep(1.1)
+        assert sorted(await watcher.check_once()) == sorted([cleared["id"], kept["id"]])
+        message = (await api.get(cleared["id"])).json()["status_message"]
+        assert message == (
+            "Stopped after 1 s without activity; /workspace was emptied on stopping, as its "
+            "clear-on-stop setting asks."
+        )
+        assert "emptied" not in (await api.get(kept["id"])).json()["status_message"]
+
+
+async def test_the_administrators_clear_on_stop_shows_on_existing_workspaces() -> None:
+    """Regression (issue 13): WORKSPACE_ALWAYS_CLEAR_VOLUME_ON_STOP applied to workspaces made
+    before it was set while the API still said clear_volume_on_stop: false."""
+    backend = InMemoryBackend()
+    async with open_api(make_settings(always_clear_volume_on_stop=True), backend) as api:
+        # Made before the administrator set it: its own choice is "keep".
+        spec = WorkspaceSpec(
+            display_name="before",
+            container_image="x:1",
+            compute=ComputeSpec(cpus=1, memory=100, volume_size=100),
+            clear_volume_on_stop=False,
+        )
+        await backend.create(api.user, "before0001", spec, start=False)
+        assert (await api.get("before0001")).json()["clear_volume_on_stop"] is True
+        await backend.delete(api.user, "before0001", delete_volume=True)
 
 
 def test_durations_read_naturally() -> None:

@@ -94,3 +94,21 @@ async def test_the_manager_never_removes_its_own_container(
     finally:
         for name in (stand_in, labelled):
             engine.containers.get(name).remove(force=True)
+
+
+async def test_a_kept_volume_survives_a_late_rollback(
+    api: Api, engine: docker.DockerClient
+) -> None:
+    """Regression (issue 13): a create whose rollback failed was queued for the reconciler;
+    if its user started it, wrote data and deleted it keeping the data before the next round,
+    the reconciler took the workspace's absence for "untouched" and removed the volume."""
+    workspace = await api.create_running(display_name="late")
+    container_of(engine, api, workspace["id"]).exec_run(["sh", "-c", "echo mine > /workspace/f"])
+    deleted = await api.client.delete(api.path(workspace["id"]))  # keeping the data
+    assert deleted.status_code == 204
+    backend = api.backend
+    backend._rollbacks_due[workspace["id"]] = api.user  # type: ignore[attr-defined]
+    await backend.reconcile()  # type: ignore[attr-defined]
+    volume = naming.volume_name(SESSION_INSTANCE, api.user, workspace["id"])
+    assert volume in owned(engine, owner=api.user)["volumes"]
+    engine.volumes.get(volume).remove(force=True)

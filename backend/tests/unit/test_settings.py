@@ -185,3 +185,9 @@ def test_a_workspace_host_without_its_own_label_for_the_id_stops_the_start(
 ) -> None:
     with pytest.raises(ValidationError, match=r"WORKSPACE_HOST must be '\{id\}\.' followed by"):
         env(monkeypatch, WORKSPACE_HOST=value)
+
+
+def test_an_empty_quota_means_no_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docker-compose.yml sets quotas by default; `USER_QUOTA_CPUS=` turns one off."""
+    s = env(monkeypatch, USER_QUOTA_CPUS="", USER_QUOTA_RUNNING="3")
+    assert (s.quota_cpus, s.quota_running) == (None, 3)

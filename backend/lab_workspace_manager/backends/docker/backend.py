@@ -585,15 +585,16 @@ class DockerBackend(WorkspaceBackend):
 
     def _finish_rollbacks(self) -> list[str]:
         """Undo the creates whose rollback failed, unless their user has acted on them since
-        (a newer record) or they run: then they stay, as workspaces. The volume goes too: its
-        container never ran, so it holds nothing of the user's."""
+        (a newer record, a delete) or they run: then they stay, as workspaces (or kept data).
+        The volume goes too: its container never ran, so it holds nothing of the user's."""
         removed = []
         for workspace_id, owner in list(self._rollbacks_due.items()):
             with self._lock("ws:" + workspace_id):
                 found = self._scan(owner, workspace_id).get(workspace_id)
-                untouched = (
-                    found is None
-                    or not found.records
+                # Gone altogether (deleted since, its data perhaps kept on purpose), or
+                # used: nothing to undo, and its volume is the user's.
+                untouched = found is not None and (
+                    not found.records
                     or (
                         max(int(c["Labels"][L.REVISION]) for c in found.records) == 1
                         and (found.container is None or found.container["State"] == "created")
