@@ -55,8 +55,11 @@ def test_a_notebook_works_under_ml_labs_prefix(behind_ml_lab: Manager, new_page:
 
 
 def work_in_a_new_workspace(page: Page, name: str, manager_port: int, prefix: str) -> None:
-    """On the workspace's own origin (reached directly, also behind ML Lab), at its base path."""
-    card = create_workspace(page, name)
+    """On the workspace's own origin (reached directly, also behind ML Lab), at its base path.
+    A whole CPU and 512 MB, as a notebook gets in use: with the browser tests' small defaults
+    (0.5 CPU, 256 MB) Jupyter's page was once left blank on a loaded 2-core machine."""
+    troubles = watch_requests(page)
+    card = create_workspace(page, name, cpus="1", memory="512")
     expect(status_chip(card, "running")).to_be_visible(timeout=WORKSPACE_TIMEOUT)
     tree = open_in_new_tab(page, card)
     origin = workspace_origin(manager_port, tree)
@@ -66,7 +69,10 @@ def work_in_a_new_workspace(page: Page, name: str, manager_port: int, prefix: st
         notebook = new_notebook(tree)
     except (AssertionError, PlaywrightTimeoutError) as exc:
         screenshot(tree, f"notebook-{name}-failed-tree")  # what the page showed instead
-        raise AssertionError(f"no new notebook from the page at {tree.url}") from exc
+        raise AssertionError(
+            f"no new notebook from the page at {tree.url}; failed or refused requests: "
+            f"{troubles or 'none'}"
+        ) from exc
     answer = str(secrets.randbelow(10**6) * 7)
     run_cell(notebook, f"print({int(answer) // 7} * 7)", answer)
     save(notebook)
@@ -84,6 +90,24 @@ def work_in_a_new_workspace(page: Page, name: str, manager_port: int, prefix: st
     terminal_writes(tree, f"terminal-{answer}")
     notebook.close()
     tree.close()
+
+
+def watch_requests(page: Page) -> list[str]:
+    """Requests of the page's context (its tabs included) that failed or were refused, to
+    say why a page did not work."""
+    seen: list[str] = []
+    page.context.on(
+        "requestfailed", lambda request: seen.append(f"{request.url} failed: {request.failure}")
+    )
+    page.context.on(
+        "response",
+        lambda response: (
+            seen.append(f"{response.url} answered {response.status}")
+            if response.status >= 400
+            else None
+        ),
+    )
+    return seen
 
 
 def new_notebook(tree: Page) -> Page:

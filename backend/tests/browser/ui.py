@@ -74,10 +74,17 @@ def open_create_dialog(page: Page) -> Locator:
     return dialog
 
 
-def create_workspace(page: Page, name: str, start_now: bool = True) -> Locator:
-    """Create through the dialog; returns the workspace's card."""
+def create_workspace(
+    page: Page, name: str, start_now: bool = True, cpus: str = "", memory: str = ""
+) -> Locator:
+    """Create through the dialog (CPUs and memory as given, else the defaults); returns the
+    workspace's card."""
     dialog = open_create_dialog(page)
     dialog.get_by_label("Name").fill(name)
+    if cpus:
+        dialog.get_by_label("CPUs").fill(cpus)
+    if memory:
+        dialog.get_by_label("Memory (MB)").fill(memory)
     if not start_now:
         dialog.get_by_label("Start now").uncheck()
     dialog.get_by_role("button", name="Create").click()

@@ -336,3 +336,26 @@ async def test_a_network_with_a_users_name_but_not_theirs_is_never_joined(
         assert (leftovers["containers"], leftovers["volumes"]) == ([], []), leftovers
     finally:
         planted.remove()
+
+
+async def test_a_workspace_has_no_raw_sockets_or_device_nodes_but_works(
+    api: Api, engine: docker.DockerClient
+) -> None:
+    """Issue 13: workspaces had Docker's default capabilities, NET_RAW and MKNOD included.
+    Dropped; owning files, switching users and Jupyter itself still work."""
+    workspace = await api.create_running(display_name="caps")
+    container = container_of(engine, api, workspace["id"])
+    raw = "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)"
+    code, output = container.exec_run(["python3", "-c", raw])
+    assert code != 0 and b"PermissionError" in output, output
+    code, output = container.exec_run(["mknod", "/tmp/device", "c", "1", "3"])
+    assert code != 0, output
+    code, output = container.exec_run(
+        [
+            "sh",
+            "-c",
+            "touch /workspace/f && chown nobody /workspace/f && su -s /bin/sh nobody -c id",
+        ]
+    )
+    assert code == 0, output
+    assert (await api.get(workspace["id"])).json()["status"] == "running"

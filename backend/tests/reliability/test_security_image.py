@@ -326,6 +326,7 @@ def test_a_real_workspace_is_hardened(
         assert host["Privileged"] is False
         assert "no-new-privileges" in " ".join(host.get("SecurityOpt") or [])
         assert not host.get("CapAdd")
+        assert set(host.get("CapDrop") or []) >= {"NET_RAW", "MKNOD"}
         assert not host.get("Devices")
         assert host.get("PidMode") in ("", None) and host.get("IpcMode") in ("private", "")
         assert host.get("NetworkMode") not in ("host", "bridge", "default")

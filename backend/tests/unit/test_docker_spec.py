@@ -42,6 +42,7 @@ def test_container_config_is_exactly_what_was_asked() -> None:
         "pids_limit": 4096,
         "privileged": False,
         "security_opt": ["no-new-privileges:true"],
+        "cap_drop": ["NET_RAW", "MKNOD"],
         "mounts": [Mount(target="/workspace", source="lwm-alice-abcdefghij-data", type="volume")],
         "network": "lwm-net-alice-2bd806c97f0e00af1a1fc332",
         "restart_policy": {"Name": "on-failure", "MaximumRetryCount": 3},

@@ -24,6 +24,12 @@ RECORD_IMAGE = "lwm-record:1"
 RESTART_ON_FAILURE = {"Name": "on-failure", "MaximumRetryCount": 3}
 RESTART_NEVER = {"Name": "no", "MaximumRetryCount": 0}
 
+# Of Docker's default capabilities, those a workspace has no use for: raw sockets (spoofed
+# packets, ARP tricks against the user's network) and device nodes. Kept: what package
+# managers, sudo and ml-workspace's SSH server need (chown, setuid/setgid, chroot, ...).
+# Without NET_RAW, `ping` does not work inside a workspace.
+DROPPED_CAPABILITIES = ("NET_RAW", "MKNOD")
+
 
 def owner_labels(settings: Settings, kind: str, owner: str) -> dict[str, str]:
     return {L.INSTANCE: settings.instance_id, L.KIND: kind, L.OWNER: owner}
@@ -80,6 +86,7 @@ def container_config(
         "pids_limit": settings.pids_limit,
         "privileged": False,
         "security_opt": ["no-new-privileges:true"],
+        "cap_drop": list(DROPPED_CAPABILITIES),
         "mounts": [
             Mount(
                 target="/workspace",
