@@ -359,3 +359,22 @@ async def test_a_workspace_has_no_raw_sockets_or_device_nodes_but_works(
     )
     assert code == 0, output
     assert (await api.get(workspace["id"])).json()["status"] == "running"
+
+
+async def test_logs_are_read_within_a_bound(api: Api, engine: docker.DockerClient) -> None:
+    """Issue 13: /logs held whatever the engine kept (up to 30 MB per workspace: lines come in
+    16 KB pieces, up to 10,000 of them) in memory. At most the last 1 MB is read, and the
+    answer says it was cut."""
+    workspace = await api.create_running(display_name="chatty")
+    container = container_of(engine, api, workspace["id"])
+    # Three megabytes on the workspace's own output, then a last line.
+    out = "> /proc/1/fd/1"
+    write = f"head -c 3000000 /dev/zero | tr '\\0' x {out}; echo {out}; echo last {out}"
+    code, _ = container.exec_run(["sh", "-c", write])
+    assert code == 0
+    response = await api.client.get(api.path(workspace["id"]) + "/logs", params={"tail": 10000})
+    assert response.status_code == 200
+    assert len(response.content) <= 1024 * 1024 + 200
+    assert response.text.startswith("[earlier output cut: the last 1 MB are shown]")
+    assert "xxxx" in response.text
+    assert response.text.rstrip().endswith("last")

@@ -52,6 +52,8 @@ from .readiness import ReadinessTracker
 from .records import Desired, Record
 from .status import ExitInfo, describe
 
+MAX_LOG_BYTES = 1024 * 1024  # of a workspace's logs, read at once
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -363,8 +365,25 @@ class DockerBackend(WorkspaceBackend):
         return found
 
     def _logs_of(self, container_id: str, tail: int) -> str:
-        raw = self.client.api.logs(container_id, stdout=True, stderr=True, tail=tail)
-        return bytes(raw).decode(errors="replace")
+        """The last `tail` lines, and of them the last MAX_LOG_BYTES at most: one line may be
+        megabytes long, and the engine keeps up to 30 MB per workspace."""
+        kept = bytearray()
+        cut = False
+        chunks = self.client.api.logs(
+            container_id, stdout=True, stderr=True, tail=tail, stream=True, follow=False
+        )
+        for chunk in chunks:
+            kept += chunk
+            if len(kept) > 2 * MAX_LOG_BYTES:
+                del kept[: len(kept) - MAX_LOG_BYTES]
+                cut = True
+        if len(kept) > MAX_LOG_BYTES:
+            del kept[: len(kept) - MAX_LOG_BYTES]
+            cut = True
+        text = bytes(kept).decode(errors="replace")
+        if cut:
+            text = f"[earlier output cut: the last {MAX_LOG_BYTES // MIB} MB are shown]\n" + text
+        return text
 
     def _logs(self, owner: str, workspace_id: str, tail: int) -> str:
         container = self._current(owner, workspace_id).container
