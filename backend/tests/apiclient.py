@@ -140,6 +140,19 @@ async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
 
 
 @asynccontextmanager
+async def app_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An unauthenticated client on the running app; `client.app` is the app."""
+    async with (
+        running(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://manager"
+        ) as client,
+    ):
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+
+
+@asynccontextmanager
 async def open_api(
     settings: Settings,
     backend: WorkspaceBackend | None = None,

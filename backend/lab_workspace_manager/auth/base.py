@@ -41,14 +41,21 @@ def find_token(
     _refuse_ambiguous(request, cookie_names)
     if token := request.query_params.get(TOKEN_NAME):
         return token, "query"
+    if found := token_in_headers(request):
+        return found
+    for name in cookie_names:
+        if token := request.cookies.get(name):
+            return token, "cookie"
+    return None
+
+
+def token_in_headers(request: HTTPConnection) -> tuple[str, TokenSource] | None:
+    """A token in the `ct_token` header or as `Authorization: Bearer` (a script's)."""
     if token := request.headers.get(TOKEN_NAME):
         return token, "header"
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip(), "bearer"
-    for name in cookie_names:
-        if token := request.cookies.get(name):
-            return token, "cookie"
     return None
 
 

@@ -15,7 +15,7 @@ from lab_workspace_manager.app import create_app
 from lab_workspace_manager.auth.standalone import ISSUER, StandaloneAuth
 from lab_workspace_manager.backends.memory import InMemoryBackend
 from lab_workspace_manager.settings import Settings
-from tests.apiclient import issue_token, running
+from tests.apiclient import app_client, issue_token
 from tests.conftest import ADMIN_TOKEN, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -24,12 +24,7 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(make_settings(backend_cors_origins=["http://ui.example"]), InMemoryBackend())
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        running(app),
-        httpx.AsyncClient(transport=transport, base_url="http://manager") as client,
-    ):
-        client.app = app  # type: ignore[attr-defined]
+    async with app_client(app) as client:
         yield client
 
 

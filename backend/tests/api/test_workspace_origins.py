@@ -19,7 +19,7 @@ import pytest
 from lab_workspace_manager.app import create_app
 from lab_workspace_manager.auth import workspace_sessions
 from lab_workspace_manager.backends.memory import InMemoryBackend
-from tests.apiclient import issue_token, running
+from tests.apiclient import app_client, issue_token
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.anyio
@@ -41,12 +41,7 @@ class LocatingBackend(InMemoryBackend):
 async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
     overrides: dict[str, Any] = getattr(request, "param", {})
     app = create_app(make_settings(**overrides), LocatingBackend())
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        running(app),
-        httpx.AsyncClient(transport=transport, base_url="http://manager") as client,
-    ):
-        client.app = app  # type: ignore[attr-defined]
+    async with app_client(app) as client:
         yield client
 
 

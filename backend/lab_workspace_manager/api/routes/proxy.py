@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
 from ...auth import Authenticator, Identity
-from ...auth.base import TOKEN_NAME, find_token
+from ...auth.base import find_token, token_in_headers
 from ...auth.workspace_sessions import COOKIE_NAME, SESSION_SECONDS, WorkspaceSessions
 from ...backends import WorkspaceBackend
 from ...errors import Forbidden, Unauthenticated
@@ -131,15 +131,13 @@ async def caller_of_workspace(
         if identity.user_id == grant.user_id:
             return Caller(replace(identity, token=grant.token), grant.frame_origin, grant.expires)
     # Scripts: a token in a header (never the query, never the manager's cookie).
-    token = request.headers.get(TOKEN_NAME, "")
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if not token and scheme.lower() == "bearer":
-        token = credentials.strip()
-    if not token:
+    found = token_in_headers(request)
+    if found is None:
         raise Unauthenticated(
             "Open this workspace from the web app (its 'Open' button signs you in here), or "
             "send a token as 'Authorization: Bearer <token>'."
         )
+    token = found[0]
     return Caller(replace(await authenticator.identify(token), token=token))
 
 
