@@ -6,6 +6,8 @@
     ├── InvalidInput                422  a request asked for something the rules do not allow
     ├── NotFound                    404  no such workspace (for this user)
     ├── Conflict                    409  a name is taken, or the state does not allow the action
+    │   └── Busy                    409  another change of the same workspace is under way
+    ├── TooManyRequests             429  one caller asks for more at once than anyone may
     ├── ResourceUnavailable         400  the host cannot provide it (image, GPUs)
     └── BackendUnavailable          503  the Docker engine (or ML Lab) cannot be reached
 
@@ -57,6 +59,14 @@ class Conflict(ManagerError):
     status_code = 409
 
 
+class Busy(Conflict):
+    """Another change of the same workspace is under way (one at a time, none queued)."""
+
+
+class TooManyRequests(ManagerError):
+    status_code = 429
+
+
 class ResourceUnavailable(ManagerError):
     status_code = 400
 
@@ -80,6 +90,8 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
             exc_info=exc.__cause__ or exc,
         )
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    if exc.status_code == 429:
+        headers = {"Retry-After": "1"}
     return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=headers)
 
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from ..backends import WorkspaceBackend, WorkspaceState
+from ..errors import Busy
 from ..models import WorkspaceStatus
 from ..naming import workspace_path
 from ..settings import Settings
@@ -105,6 +106,8 @@ class IdleWatcher:
             try:
                 if await self._check(state):
                     stopped.append(state.id)
+            except Busy as exc:  # its user is changing it: looked at again next round
+                log.info("idle check of workspace %s skipped: %s", state.id, exc.message)
             except Exception:
                 log.exception("idle check of workspace %s failed; the others go on", state.id)
         return stopped

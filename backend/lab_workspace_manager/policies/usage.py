@@ -11,14 +11,18 @@ fail, and this still measures, warns, and enforces a size lowered below the hard
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ..backends import WorkspaceBackend, WorkspaceState
+from ..errors import ManagerError
 from ..models import WorkspaceStats, WorkspaceStatus
 from ..settings import Settings
 from .clearing import EMPTIED, clears_on_stop
 from .measurement import Measurement
+
+log = logging.getLogger(__name__)
 
 # Usage above this share of a limit earns a warning.
 WARN_AT = 0.9
@@ -53,9 +57,13 @@ class UsageMonitor:
         stopped = []
         for state in await self._backend.list_workspaces(None):
             reason = self._over_limit(state, now)
-            if reason:
+            if not reason:
+                continue
+            try:
                 await self._backend.stop(state.owner, state.id, reason=reason)
                 stopped.append(state.id)
+            except ManagerError as exc:  # (busy: its user is changing it) next round
+                log.warning("workspace %s is over its disk limit: %s", state.id, exc.message)
         return stopped
 
     def _over_limit(self, state: WorkspaceState, now: datetime) -> str | None:

@@ -226,8 +226,8 @@ async def test_a_container_removed_outside_comes_back_on_start(
     container = container_of(engine, api, workspace["id"])
     run_in(container, "echo kept > /workspace/kept.txt")
     container.remove(force=True)
-    missing = (await api.get(workspace["id"])).json()
-    assert missing["status"] == "stopped"
+    # Seen as soon as the engine's event has been listed (reads do not list themselves).
+    missing = await eventually(api, workspace["id"], lambda w: w["status"] == "stopped", 10)
     assert "container is missing" in missing["status_message"]
     await api.action(workspace["id"], "start", wait=True)
     assert (

@@ -7,9 +7,11 @@ A workspace is four things, all labelled with the instance, the owner and the wo
   - its volume, mounted at /workspace: the only thing a user's data lives in;
   - its owner's network, shared by that owner's workspaces and no one else's.
 
-Each verb runs as one blocking function in a worker thread (`engine.in_thread`). Changes to one
-workspace are serialised by a per-workspace lock; creating and removing a user's network by a
-per-owner lock. The readiness tracker decides `pending` versus `running` from the event loop.
+Each verb runs as one blocking function in a worker thread of the engine's pools
+(`engine.in_thread`). One change of a workspace runs at a time (`operations.py`: a second is
+answered with 409 at once); creating and removing a user's network is serialised by a per-owner
+lock. Reads use the inventory's remembered list. The readiness tracker decides `pending`
+versus `running` from the event loop.
 """
 
 from __future__ import annotations
@@ -26,24 +28,29 @@ from typing import Any, TypeVar
 
 import docker
 import docker.errors
+import requests.exceptions
 from docker.types import Mount
 
 from ... import naming
 from ...errors import (
     BackendUnavailable,
+    Busy,
     Conflict,
     ManagerError,
+    NotFound,
     ResourceUnavailable,
     workspace_not_found,
 )
 from ...models import WorkspaceSpec, WorkspaceStatus
+from ...operations import Operations
 from ...policies.measurement import Measurement
 from ...settings import MIB, Settings
 from ..base import BY_USER, WorkspaceBackend, WorkspaceState
 from . import disk_limits
 from . import labels as L
 from . import spec as build
-from .engine import in_thread, make_client
+from .engine import Pools, in_thread, make_client
+from .exits import ExitReader, read_logs
 from .images import Images
 from .inventory import Inventory
 from .measure import UsageMeter
@@ -52,13 +59,17 @@ from .readiness import ReadinessTracker
 from .records import Desired, Record
 from .status import ExitInfo, describe
 
-MAX_LOG_BYTES = 1024 * 1024  # of a workspace's logs, read at once
-
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+CREATING = "being created"
 STOP_TIMEOUT = 10  # seconds a workspace gets to shut down before it is killed
+CLEAR_WAIT_SECONDS = 120  # a stop waits this long for /workspace to be emptied, at most
+STILL_CLEARING = (
+    "/workspace is still being emptied (as chosen: cleared on stop); it can be started again "
+    "once that has finished."
+)
 
 
 @dataclass
@@ -92,6 +103,11 @@ class DockerBackend(WorkspaceBackend):
         self.images = Images(self.client, settings, self.publish)
         self.networks = UserNetworks(self.client, settings, self._lock)
         self.meter = UsageMeter(self.client, settings.instance_id)
+        self.exits = ExitReader(self.client, self.inventory)
+        self.pools = Pools()
+        self.operations = Operations()
+        # Per owner: creating and removing its network. (One change of a workspace at a time
+        # is `operations`' business, decided on the event loop before a thread is taken.)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._disk_limits_known = False
@@ -107,12 +123,14 @@ class DockerBackend(WorkspaceBackend):
 
     # --- the contract -------------------------------------------------------------------------
     async def list_workspaces(self, owner: str | None) -> list[WorkspaceState]:
-        observed = await in_thread("list the workspaces", self._observe, owner, None)
+        observed = await in_thread(self.pools.reads, "list the workspaces", self._observe, owner)
         states = [self._state(o) for o in observed]
         return sorted(states, key=lambda s: s.created_at)
 
     async def get(self, owner: str, workspace_id: str) -> WorkspaceState:
-        observed = await in_thread("read the workspace", self._observe, owner, workspace_id)
+        observed = await in_thread(
+            self.pools.reads, "read the workspace", self._observe, owner, workspace_id
+        )
         if not observed:
             raise workspace_not_found(workspace_id)
         return self._state(observed[0])
@@ -122,20 +140,19 @@ class DockerBackend(WorkspaceBackend):
     ) -> WorkspaceState:
         image = spec.container_image
         try:
-            present = await in_thread("look for the image", self.images.present, image)
+            present = await in_thread(
+                self.pools.reads, "look for the image", self.images.present, image
+            )
         except ManagerError as exc:
             self.publish(owner, workspace_id, "failed", _failure(exc))
             raise
-        if present:
-            await self._change(
-                "create the workspace", self._create, owner, workspace_id, spec, start
-            )
-        else:
+        change = self._create if present else self._create_record
+        await self._change(
+            owner, workspace_id, CREATING, "create the workspace", change, spec, start
+        )
+        if not present:
             # A pull can take minutes: the workspace exists (pending, with the pull's
             # progress) as soon as its record does, and is built once the image is here.
-            await self._change(
-                "create the workspace", self._create_record, owner, workspace_id, spec, start
-            )
             self.images.pulling[workspace_id] = f"Pulling image {image}."
             task = asyncio.create_task(self._build_after_pull(owner, workspace_id, image))
             self._background.add(task)
@@ -144,8 +161,21 @@ class DockerBackend(WorkspaceBackend):
 
     async def _build_after_pull(self, owner: str, workspace_id: str, image: str) -> None:
         try:
-            await in_thread("pull the image", self.images.ensure, image, (owner, workspace_id))
-            await self._change("create the workspace", self._build_missing, owner, workspace_id)
+            await in_thread(
+                self.pools.background,
+                "pull the image",
+                self.images.ensure,
+                image,
+                (owner, workspace_id),
+            )
+            await self._change(
+                owner,
+                workspace_id,
+                CREATING,
+                "create the workspace",
+                self._build_missing,
+                wait=True,
+            )
             self.images.pulling.pop(workspace_id, None)
             with suppress(ManagerError):  # (deleted meanwhile)
                 await self.get(owner, workspace_id)  # starts watching for it to answer
@@ -161,66 +191,147 @@ class DockerBackend(WorkspaceBackend):
             self.images.pulling.pop(workspace_id, None)
 
     async def update(self, owner: str, workspace_id: str, spec: WorkspaceSpec) -> WorkspaceState:
-        await self._change("change the workspace", self._update, owner, workspace_id, spec)
+        await self._change(
+            owner, workspace_id, "being changed", "change the workspace", self._update, spec
+        )
         return await self.get(owner, workspace_id)
 
     async def start(self, owner: str, workspace_id: str) -> WorkspaceState:
-        await self._change("start the workspace", self._start, owner, workspace_id, False)
+        await self._change(
+            owner, workspace_id, "being started", "start the workspace", self._start, False
+        )
         return await self.get(owner, workspace_id)
 
     async def restart(self, owner: str, workspace_id: str) -> WorkspaceState:
-        await self._change("restart the workspace", self._start, owner, workspace_id, True)
+        await self._change(
+            owner, workspace_id, "being restarted", "restart the workspace", self._start, True
+        )
         return await self.get(owner, workspace_id)
 
     async def stop(self, owner: str, workspace_id: str, reason: str = BY_USER) -> WorkspaceState:
-        await self._change("stop the workspace", self._stop, owner, workspace_id, reason)
+        await self._change(
+            owner, workspace_id, "being stopped", "stop the workspace", self._stop, reason
+        )
         return await self.get(owner, workspace_id)
 
     async def delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
-        await self._change("delete the workspace", self._delete, owner, workspace_id, delete_volume)
+        with suppress(NotFound):  # nothing of theirs to delete (while they ask twice at once)
+            await self._change(
+                owner,
+                workspace_id,
+                "being deleted",
+                "delete the workspace",
+                self._delete,
+                delete_volume,
+            )
 
     async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
-        return await in_thread("read the workspace's logs", self._logs, owner, workspace_id, tail)
+        return await in_thread(
+            self.pools.reads, "read the workspace's logs", self._logs, owner, workspace_id, tail
+        )
 
     async def check_health(self) -> None:
-        await in_thread("reach the Docker engine", self.client.api.ping)
+        await in_thread(self.pools.reads, "reach the Docker engine", self.client.api.ping)
 
     async def open(self) -> None:
         """Find out which disk limits the engine enforces; join every user network (the
         manager's container may be new)."""
         try:
-            await in_thread("find out the engine's disk limits", self._detect_disk_limits)
+            await in_thread(
+                self.pools.background,
+                "find out the engine's disk limits",
+                self._detect_disk_limits,
+            )
         except BackendUnavailable as exc:
             # Found out at the first create instead: the engine may come up later.
             log.warning("disk limits not known yet: %s", exc.message)
         self.inventory.start()
         if self.settings.manager_container:
-            await in_thread("join the user networks", self.networks.join_all)
+            await in_thread(self.pools.background, "join the user networks", self.networks.join_all)
 
     async def reconcile(self) -> list[str]:
-        return await self._change("tidy up the engine", self._reconcile)
+        """Remove what no workspace accounts for; the names of what was removed.
+
+        Containers without a record (an interrupted delete), record revisions and "-next"
+        containers an interrupted change left, finished cleaners, and networks of owners with
+        no workspace left. Volumes are never removed here: one without a record is data its
+        user chose to keep when deleting the workspace. A record without a container or
+        volume (an interrupted create) stays a workspace its user sees and can start or
+        delete, except for creates this process told their caller had failed (see
+        `_finish_rollback`). Containers created to run but never started are started.
+        A workspace that is being changed right now is left for the next round.
+        """
+        removed: list[str] = []
+        tidy = "tidy up the engine"
+        for workspace_id, owner in list(self._rollbacks_due.items()):
+            with suppress(Busy):
+                removed += await self._change(
+                    owner, workspace_id, "being tidied up", tidy, self._finish_rollback, auto=True
+                )
+        leftovers, untidy = await in_thread(self.pools.background, tidy, self._untidy)
+        removed += leftovers
+        for owner, workspace_id in untidy:
+            with suppress(Busy):
+                removed += await self._change(
+                    owner, workspace_id, "being tidied up", tidy, self._tidy, auto=True
+                )
+        removed += await in_thread(self.pools.background, tidy, self._collect_networks)
+        return removed
 
     async def measure(self, disk: bool) -> dict[str, Measurement]:
         if disk:
-            return await in_thread("measure disk use", self.meter.disk)
-        return await in_thread("measure CPU and memory", self.meter.compute)
+            return await in_thread(self.pools.background, "measure disk use", self.meter.disk)
+        return await in_thread(self.pools.background, "measure CPU and memory", self.meter.compute)
 
     async def locate(self, workspace_id: str) -> tuple[str, str] | None:
-        observed = await in_thread("find the workspace", self._observe, None, workspace_id)
-        for found in observed:
+        """The proxy's access check asks this for every request it has not seen lately: from
+        the inventory's remembered list, without waiting for the engine or a busy pool."""
+        summaries = self.inventory.remembered()
+        if summaries is None:
+            summaries = await in_thread(
+                self.pools.access, "find the workspace", self.inventory.containers
+            )
+        for found in _group(summaries, self.settings, workspace_id).values():
             container = found.container
-            if container is not None and container["State"] == "running":
+            if found.records and container is not None and container["State"] == "running":
                 address = _address(container, self.settings.instance_id)
                 if address:
-                    return found.record.owner, f"{address}:{build.WORKSPACE_PORT}"
+                    return found.record().owner, f"{address}:{build.WORKSPACE_PORT}"
         return None
 
-    async def _change(self, action: str, function: Callable[..., T], *args: Any) -> T:
-        """Run a change in a worker thread; reads after it see it, events or not."""
+    async def _change(
+        self,
+        owner: str,
+        workspace_id: str,
+        what: str,
+        action: str,
+        function: Callable[..., T],
+        *args: Any,
+        wait: bool = False,
+        auto: bool = False,
+    ) -> T:
+        """Run a change of one workspace in a worker thread, while no other change of it runs
+        (`Busy` if one does, unless `wait`); reads after it see it, events or not. `auto`:
+        the manager's own work, in the background pool."""
+        pool = self.pools.background if auto else self.pools.changes
         try:
-            return await in_thread(action, function, *args)
-        finally:
-            self.inventory.changed()
+            async with self.operations.run(owner, workspace_id, what, wait=wait):
+                try:
+                    return await in_thread(pool, action, function, owner, workspace_id, *args)
+                finally:
+                    await in_thread(pool, action, self.inventory.refresh)
+        except Busy:
+            # Busy with what? Parallel requests for an id that is not theirs learn only that.
+            creating = self.operations.in_progress(owner, workspace_id) == CREATING
+            if not creating and not await self._exists(owner, workspace_id):
+                raise workspace_not_found(workspace_id) from None
+            raise
+
+    async def _exists(self, owner: str, workspace_id: str) -> bool:
+        observed = await in_thread(
+            self.pools.reads, "read the workspace", self._observe, owner, workspace_id
+        )
+        return bool(observed)
 
     async def close(self) -> None:
         self.inventory.close()
@@ -230,59 +341,29 @@ class DockerBackend(WorkspaceBackend):
         self.client.close()
 
     # --- reading ------------------------------------------------------------------------------
-    def _scan(
-        self, owner: str | None, workspace_id: str | None, remembered: bool = False
-    ) -> dict[str, _Found]:
-        """Our containers, by workspace id. Changes read them fresh from the engine; reads
-        may use the inventory's remembered list (`remembered`), which is as good while the
-        engine reports no change."""
+    def _scan(self, owner: str | None, workspace_id: str | None) -> dict[str, _Found]:
+        """Our containers, by workspace id, fresh from the engine (for changes)."""
         wanted = {L.INSTANCE: self.settings.instance_id}
         if owner is not None:
             wanted[L.OWNER] = owner
         if workspace_id:
             wanted[L.WORKSPACE] = workspace_id
-        if remembered:
-            summaries = [
-                s
-                for s in self.inventory.containers(owner)
-                if all((s.get("Labels") or {}).get(k) == v for k, v in wanted.items())
-            ]
-        else:
-            summaries = self.client.api.containers(
-                all=True, filters={"label": [f"{k}={v}" for k, v in wanted.items()]}
-            )
-        found: dict[str, _Found] = {}
-        for summary in summaries:
-            labels = summary.get("Labels") or {}
-            # Only what the manager makes for workspaces, and never the manager itself (an
-            # operator may well give its container the instance label).
-            if labels.get(L.KIND) not in L.WORKSPACE_CONTAINER_KINDS or self._is_manager(summary):
-                continue
-            entry = found.setdefault(labels.get(L.WORKSPACE, ""), _Found())
-            entry.everything.append(summary)
-            kind = labels.get(L.KIND)
-            if kind == L.KIND_RECORD:
-                entry.records.append(summary)
-            elif kind == L.KIND_WORKSPACE:
-                name = naming.container_name(
-                    self.settings.instance_id, labels.get(L.OWNER, ""), labels.get(L.WORKSPACE, "")
-                )
-                if "/" + name in summary.get("Names", []):
-                    entry.container = summary
-        return found
+        summaries = self.client.api.containers(
+            all=True, filters={"label": [f"{k}={v}" for k, v in wanted.items()]}
+        )
+        return _group(summaries, self.settings, workspace_id)
 
-    def _is_manager(self, summary: dict[str, Any]) -> bool:
-        me = self.settings.manager_container
-        if not me:
-            return False
-        return str(summary.get("Id", "")).startswith(me) or f"/{me}" in summary.get("Names", [])
-
-    def _observe(self, owner: str | None, workspace_id: str | None) -> list[_Observed]:
+    def _observe(self, owner: str | None, workspace_id: str | None = None) -> list[_Observed]:
+        """The workspaces as the inventory remembers them (reads need not wait for a fresh
+        list of every container while others change theirs)."""
+        summaries = self.inventory.containers(owner)
         observed = []
-        for found in self._scan(owner, workspace_id, remembered=True).values():
+        for found in _group(summaries, self.settings, workspace_id).values():
             if not found.records:
                 continue  # a leftover of an interrupted change; not a workspace
             record = found.record()
+            if owner is not None and record.owner != owner:
+                continue
             container = found.container
             exit_info = None
             if (
@@ -290,25 +371,9 @@ class DockerBackend(WorkspaceBackend):
                 and container["State"] in ("exited", "restarting")
                 and record.desired == "running"
             ):
-                exit_info = self._exit_info(container["Id"])
+                exit_info = self.exits.of(container)
             observed.append(_Observed(record, container, exit_info))
         return observed
-
-    def _exit_info(self, container_id: str) -> ExitInfo | None:
-        try:
-            state = self.client.api.inspect_container(container_id)["State"]
-        except docker.errors.NotFound:
-            return None
-        log_tail = ""
-        if state.get("ExitCode") and not state.get("OOMKilled"):
-            log_tail = self._logs_of(container_id, 5)
-        return ExitInfo(
-            exit_code=int(state.get("ExitCode") or 0),
-            oom_killed=bool(state.get("OOMKilled")),
-            finished_at=_parse_time(state.get("FinishedAt")),
-            error=state.get("Error") or "",
-            log_tail=log_tail,
-        )
 
     def _state(self, observed: _Observed) -> WorkspaceState:
         record, container = observed.record, observed.container
@@ -364,30 +429,9 @@ class DockerBackend(WorkspaceBackend):
             raise workspace_not_found(workspace_id)
         return found
 
-    def _logs_of(self, container_id: str, tail: int) -> str:
-        """The last `tail` lines, and of them the last MAX_LOG_BYTES at most: one line may be
-        megabytes long, and the engine keeps up to 30 MB per workspace."""
-        kept = bytearray()
-        cut = False
-        chunks = self.client.api.logs(
-            container_id, stdout=True, stderr=True, tail=tail, stream=True, follow=False
-        )
-        for chunk in chunks:
-            kept += chunk
-            if len(kept) > 2 * MAX_LOG_BYTES:
-                del kept[: len(kept) - MAX_LOG_BYTES]
-                cut = True
-        if len(kept) > MAX_LOG_BYTES:
-            del kept[: len(kept) - MAX_LOG_BYTES]
-            cut = True
-        text = bytes(kept).decode(errors="replace")
-        if cut:
-            text = f"[earlier output cut: the last {MAX_LOG_BYTES // MIB} MB are shown]\n" + text
-        return text
-
     def _logs(self, owner: str, workspace_id: str, tail: int) -> str:
         container = self._current(owner, workspace_id).container
-        return self._logs_of(container["Id"], tail) if container else ""
+        return read_logs(self.client, container["Id"], tail) if container else ""
 
     # --- changing -----------------------------------------------------------------------------
     def _lock(self, key: str) -> threading.Lock:
@@ -419,19 +463,18 @@ class DockerBackend(WorkspaceBackend):
     def _build_missing(self, owner: str, workspace_id: str) -> None:
         """Volume and container of a workspace whose record was made before its image was
         here; nothing if it was deleted, started or given a container meanwhile."""
-        with self._lock("ws:" + workspace_id):
-            try:
-                found = self._current(owner, workspace_id)
-            except ManagerError:
-                return
-            if found.container is not None:
-                return
-            record = found.record()
-            start = record.desired == "running"
-            self.publish(owner, workspace_id, "volume", "Creating the volume for /workspace.")
-            self._recreate(owner, workspace_id, record.spec, None, start=start)
-            if not start:
-                self.publish(owner, workspace_id, "stopped", "Created; not started.")
+        try:
+            found = self._current(owner, workspace_id)
+        except ManagerError:
+            return
+        if found.container is not None:
+            return
+        record = found.record()
+        start = record.desired == "running"
+        self.publish(owner, workspace_id, "volume", "Creating the volume for /workspace.")
+        self._recreate(owner, workspace_id, record.spec, None, start=start)
+        if not start:
+            self.publish(owner, workspace_id, "stopped", "Created; not started.")
 
     def _create(self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool) -> None:
         undo: list[Callable[[], object]] = []
@@ -467,185 +510,202 @@ class DockerBackend(WorkspaceBackend):
             raise
 
     def _update(self, owner: str, workspace_id: str, spec: WorkspaceSpec) -> None:
-        with self._lock("ws:" + workspace_id):
-            found = self._current(owner, workspace_id)
-            record = found.record()
-            if spec == record.spec:
-                return
-            if spec.compute.volume_size > record.spec.compute.volume_size:
-                self._check_volume_growth(owner, workspace_id, spec.compute.volume_size)
-            container = found.container
-            if container is not None and _built_from(container) != build.build_fingerprint(spec):
-                running = container["State"] in ("running", "restarting")
-                same_build = (spec.container_image, spec.compute.gpus) == (
-                    record.spec.container_image,
-                    record.spec.compute.gpus,
-                )
-                if running and same_build:
-                    self._resize_live(container["Id"], spec)
-                else:
-                    self.images.ensure(spec.container_image)
-                    self._ensure_gpus(spec.compute.gpus)
-                    self._recreate(owner, workspace_id, spec, container, start=running)
-            self._write_record(replace(record, spec=spec), found.records)
+        found = self._current(owner, workspace_id)
+        record = found.record()
+        if spec == record.spec:
+            return
+        if spec.compute.volume_size > record.spec.compute.volume_size:
+            self._check_volume_growth(owner, workspace_id, spec.compute.volume_size)
+        container = found.container
+        if container is not None and _built_from(container) != build.build_fingerprint(spec):
+            running = container["State"] in ("running", "restarting")
+            same_build = (spec.container_image, spec.compute.gpus) == (
+                record.spec.container_image,
+                record.spec.compute.gpus,
+            )
+            if running and same_build:
+                self._resize_live(container["Id"], spec)
+            else:
+                self.images.ensure(spec.container_image)
+                self._ensure_gpus(spec.compute.gpus)
+                self._recreate(owner, workspace_id, spec, container, start=running)
+        self._write_record(replace(record, spec=spec), found.records)
 
     def _start(self, owner: str, workspace_id: str, restart: bool) -> None:
         self._pull_failed.pop(workspace_id, None)
-        with self._lock("ws:" + workspace_id):
-            found = self._current(owner, workspace_id)
-            record, container = found.record(), found.container
-            running = container is not None and container["State"] in ("running", "restarting")
-            outdated = container is None or (
-                _built_from(container) != build.build_fingerprint(record.spec)
-                and (restart or not running)
-            )
-            if outdated:
-                # Missing, or built from older settings (a live resize leaves MAX_NUM_THREADS
-                # behind): a fresh container, with the same volume, is the cheapest fix.
-                self.images.ensure(record.spec.container_image, (owner, workspace_id))
-                self._ensure_gpus(record.spec.compute.gpus)
-                self._recreate(owner, workspace_id, record.spec, container, start=True)
-            else:
-                assert container is not None
-                self._announce_start(owner, workspace_id)
-                api = self.client.api
-                api.update_container(container["Id"], restart_policy=build.RESTART_ON_FAILURE)
-                if restart and running:
-                    self.readiness.forget(container["Id"])
-                    api.restart(container["Id"], timeout=STOP_TIMEOUT)
-                elif container["State"] == "paused":
-                    api.unpause(container["Id"])
-                elif not running:
-                    api.start(container["Id"])
-            self._set_desired(found, record, "running", "")
+        found = self._current(owner, workspace_id)
+        _refuse_while_clearing(found)
+        record, container = found.record(), found.container
+        running = container is not None and container["State"] in ("running", "restarting")
+        outdated = container is None or (
+            _built_from(container) != build.build_fingerprint(record.spec)
+            and (restart or not running)
+        )
+        if outdated:
+            # Missing, or built from older settings (a live resize leaves MAX_NUM_THREADS
+            # behind): a fresh container, with the same volume, is the cheapest fix.
+            self.images.ensure(record.spec.container_image, (owner, workspace_id))
+            self._ensure_gpus(record.spec.compute.gpus)
+            self._recreate(owner, workspace_id, record.spec, container, start=True)
+        else:
+            assert container is not None
+            self._announce_start(owner, workspace_id)
+            api = self.client.api
+            api.update_container(container["Id"], restart_policy=build.RESTART_ON_FAILURE)
+            if restart and running:
+                self.readiness.forget(container["Id"])
+                api.restart(container["Id"], timeout=STOP_TIMEOUT)
+            elif container["State"] == "paused":
+                api.unpause(container["Id"])
+            elif not running:
+                api.start(container["Id"])
+        self._set_desired(found, record, "running", "")
 
     def _stop(self, owner: str, workspace_id: str, reason: str) -> None:
-        with self._lock("ws:" + workspace_id):
-            found = self._current(owner, workspace_id)
-            record, container = found.record(), found.container
-            was_up = container is not None and container["State"] not in (
-                "exited",
-                "created",
-                "dead",
-            )
-            # The intent first: whoever looks while the container stops sees why it stopped,
-            # not "its main process ended" (Jupyter exits with 0 on SIGTERM).
-            self._set_desired(found, record, "stopped", reason)
-            if container is not None and was_up:
-                api = self.client.api
-                # First the policy, so neither a crash nor an engine restart revives it.
-                api.update_container(container["Id"], restart_policy=build.RESTART_NEVER)
-                api.stop(container["Id"], timeout=STOP_TIMEOUT)
-                self.readiness.forget(container["Id"])
-            if was_up and (
-                record.spec.clear_volume_on_stop or self.settings.always_clear_volume_on_stop
-            ):
-                self._clear_volume(owner, workspace_id, record.spec.container_image)
-            self.publish(owner, workspace_id, "stopped", f"Stopped {reason}.")
+        found = self._current(owner, workspace_id)
+        record, container = found.record(), found.container
+        was_up = container is not None and container["State"] not in (
+            "exited",
+            "created",
+            "dead",
+        )
+        # The intent first: whoever looks while the container stops sees why it stopped,
+        # not "its main process ended" (Jupyter exits with 0 on SIGTERM).
+        self._set_desired(found, record, "stopped", reason)
+        if container is not None and was_up:
+            api = self.client.api
+            # First the policy, so neither a crash nor an engine restart revives it.
+            api.update_container(container["Id"], restart_policy=build.RESTART_NEVER)
+            api.stop(container["Id"], timeout=STOP_TIMEOUT)
+            self.readiness.forget(container["Id"])
+        message = f"Stopped {reason}."
+        clears = record.spec.clear_volume_on_stop or self.settings.always_clear_volume_on_stop
+        if was_up and clears:
+            emptied = self._clear_volume(owner, workspace_id, record.spec.container_image)
+            message += "" if emptied else f" {STILL_CLEARING}"
+        self.publish(owner, workspace_id, "stopped", message)
 
-    def _clear_volume(self, owner: str, workspace_id: str, image: str) -> None:
+    def _clear_volume(self, owner: str, workspace_id: str, image: str) -> bool:
         """Empty /workspace, as the user chose for this workspace: in a short-lived container
-        of the workspace's own image, once the workspace itself has stopped writing."""
+        of the workspace's own image, once the workspace itself has stopped writing. Waits
+        CLEAR_WAIT_SECONDS at most (millions of files take longer): False if it still runs;
+        the workspace cannot be started until it has finished."""
         volume = naming.volume_name(self.settings.instance_id, owner, workspace_id)
-        self.client.containers.run(
+        cleaner = self.client.containers.run(
             image,
             entrypoint=["sh", "-c", "find /workspace -mindepth 1 -delete"],
             mounts=[Mount(target="/workspace", source=volume, type="volume")],
             network_mode="none",
-            labels=build.owner_labels(self.settings, L.KIND_CLEANER, owner),
-            remove=True,
+            labels={
+                **build.owner_labels(self.settings, L.KIND_CLEANER, owner),
+                L.WORKSPACE: workspace_id,
+            },
+            # Deleting needs only these of root's powers.
+            cap_drop=["ALL"],
+            cap_add=["DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER"],
+            security_opt=["no-new-privileges"],
+            pids_limit=64,
+            mem_limit=256 * MIB,
+            detach=True,
+            auto_remove=True,
         )
+        try:
+            result = cleaner.wait(timeout=CLEAR_WAIT_SECONDS)
+        except docker.errors.NotFound:
+            return True  # done and removed before we asked
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            log.info("workspace %s: /workspace is still being emptied", workspace_id)
+            return False
+        if result.get("StatusCode"):
+            raise ManagerError(
+                f"/workspace could not be emptied (the cleaner ended with code "
+                f"{result['StatusCode']}); its files are still there. Stop it again to retry."
+            )
+        return True
 
     def _delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
         self.images.pulling.pop(workspace_id, None)
         self._pull_failed.pop(workspace_id, None)
-        with self._lock("ws:" + workspace_id):
-            self._remove_containers(owner, workspace_id)
-            if delete_volume:
-                wanted = [
-                    f"{L.INSTANCE}={self.settings.instance_id}",
-                    f"{L.KIND}={L.KIND_VOLUME}",
-                    f"{L.OWNER}={owner}",
-                    f"{L.WORKSPACE}={workspace_id}",
-                ]
-                for volume in self.client.volumes.list(filters={"label": wanted}):
-                    with suppress(docker.errors.NotFound):
-                        volume.remove(force=True)
-            self.publish(owner, workspace_id, "deleted", "Deleted.")
+        self._remove_containers(owner, workspace_id)
+        if delete_volume:
+            wanted = [
+                f"{L.INSTANCE}={self.settings.instance_id}",
+                f"{L.KIND}={L.KIND_VOLUME}",
+                f"{L.OWNER}={owner}",
+                f"{L.WORKSPACE}={workspace_id}",
+            ]
+            for volume in self.client.volumes.list(filters={"label": wanted}):
+                with suppress(docker.errors.NotFound):
+                    volume.remove(force=True)
+        self.publish(owner, workspace_id, "deleted", "Deleted.")
         self.networks.collect(owner)
 
-    def _reconcile(self) -> list[str]:
-        """Remove what no workspace accounts for; the names of what was removed.
-
-        Containers without a record (an interrupted delete), record revisions and "-next"
-        containers an interrupted change left, finished cleaners, and networks of owners with
-        no workspace left. Volumes are never removed here: one without a record is data its
-        user chose to keep when deleting the workspace. A record without a container or
-        volume (an interrupted create) stays a workspace its user sees and can start or
-        delete, except for creates this process told their caller had failed (see
-        `_finish_rollbacks`). Containers created to run but never started are started.
-        """
-        removed: list[str] = self._finish_rollbacks()
+    def _untidy(self) -> tuple[list[str], list[tuple[str, str]]]:
+        """Removes the leftovers that belong to no workspace; the names removed, and the
+        (owner, workspace id)s with leftovers or an interrupted start, to tidy one by one."""
+        removed: list[str] = []
+        untidy: list[tuple[str, str]] = []
         for workspace_id, found in self._scan(None, None).items():
-            if not _leftovers(found):
-                continue
-            # Again under the workspace's lock: a change may have been under way.
-            with self._lock("ws:" + workspace_id):
-                current = self._scan(None, workspace_id or None).get(workspace_id)
-                for summary in _leftovers(current) if current else []:
+            if not workspace_id:  # (a cleaner of before cleaners were labelled so)
+                for summary in _leftovers(found):
                     self._remove_container(summary["Id"])
                     removed.append(summary["Names"][0].lstrip("/"))
+            elif _leftovers(found) or _never_started(found):
+                owner = found.everything[0]["Labels"].get(L.OWNER, "")
+                untidy.append((owner, workspace_id))
+        return removed, untidy
+
+    def _tidy(self, owner: str, workspace_id: str) -> list[str]:
+        """Remove what of the workspace no record accounts for; start it if it was created
+        to run but never started (a create or start cut short by a manager or engine
+        restart, which would otherwise read "Starting" forever)."""
+        removed: list[str] = []
+        found = self._scan(None, workspace_id).get(workspace_id)
+        if found is None:
+            return removed
+        for summary in _leftovers(found):
+            self._remove_container(summary["Id"])
+            removed.append(summary["Names"][0].lstrip("/"))
+        if _never_started(found):
+            assert found.container is not None
+            try:
+                self.client.api.start(found.container["Id"])
+                log.info("started workspace %s, whose start was interrupted", workspace_id)
+            except docker.errors.APIError as exc:
+                log.warning("could not start workspace %s: %s", workspace_id, exc)
+        return removed
+
+    def _collect_networks(self) -> list[str]:
+        removed = []
         mine = [f"{L.INSTANCE}={self.settings.instance_id}", f"{L.KIND}={L.KIND_NETWORK}"]
         for network in self.client.api.networks(filters={"label": mine}):
             if self.networks.collect(network["Labels"].get(L.OWNER, "")):
                 removed.append(network["Name"])
-        self._start_interrupted_starts()
         return removed
 
-    def _finish_rollbacks(self) -> list[str]:
-        """Undo the creates whose rollback failed, unless their user has acted on them since
-        (a newer record, a delete) or they run: then they stay, as workspaces (or kept data).
+    def _finish_rollback(self, owner: str, workspace_id: str) -> list[str]:
+        """Undo a create whose rollback failed, unless its user has acted on it since (a
+        newer record, a delete) or it runs: then it stays, as a workspace (or kept data).
         The volume goes too: its container never ran, so it holds nothing of the user's."""
-        removed = []
-        for workspace_id, owner in list(self._rollbacks_due.items()):
-            with self._lock("ws:" + workspace_id):
-                found = self._scan(owner, workspace_id).get(workspace_id)
-                # Gone altogether (deleted since, its data perhaps kept on purpose), or
-                # used: nothing to undo, and its volume is the user's.
-                untouched = found is not None and (
-                    not found.records
-                    or (
-                        max(int(c["Labels"][L.REVISION]) for c in found.records) == 1
-                        and (found.container is None or found.container["State"] == "created")
-                    )
-                )
-                if untouched:
-                    self._remove_containers(owner, workspace_id)
-                    volume = naming.volume_name(self.settings.instance_id, owner, workspace_id)
-                    with suppress(docker.errors.NotFound):
-                        self.client.api.remove_volume(volume, force=True)
-                    self.networks.collect(owner)
-                    removed.append(workspace_id)
-            del self._rollbacks_due[workspace_id]
-        return removed
-
-    def _start_interrupted_starts(self) -> None:
-        """Start containers that were created to run but never started: a create or start cut
-        short by a manager or engine restart, which would otherwise read "Starting" forever.
-        Starting a container twice is harmless, so a create under way meanwhile is not hurt."""
-        for workspace_id, found in self._scan(None, None).items():
-            if not _never_started(found):
-                continue
-            with self._lock("ws:" + workspace_id):
-                current = self._scan(None, workspace_id).get(workspace_id)
-                if current is None or not _never_started(current):
-                    continue
-                assert current.container is not None
-                try:
-                    self.client.api.start(current.container["Id"])
-                    log.info("started workspace %s, whose start was interrupted", workspace_id)
-                except docker.errors.APIError as exc:
-                    log.warning("could not start workspace %s: %s", workspace_id, exc)
+        found = self._scan(owner, workspace_id).get(workspace_id)
+        # Gone altogether (deleted since, its data perhaps kept on purpose), or used:
+        # nothing to undo, and its volume is the user's.
+        untouched = found is not None and (
+            not found.records
+            or (
+                max(int(c["Labels"][L.REVISION]) for c in found.records) == 1
+                and (found.container is None or found.container["State"] == "created")
+            )
+        )
+        self._rollbacks_due.pop(workspace_id, None)
+        if not untouched:
+            return []
+        self._remove_containers(owner, workspace_id)
+        volume = naming.volume_name(self.settings.instance_id, owner, workspace_id)
+        with suppress(docker.errors.NotFound):
+            self.client.api.remove_volume(volume, force=True)
+        self.networks.collect(owner)
+        return [workspace_id]
 
     # --- steps --------------------------------------------------------------------------------
     def _set_desired(self, found: _Found, record: Record, desired: Desired, reason: str) -> None:
@@ -829,6 +889,14 @@ def _never_started(found: _Found) -> bool:
     )
 
 
+def _refuse_while_clearing(found: _Found) -> None:
+    if any(
+        c["Labels"].get(L.KIND) == L.KIND_CLEANER and c["State"] == "running"
+        for c in found.everything
+    ):
+        raise Busy(f"The workspace is stopped, but {STILL_CLEARING} Try again in a minute.")
+
+
 def _leftovers(found: _Found) -> list[dict[str, Any]]:
     """What of a workspace id's containers no workspace accounts for."""
     keep = set()
@@ -849,11 +917,35 @@ def _built_from(container: dict[str, Any]) -> str:
     return str((container.get("Labels") or {}).get(L.BUILD, ""))
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    """Docker reports UTC ("...Z") with nanoseconds; seconds are precise enough here."""
-    if not value or value.startswith("0001-"):
-        return None
-    try:
-        return datetime.fromisoformat(value[:19]).replace(tzinfo=UTC)
-    except ValueError:
-        return None
+def _group(
+    summaries: list[dict[str, Any]], settings: Settings, workspace_id: str | None
+) -> dict[str, _Found]:
+    """The containers of each workspace id (of `workspace_id` only, if given)."""
+    found: dict[str, _Found] = {}
+    for summary in summaries:
+        labels = summary.get("Labels") or {}
+        if workspace_id and labels.get(L.WORKSPACE) != workspace_id:
+            continue
+        # Only what the manager makes for workspaces, and never the manager itself (an
+        # operator may well give its container the instance label).
+        kind = labels.get(L.KIND)
+        if kind not in L.WORKSPACE_CONTAINER_KINDS or _is_manager(summary, settings):
+            continue
+        entry = found.setdefault(labels.get(L.WORKSPACE, ""), _Found())
+        entry.everything.append(summary)
+        if kind == L.KIND_RECORD:
+            entry.records.append(summary)
+        elif kind == L.KIND_WORKSPACE:
+            name = naming.container_name(
+                settings.instance_id, labels.get(L.OWNER, ""), labels.get(L.WORKSPACE, "")
+            )
+            if "/" + name in summary.get("Names", []):
+                entry.container = summary
+    return found
+
+
+def _is_manager(summary: dict[str, Any], settings: Settings) -> bool:
+    me = settings.manager_container
+    if not me:
+        return False
+    return str(summary.get("Id", "")).startswith(me) or f"/{me}" in summary.get("Names", [])

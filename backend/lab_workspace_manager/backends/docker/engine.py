@@ -1,13 +1,15 @@
 """The boundary to the Docker SDK: one client, and its errors translated once.
 
 The SDK blocks, so every call runs in a worker thread (`in_thread`) and never on the event loop.
+Engine work has pools of its own, apart from anyio's default one (which FastAPI's sync
+dependencies and everything else use), and apart from each other: a flood of changes cannot
+take the threads that reads, the proxy's access check or the background jobs need.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import ParamSpec, TypeVar
 
 import anyio.to_thread
@@ -65,11 +67,30 @@ def _explain(exc: docker.errors.APIError) -> str:
     return str(explanation or exc).strip()
 
 
-async def in_thread(action: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run a blocking engine call in a worker thread, with its errors translated."""
+class Pools:
+    """How many engine calls of each kind may run at once (each holds a worker thread)."""
+
+    def __init__(self) -> None:
+        # Changes: creates, starts, stops, deletes; each user has at most a few of these.
+        self.changes = anyio.CapacityLimiter(16)
+        # Reads: lists, gets, logs.
+        self.reads = anyio.CapacityLimiter(8)
+        # The proxy's access check, when the inventory has to ask the engine.
+        self.access = anyio.CapacityLimiter(4)
+        # Measuring, tidying up, pulls in the background.
+        self.background = anyio.CapacityLimiter(4)
+
+
+async def in_thread(
+    pool: anyio.CapacityLimiter, action: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run a blocking engine call in a worker thread of `pool`, with its errors translated.
+
+    Every call to the engine has a time limit (the client's timeout, per request); a call
+    that may legitimately take longer (a pull, a cleaner) sets its own."""
 
     def call() -> T:
         with engine_errors(action):
             return fn(*args, **kwargs)
 
-    return await anyio.to_thread.run_sync(partial(call))
+    return await anyio.to_thread.run_sync(call, limiter=pool)

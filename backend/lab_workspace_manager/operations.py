@@ -1,0 +1,98 @@
+"""What is being done to each workspace right now, and how much each user has under way.
+
+One change at a time per workspace: a second one is answered at once with 409 and what is in
+progress (`Busy`), instead of queueing behind it (60 parallel restarts of one workspace used to
+wait minutes for each other, holding a worker thread each). The manager's own jobs (idle stop,
+tidying up) skip a busy workspace until their next round; a build that waited for its image
+waits for its turn. Waiting happens on the event loop and never holds a thread.
+
+Each user may have a few changes running at once (`PER_USER`) and a few more waiting
+(`WAITING_PER_USER`); beyond that the answer is 429. So one user's flood takes at most
+`PER_USER` of the engine's change threads, whatever it sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from .errors import Busy, TooManyRequests
+
+PER_USER = 4
+WAITING_PER_USER = 16
+
+
+@dataclass
+class _Operation:
+    what: str  # "being restarted"
+    started: float = field(default_factory=time.monotonic)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class _User:
+    turns: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(PER_USER))
+    waiting: int = 0
+    running: int = 0
+
+
+class Operations:
+    def __init__(self) -> None:
+        self._by_workspace: dict[str, _Operation] = {}
+        self._users: dict[str, _User] = {}
+
+    def in_progress(self, owner: str, workspace_id: str) -> str | None:
+        operation = self._by_workspace.get(f"{owner}/{workspace_id}")
+        return operation.what if operation else None
+
+    @asynccontextmanager
+    async def run(
+        self, owner: str, workspace_id: str, what: str, wait: bool = False
+    ) -> AsyncIterator[None]:
+        """Hold `workspace_id` while it is `what` ("being restarted"); `Busy` if another
+        operation holds it, unless `wait` (for the manager's own work, never a user's).
+
+        Held per owner and id: a request for another user's workspace id (which the backend
+        will answer with 404) neither waits for nor blocks that user's operations."""
+        key = f"{owner}/{workspace_id}"
+        async with self._user_turn(owner):
+            while (current := self._by_workspace.get(key)) is not None:
+                if not wait:
+                    seconds = int(time.monotonic() - current.started)
+                    raise Busy(
+                        f"The workspace is {current.what} (since {seconds} s ago). Wait until "
+                        "that has finished (its status changes), then try again."
+                    )
+                await current.done.wait()
+            operation = _Operation(what)
+            self._by_workspace[key] = operation
+            try:
+                yield
+            finally:
+                del self._by_workspace[key]
+                operation.done.set()
+
+    @asynccontextmanager
+    async def _user_turn(self, owner: str) -> AsyncIterator[None]:
+        user = self._users.setdefault(owner, _User())
+        if user.running >= PER_USER and user.waiting >= WAITING_PER_USER:
+            raise TooManyRequests(
+                f"You have {PER_USER + WAITING_PER_USER} changes of workspaces under way at "
+                "once, the most anyone may. Wait for them to finish, then try again."
+            )
+        user.waiting += 1
+        try:
+            await user.turns.acquire()
+            user.running += 1
+        finally:
+            user.waiting -= 1
+        try:
+            yield
+        finally:
+            user.running -= 1
+            user.turns.release()
+            if user.running == 0 and user.waiting == 0:
+                del self._users[owner]
