@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from .api.routes import admin, auth, proxy, sockets, system, workspaces
+from .api.routes import admin, auth, kept_volumes, proxy, sockets, system, workspaces
 from .api.routes import events as event_routes
 from .auth import Authenticator, create_authenticator
 from .auth.workspace_sessions import WorkspaceSessions
@@ -135,6 +135,7 @@ def create_app(
     app.include_router(sockets.router)
     app.include_router(event_routes.router)
     app.include_router(workspaces.router)
+    app.include_router(kept_volumes.router)
     return app
 
 

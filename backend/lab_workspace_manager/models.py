@@ -103,6 +103,22 @@ class Workspace(WorkspaceSpec):
     stop_reason: str | None = Field(None, description="Why it will stop then.")
 
 
+class KeptVolume(BaseModel):
+    """The /workspace of a deleted workspace, kept because its user chose to keep the data."""
+
+    workspace_id: str = Field(description="The id of the workspace it belonged to.")
+    user_id: str
+    display_name: str = Field(
+        description="The workspace's name when the volume was made; empty if not known."
+    )
+    size: int = Field(
+        description="MB it counts toward the disk quota: the size it was given, or what it "
+        "holds where that is more."
+    )
+    used: int | None = Field(None, description="MB it held when last measured; None if not yet.")
+    created_at: datetime | None = None
+
+
 class WorkspaceOpening(BaseModel):
     url: str = Field(
         description="Open this in a browser (a new tab or a frame of the web app). On the "

@@ -1,8 +1,9 @@
 """Per-user quotas: how many workspaces, how many running, and how much CPU, memory and disk.
 
 CPU and memory count for workspaces that run (or are starting); disk counts for all, since a
-stopped workspace keeps its volume. A check looks at the owner's other workspaces plus the
-one being created, started or changed, and names the quota and what is in use.
+stopped workspace keeps its volume, and for the data kept from deleted workspaces. A check
+looks at the owner's other workspaces plus the one being created, started or changed, and
+names the quota and what is in use.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ def check_quotas(
     others: list[WorkspaceState],
     candidate: WorkspaceSpec,
     candidate_runs: bool,
+    kept: int = 0,
 ) -> None:
-    """Raise `Conflict` if `candidate` (running or not) next to `others` breaks a quota."""
+    """Raise `Conflict` if `candidate` (running or not) next to `others` breaks a quota.
+    `kept`: MB of data kept from deleted workspaces, which takes disk like a workspace."""
     running = [w for w in others if w.status in CONSUMING]
     if settings.quota_workspaces is not None and len(others) + 1 > settings.quota_workspaces:
         raise Conflict(
@@ -42,7 +45,7 @@ def check_quotas(
             f"have {len(others)} ({_names(others)}). Delete one first."
         )
     if not candidate_runs:
-        _check_disk(settings, others, candidate)
+        _check_disk(settings, others, candidate, kept)
         return
     if settings.quota_running is not None and len(running) + 1 > settings.quota_running:
         raise Conflict(
@@ -66,19 +69,26 @@ def check_quotas(
             f"memory in all; {memory} MB are in use and this needs {candidate.compute.memory} "
             "MB. Stop a workspace or ask for less memory."
         )
-    _check_disk(settings, others, candidate)
+    _check_disk(settings, others, candidate, kept)
 
 
 def _names(workspaces: list[WorkspaceState]) -> str:
     return ", ".join(f"'{w.spec.display_name}'" for w in workspaces)
 
 
-def _check_disk(settings: Settings, others: list[WorkspaceState], candidate: WorkspaceSpec) -> None:
-    disk = sum(w.spec.compute.volume_size for w in others)
+def _check_disk(
+    settings: Settings, others: list[WorkspaceState], candidate: WorkspaceSpec, kept: int
+) -> None:
+    disk = sum(w.spec.compute.volume_size for w in others) + kept
     needed = candidate.compute.volume_size
     if settings.quota_disk is not None and disk + needed > settings.quota_disk:
+        of_kept = (
+            f" ({kept} MB of them by data kept from deleted workspaces: see Kept data)"
+            if kept
+            else ""
+        )
         raise Conflict(
             f"Quota reached: your workspaces may use {settings.quota_disk} MB of disk in all; "
-            f"{disk} MB are taken and this needs {needed} MB. Delete a workspace (with its "
-            "data) or ask for a smaller disk."
+            f"{disk} MB are taken{of_kept} and this needs {needed} MB. Delete a workspace (with "
+            "its data) or kept data, or ask for a smaller disk."
         )

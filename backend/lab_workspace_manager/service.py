@@ -16,6 +16,7 @@ from .auth.base import Identity
 from .backends import WorkspaceBackend, WorkspaceState
 from .errors import Conflict, workspace_not_found
 from .models import (
+    KeptVolume,
     Workspace,
     WorkspaceInput,
     WorkspacePage,
@@ -131,6 +132,28 @@ class WorkspaceService:
         self._activity.forget(workspace_id)
         self._usage.forget(workspace_id)
 
+    async def kept_volumes(self, owner: str | None) -> list[KeptVolume]:
+        """Data kept from deleted workspaces, with the MB each counts toward the quota: the
+        size it was made for, or what it was last measured to hold where that is more."""
+        kept = []
+        for volume in await self.backend.kept_volumes(owner):
+            used = self._usage.volume_used(volume.workspace_id)
+            kept.append(
+                KeptVolume(
+                    workspace_id=volume.workspace_id,
+                    user_id=volume.owner,
+                    display_name=volume.display_name,
+                    size=max(volume.size, used or 0),
+                    used=used,
+                    created_at=volume.created_at,
+                )
+            )
+        return kept
+
+    async def delete_kept_volume(self, owner: str, workspace_id: str) -> None:
+        await self.backend.delete_kept_volume(owner, workspace_id)
+        self._usage.forget(workspace_id)
+
     async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
         return await self.backend.logs(owner, workspace_id, tail)
 
@@ -190,7 +213,10 @@ class WorkspaceService:
                 if not current:
                     raise workspace_not_found(str(workspace_id))
                 spec = current[0].spec
-            check_quotas(self.settings, others, spec, runs)
+            kept = 0
+            if self.settings.quota_disk is not None:
+                kept = sum(k.size for k in await self.kept_volumes(owner))
+            check_quotas(self.settings, others, spec, runs, kept)
             yield
 
     @asynccontextmanager

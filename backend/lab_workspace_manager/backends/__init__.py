@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 
 from ..settings import Settings
-from .base import WorkspaceBackend, WorkspaceState
+from .base import KeptVolumeState, WorkspaceBackend, WorkspaceState
 
-__all__ = ["WorkspaceBackend", "WorkspaceState", "create_backend"]
+__all__ = ["KeptVolumeState", "WorkspaceBackend", "WorkspaceState", "create_backend"]
 
 
 def create_backend(settings: Settings, http: httpx.AsyncClient) -> WorkspaceBackend:

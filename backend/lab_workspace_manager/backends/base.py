@@ -24,11 +24,16 @@ from datetime import datetime
 from typing import Any
 
 from ..auth.base import Identity
+from ..errors import NotFound
 from ..events import EventBus, WorkspaceEvent
 from ..models import WorkspaceSpec, WorkspaceStatus
 from ..policies.measurement import Measurement
 
 BY_USER = "by its user"
+KEPT_BUT_IN_USE = (
+    "This is the data of workspace '{workspace_id}', which still exists: delete the "
+    "workspace with its data instead."
+)
 SETTLED = {WorkspaceStatus.RUNNING, WorkspaceStatus.STOPPED, WorkspaceStatus.FAILED}
 
 
@@ -46,6 +51,17 @@ class WorkspaceState:
     access_url: str | None = None
     # When it was last started, while it runs (for idle stop and the maximum lifetime).
     started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class KeptVolumeState:
+    """The volume of a deleted workspace whose user kept its data."""
+
+    workspace_id: str
+    owner: str
+    display_name: str  # as it was when the volume was made; "" if not known
+    size: int  # MB it was made for
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,15 @@ class WorkspaceBackend(ABC):
         """Usage of running workspaces by id: CPU and memory, or (`disk`) disk use of all;
         empty where the backend cannot tell."""
         return {}
+
+    async def kept_volumes(self, owner: str | None) -> list[KeptVolumeState]:
+        """The data of deleted workspaces that their users kept (`owner`'s; everyone's if
+        None); empty where the backend cannot tell."""
+        return []
+
+    async def delete_kept_volume(self, owner: str, workspace_id: str) -> None:
+        """Remove kept data; `NotFound` if there is none, `Conflict` if its workspace exists."""
+        raise NotFound("This installation does not keep the data of deleted workspaces here.")
 
     async def reconcile(self) -> list[str]:
         """Remove leftovers no workspace accounts for (never user data); what was removed."""

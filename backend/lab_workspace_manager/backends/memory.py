@@ -10,10 +10,10 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from ..errors import Conflict, workspace_not_found
+from ..errors import Conflict, NotFound, workspace_not_found
 from ..models import WorkspaceSpec, WorkspaceStatus
 from ..naming import workspace_path
-from .base import BY_USER, WorkspaceBackend, WorkspaceState
+from .base import BY_USER, KEPT_BUT_IN_USE, KeptVolumeState, WorkspaceBackend, WorkspaceState
 
 
 class InMemoryBackend(WorkspaceBackend):
@@ -24,8 +24,8 @@ class InMemoryBackend(WorkspaceBackend):
         self._workspaces: dict[str, WorkspaceState] = {}
         self._logs: dict[str, list[str]] = {}
         self._lock = asyncio.Lock()
-        # Kept volumes by (owner, workspace id), so tests can see what `delete` leaves behind.
-        self.volumes: set[tuple[str, str]] = set()
+        # Volumes by (owner, workspace id), so tests can see what `delete` leaves behind.
+        self.volumes: dict[tuple[str, str], KeptVolumeState] = {}
 
     def _load(self, owner: str, workspace_id: str) -> WorkspaceState:
         state = self._workspaces.get(workspace_id)
@@ -75,7 +75,9 @@ class InMemoryBackend(WorkspaceBackend):
                 is_stopped=True,
                 created_at=datetime.now(UTC),
             )
-            self.volumes.add((owner, workspace_id))
+            self.volumes[(owner, workspace_id)] = KeptVolumeState(
+                workspace_id, owner, spec.display_name, spec.compute.volume_size, state.created_at
+            )
             return self._set_running(state, start)
 
     async def update(self, owner: str, workspace_id: str, spec: WorkspaceSpec) -> WorkspaceState:
@@ -106,7 +108,21 @@ class InMemoryBackend(WorkspaceBackend):
             self._logs.pop(workspace_id, None)
             self.publish(owner, workspace_id, "deleted", "Deleted.")
         if delete_volume:
-            self.volumes.discard((owner, workspace_id))
+            self.volumes.pop((owner, workspace_id), None)
+
+    async def kept_volumes(self, owner: str | None) -> list[KeptVolumeState]:
+        return [
+            kept
+            for (of, workspace_id), kept in self.volumes.items()
+            if workspace_id not in self._workspaces and owner in (None, of)
+        ]
+
+    async def delete_kept_volume(self, owner: str, workspace_id: str) -> None:
+        if (owner, workspace_id) not in self.volumes:
+            raise NotFound(f"There is no kept data of a workspace '{workspace_id}' of yours.")
+        if workspace_id in self._workspaces:
+            raise Conflict(KEPT_BUT_IN_USE.format(workspace_id=workspace_id))
+        del self.volumes[(owner, workspace_id)]
 
     async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
         self._load(owner, workspace_id)

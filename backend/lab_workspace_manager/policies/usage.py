@@ -86,6 +86,11 @@ class UsageMonitor:
             f"{self._settings.disk_grace_seconds // 60} min, or ask for a larger disk,"
         )
 
+    def volume_used(self, workspace_id: str) -> int | None:
+        """MB the workspace's volume held when last measured (kept data too)."""
+        sample = self._samples.get(workspace_id)
+        return sample.disk.volume_used if sample else None
+
     def forget(self, workspace_id: str) -> None:
         self._samples.pop(workspace_id, None)
 

@@ -81,3 +81,46 @@ async def test_administrators_are_exempt(api: Api) -> None:
     await admin.create(user=api.user, display_name="y", is_stopped=True)
     assert sorted(await api.names()) == ["x", "y"]
     await api.create(expect=409, display_name="z", is_stopped=True)
+
+
+@quota(quota_disk=6000, volume_size_max=5000)
+async def test_data_kept_at_delete_counts_until_it_is_deleted(api: Api) -> None:
+    """Create 4000 MB, delete it keeping the data, create 4000 MB again: refused, since the
+    kept data still takes its disk. The user finds it under kept volumes and deletes it."""
+    first = await api.create(display_name="big", compute={"volume_size": 4000}, is_stopped=True)
+    deleted = await api.client.delete(api.path(first["id"]))
+    assert deleted.status_code == 204
+    refused = await api.create(expect=409, display_name="again", compute={"volume_size": 4000})
+    assert refused["detail"] == (
+        "Quota reached: your workspaces may use 6000 MB of disk in all; 4000 MB are taken "
+        "(4000 MB of them by data kept from deleted workspaces: see Kept data) and this "
+        "needs 4000 MB. Delete a workspace (with its data) or kept data, or ask for a "
+        "smaller disk."
+    )
+    kept = (await api.client.get(api.user_path("kept-volumes"))).json()
+    assert [(k["workspace_id"], k["display_name"], k["size"]) for k in kept] == [
+        (first["id"], "big", 4000)
+    ]
+    # Not another user's to see or delete.
+    other = api.as_user()
+    assert (await other.client.get(other.user_path("kept-volumes"))).json() == []
+    theirs = await other.client.delete(other.user_path(f"kept-volumes/{first['id']}"))
+    assert theirs.status_code == 404
+    forbidden = await other.client.get(api.user_path("kept-volumes"))
+    assert forbidden.status_code == 403
+    # An administrator sees everyone's.
+    admin = api.as_user("boss", is_admin=True)
+    everyone = (await admin.client.get("/kept-volumes")).json()
+    assert [k["user_id"] for k in everyone] == [api.user]
+    gone = await api.client.delete(api.user_path(f"kept-volumes/{first['id']}"))
+    assert gone.status_code == 204
+    assert (await api.client.get(api.user_path("kept-volumes"))).json() == []
+    await api.create(display_name="again", compute={"volume_size": 4000})
+
+
+async def test_a_workspaces_own_data_is_not_kept_data(api: Api) -> None:
+    workspace = await api.create(display_name="alive", is_stopped=True)
+    assert (await api.client.get(api.user_path("kept-volumes"))).json() == []
+    refused = await api.client.delete(api.user_path(f"kept-volumes/{workspace['id']}"))
+    assert refused.status_code == 409
+    assert "still exists: delete the workspace with its data instead" in refused.text

@@ -378,3 +378,29 @@ async def test_logs_are_read_within_a_bound(api: Api, engine: docker.DockerClien
     assert response.text.startswith("[earlier output cut: the last 1 MB are shown]")
     assert "xxxx" in response.text
     assert response.text.rstrip().endswith("last")
+
+
+async def test_data_kept_at_delete_is_listed_counted_and_deleted_on_request(
+    api: Api, engine: docker.DockerClient
+) -> None:
+    workspace = await api.create_running(display_name="keeps", compute={"volume_size": 300})
+    run_in(container_of(engine, api, workspace["id"]), "echo mine > /workspace/mine.txt")
+    assert (await api.client.delete(api.path(workspace["id"]))).status_code == 204
+    kept = (await api.client.get(api.user_path("kept-volumes"))).json()
+    assert [(k["workspace_id"], k["display_name"], k["size"]) for k in kept] == [
+        (workspace["id"], "keeps", 300)
+    ]
+    assert kept[0]["created_at"]
+    # The reconciler leaves it alone: it is the user's data.
+    await api.backend.reconcile()
+    volume = naming.volume_name(SESSION_INSTANCE, api.user, workspace["id"])
+    assert engine.volumes.get(volume)
+    assert (
+        await api.client.delete(api.user_path(f"kept-volumes/{workspace['id']}"))
+    ).status_code == 204
+    with pytest.raises(docker.errors.NotFound):
+        engine.volumes.get(volume)
+    assert (await api.client.get(api.user_path("kept-volumes"))).json() == []
+    again = await api.client.delete(api.user_path(f"kept-volumes/{workspace['id']}"))
+    assert again.status_code == 404
+    assert "no kept data" in again.json()["detail"]

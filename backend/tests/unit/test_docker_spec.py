@@ -70,7 +70,7 @@ def test_fingerprint_changes_only_with_what_needs_a_new_container() -> None:
 
 def test_volume_network_and_record_configs() -> None:
     settings = make_settings(instance_id="lwm")
-    assert build.volume_config(settings, "alice", "abcdefghij") == {
+    assert build.volume_config(settings, "alice", "abcdefghij", SPEC) == {
         "name": "lwm-alice-abcdefghij-data",
         "driver": "local",
         "labels": {
@@ -78,6 +78,8 @@ def test_volume_network_and_record_configs() -> None:
             "lwm.kind": "volume",
             "lwm.owner": "alice",
             "lwm.workspace": "abcdefghij",
+            "lwm.display-name": SPEC.display_name,
+            "lwm.volume-size": str(SPEC.compute.volume_size),
         },
     }
     network = build.network_config(settings, "alice")
@@ -109,7 +111,7 @@ def test_a_hard_container_limit_adds_the_storage_option_and_its_label() -> None:
 
 def test_a_hard_volume_limit_is_the_local_drivers_size_option() -> None:
     settings = make_settings(instance_id="lwm")
-    assert build.volume_config(settings, "alice", "abcdefghij", size=500) == {
-        **build.volume_config(settings, "alice", "abcdefghij"),
+    assert build.volume_config(settings, "alice", "abcdefghij", SPEC, size=500) == {
+        **build.volume_config(settings, "alice", "abcdefghij", SPEC),
         "driver_opts": {"size": "500M"},
     }

@@ -15,3 +15,4 @@ export type Me = Schemas['Me'];
 export type TokenInfo = Schemas['TokenInfo'];
 export type TokenRequest = Schemas['TokenRequest'];
 export type IssuedToken = Schemas['IssuedTokenResponse'];
+export type KeptVolume = Schemas['KeptVolume'];

@@ -7,5 +7,6 @@ export const keys = {
   logs: (userId: string, id: string) => ['workspaces', userId, id, 'logs'] as const,
   stats: (userId: string, id: string) => ['workspaces', userId, id, 'stats'] as const,
   allWorkspaces: ['all-workspaces'] as const,
+  keptVolumes: (userId: string) => ['kept-volumes', userId] as const,
   tokens: ['tokens'] as const,
 };

@@ -2,7 +2,7 @@
 // generated schema; each test adds or overrides what it needs with `server.use(...)`.
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
-import type { ConfigOptions, Me, Workspace, WorkspaceStats } from '@/api/types';
+import type { ConfigOptions, KeptVolume, Me, Workspace, WorkspaceStats } from '@/api/types';
 import { apiBaseUrl } from '@/lib/env';
 import { alice, config } from './fixtures';
 
@@ -17,6 +17,8 @@ export const handlers = {
   config: (body: ConfigOptions = config) => http.get(`${API}/config`, () => HttpResponse.json(body)),
   list: (items: Workspace[], user = 'alice') =>
     http.get(`${API}/users/${user}/workspace`, () => HttpResponse.json(items)),
+  kept: (items: KeptVolume[] = [], user = ':user') =>
+    http.get(`${API}/users/${user}/kept-volumes`, () => HttpResponse.json(items)),
   stats: (body: Partial<WorkspaceStats> = {}) =>
     http.get(`${API}/users/:user/workspace/:id/stats`, () =>
       HttpResponse.json<WorkspaceStats>({
@@ -32,4 +34,10 @@ export const handlers = {
     http.get(`${API}/healthz`, () => HttpResponse.json({ status: 'ok', backend: 'docker', auth_mode, detail: null })),
 };
 
-export const server = setupServer(handlers.me(), handlers.config(), handlers.health(), handlers.stats());
+export const server = setupServer(
+  handlers.me(),
+  handlers.config(),
+  handlers.health(),
+  handlers.stats(),
+  handlers.kept(),
+);

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ...models import WorkspacePage, WorkspaceStatus
+from ...models import KeptVolume, WorkspacePage, WorkspaceStatus
 from ...naming import USER_ID_PATTERN
 from ..deps import AdminIdentity, ServiceDep
 
@@ -23,3 +23,13 @@ async def list_all_workspaces(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> WorkspacePage:
     return await service.list_all(user_id, status, limit, offset)
+
+
+@router.get("/kept-volumes", response_model=list[KeptVolume], operation_id="listAllKeptVolumes")
+async def list_all_kept_volumes(
+    admin: AdminIdentity,
+    service: ServiceDep,
+    user_id: Annotated[str | None, Query(pattern=USER_ID_PATTERN, max_length=128)] = None,
+) -> list[KeptVolume]:
+    """Every user's data kept from deleted workspaces (or one user's)."""
+    return await service.kept_volumes(user_id)

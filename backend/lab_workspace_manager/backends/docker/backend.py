@@ -45,12 +45,12 @@ from ...models import WorkspaceSpec, WorkspaceStatus
 from ...operations import Operations
 from ...policies.measurement import Measurement
 from ...settings import MIB, Settings
-from ..base import BY_USER, WorkspaceBackend, WorkspaceState
+from ..base import BY_USER, KEPT_BUT_IN_USE, KeptVolumeState, WorkspaceBackend, WorkspaceState
 from . import disk_limits
 from . import labels as L
 from . import spec as build
 from .engine import Pools, in_thread, make_client
-from .exits import ExitReader, read_logs
+from .exits import ExitReader, parse_time, read_logs
 from .images import Images
 from .inventory import Inventory
 from .measure import UsageMeter
@@ -278,6 +278,14 @@ class DockerBackend(WorkspaceBackend):
         removed += await in_thread(self.pools.background, tidy, self._collect_networks)
         return removed
 
+    async def kept_volumes(self, owner: str | None) -> list[KeptVolumeState]:
+        return await in_thread(self.pools.reads, "list the kept data", self._kept_volumes, owner)
+
+    async def delete_kept_volume(self, owner: str, workspace_id: str) -> None:
+        await self._change(
+            owner, workspace_id, "being deleted", "delete the kept data", self._delete_kept
+        )
+
     async def measure(self, disk: bool) -> dict[str, Measurement]:
         if disk:
             return await in_thread(self.pools.background, "measure disk use", self.meter.disk)
@@ -428,6 +436,54 @@ class DockerBackend(WorkspaceBackend):
         if found is None or not found.records:
             raise workspace_not_found(workspace_id)
         return found
+
+    def _volumes(self, owner: str | None, workspace_id: str | None = None) -> list[dict[str, Any]]:
+        wanted = [f"{L.INSTANCE}={self.settings.instance_id}", f"{L.KIND}={L.KIND_VOLUME}"]
+        if owner is not None:
+            wanted.append(f"{L.OWNER}={owner}")
+        if workspace_id is not None:
+            wanted.append(f"{L.WORKSPACE}={workspace_id}")
+        volumes: list[dict[str, Any]] = (
+            self.client.api.volumes(filters={"label": wanted}).get("Volumes") or []
+        )
+        return volumes
+
+    def _kept_volumes(self, owner: str | None) -> list[KeptVolumeState]:
+        """Our volumes whose workspace is gone: data kept at delete."""
+        workspaces = _group(self.inventory.containers(owner), self.settings, None)
+        kept = []
+        for volume in self._volumes(owner):
+            labels = volume.get("Labels") or {}
+            workspace_id = labels.get(L.WORKSPACE, "")
+            found = workspaces.get(workspace_id)
+            if not workspace_id or (found and found.records) or workspace_id in self._rollbacks_due:
+                continue  # a workspace's, or a failed create's that the reconciler undoes
+            size = labels.get(L.VOLUME_SIZE, "")
+            kept.append(
+                KeptVolumeState(
+                    workspace_id=workspace_id,
+                    owner=labels.get(L.OWNER, ""),
+                    display_name=labels.get(L.DISPLAY_NAME, ""),
+                    # (Volumes made before they were labelled with their size: the hard one.)
+                    size=int(size)
+                    if size.isdigit()
+                    else disk_limits.volume_size(volume.get("Options")) or 0,
+                    created_at=parse_time(volume.get("CreatedAt")),
+                )
+            )
+        return sorted(kept, key=lambda k: (k.created_at is None, k.created_at))
+
+    def _delete_kept(self, owner: str, workspace_id: str) -> None:
+        found = self._scan(owner, workspace_id).get(workspace_id)
+        if found is not None and found.records:
+            raise Conflict(KEPT_BUT_IN_USE.format(workspace_id=workspace_id))
+        volumes = self._volumes(owner, workspace_id)
+        if not volumes:
+            raise NotFound(f"There is no kept data of a workspace '{workspace_id}' of yours.")
+        for volume in volumes:
+            with suppress(docker.errors.NotFound):
+                self.client.api.remove_volume(volume["Name"])
+        self.publish(owner, workspace_id, "deleted", "The kept data was deleted.")
 
     def _logs(self, owner: str, workspace_id: str, tail: int) -> str:
         container = self._current(owner, workspace_id).container
@@ -805,7 +861,7 @@ class DockerBackend(WorkspaceBackend):
         if not self._disk_limits_known:
             self._detect_disk_limits()
         size = spec.compute.volume_size if self.disk_limits.hard_volume_size else None
-        return build.volume_config(self.settings, owner, workspace_id, size=size)
+        return build.volume_config(self.settings, owner, workspace_id, spec, size=size)
 
     def _check_volume_growth(self, owner: str, workspace_id: str, wanted: int) -> None:
         """A volume's hard size is fixed when it is created (the engine has no call to change

@@ -22,6 +22,8 @@ CHANGED_AT = PREFIX + "changed-at"
 CREATED_AT = PREFIX + "created-at"
 # On a workspace container: a fingerprint of the settings it was created from.
 BUILD = PREFIX + "build"
+# On a volume: the size (MB) its workspace asked for when it was made.
+VOLUME_SIZE = PREFIX + "volume-size"
 # On a workspace container whose writable layer the engine limits: that limit (MB).
 CONTAINER_SIZE = PREFIX + "container-size"
 

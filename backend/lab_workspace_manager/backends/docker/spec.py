@@ -108,14 +108,20 @@ def container_config(
 
 
 def volume_config(
-    settings: Settings, owner: str, workspace_id: str, size: int | None = None
+    settings: Settings, owner: str, workspace_id: str, spec: WorkspaceSpec, size: int | None = None
 ) -> dict[str, Any]:
     """`size` (MB): the hard limit, where the engine holds volumes to one. It is fixed at
-    creation: creating a volume that exists returns it unchanged, options and all."""
+    creation: creating a volume that exists returns it unchanged, options and all. The labels
+    say what it was made for, so that data kept at delete can be told apart and counted."""
     config: dict[str, Any] = {
         "name": naming.volume_name(settings.instance_id, owner, workspace_id),
         "driver": "local",
-        "labels": {**owner_labels(settings, L.KIND_VOLUME, owner), L.WORKSPACE: workspace_id},
+        "labels": {
+            **owner_labels(settings, L.KIND_VOLUME, owner),
+            L.WORKSPACE: workspace_id,
+            L.DISPLAY_NAME: spec.display_name,
+            L.VOLUME_SIZE: str(spec.compute.volume_size),
+        },
     }
     if size is not None:
         # Docker reads "M" as MiB, the unit of every size setting here.

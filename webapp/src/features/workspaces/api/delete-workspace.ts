@@ -17,6 +17,7 @@ export function useDeleteWorkspace(userId: string) {
     onSettled: () => {
       void queryClient.invalidateQueries({ queryKey: keys.workspaces(userId) });
       void queryClient.invalidateQueries({ queryKey: keys.allWorkspaces });
+      void queryClient.invalidateQueries({ queryKey: keys.keptVolumes(userId) });
     },
   });
 }

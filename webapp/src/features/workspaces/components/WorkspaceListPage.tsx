@@ -8,6 +8,7 @@ import { errorMessage } from '@/lib/errors';
 import { useWorkspaces } from '../api/get-workspaces';
 import { CreateWorkspaceDialog } from './CreateWorkspaceDialog';
 import { EmptyState } from './EmptyState';
+import { KeptDataSection } from './KeptDataSection';
 import { WorkspaceCard } from './WorkspaceCard';
 
 export function WorkspaceListPage() {
@@ -64,6 +65,7 @@ export function WorkspaceListPage() {
           ))}
         </Box>
       )}
+      <KeptDataSection userId={userId} mayManage={mayManage} />
       {creating && config.data && (
         <CreateWorkspaceDialog
           userId={userId}
