@@ -37,8 +37,8 @@ export function DeleteDialog({ workspace, onClose, onDeleted }: Props) {
       <DialogTitle id={titleId}>Delete workspace</DialogTitle>
       <DialogContent>
         <DialogContentText sx={{ mb: 1 }}>
-          Delete “{workspace.display_name}”? Its container is removed. Its data in /workspace is kept (under Kept
-          data, where it still counts toward your disk quota) unless you tick the box below.
+          Delete “{workspace.display_name}”? Its container is removed. Its data in /workspace is kept (under Kept data,
+          where it still counts toward your disk quota) unless you tick the box below.
         </DialogContentText>
         <FormControlLabel
           control={<Checkbox checked={deleteData} onChange={(e) => setDeleteData(e.target.checked)} />}
