@@ -2,11 +2,14 @@
 
 No request waits on a measurement: `/stats` answers with the latest sample. CPU and memory
 are sampled every USAGE_INTERVAL s (cheap), disk every DISK_USAGE_INTERVAL s (the engine
-walks the files). Where the engine cannot hold a volume to a size, this is the limit: a
-workspace whose /workspace is over its size is stopped with a message that says so; nothing
-is deleted, and once started again it has DISK_GRACE_SECONDS to make room before the next
-check. Where the engine does hold it (`backends/docker/disk_limits.py`), writes beyond the size
-fail, and this still measures, warns, and enforces a size lowered below the hard one.
+walks the files). Where the engine cannot hold a volume, or a container's own files (its
+writable layer), to a size, this is the limit (a soft one): a running workspace over either
+size is stopped with a message that says so; nothing is deleted. Once per overrun, the first
+start after that stop has DISK_GRACE_SECONDS to make room; a workspace still over its size
+after that is stopped at the next check, however often it is started, until a measurement
+finds it within its size again (which ends the overrun). Where the engine does hold a size
+(`backends/docker/disk_limits.py`), writes beyond it fail, and this still measures, warns, and
+enforces a size lowered below the hard one.
 """
 
 from __future__ import annotations
@@ -29,6 +32,14 @@ WARN_AT = 0.9
 
 
 @dataclass
+class _Overrun:
+    """A workspace over a disk size, from its first stop for it until it is measured within."""
+
+    stopped_at: datetime
+    grace_from: datetime | None = None  # the first start after that stop
+
+
+@dataclass
 class Sample:
     compute: Measurement = field(default_factory=Measurement)
     measured_at: datetime | None = None
@@ -41,6 +52,7 @@ class UsageMonitor:
         self._settings = settings
         self._backend = backend
         self._samples: dict[str, Sample] = {}
+        self._overruns: dict[str, _Overrun] = {}
 
     async def sample_compute(self) -> None:
         now = datetime.now(UTC)
@@ -62,29 +74,56 @@ class UsageMonitor:
             try:
                 await self._backend.stop(state.owner, state.id, reason=reason)
                 stopped.append(state.id)
+                self._overruns.setdefault(state.id, _Overrun(stopped_at=now))
             except ManagerError as exc:  # (busy: its user is changing it) next round
                 log.warning("workspace %s is over its disk limit: %s", state.id, exc.message)
         return stopped
 
     def _over_limit(self, state: WorkspaceState, now: datetime) -> str | None:
+        """Why the workspace is to be stopped for its disk use now; None if it is not."""
         sample = self._samples.get(state.id)
-        if sample is None or sample.disk.volume_used is None:
+        if sample is None or sample.disk_measured_at is None:
+            return None
+        over = self._overuse(state, sample.disk)
+        if over is None:
+            self._overruns.pop(state.id, None)  # within its sizes: the overrun is over
             return None
         if state.status not in (WorkspaceStatus.RUNNING, WorkspaceStatus.PENDING):
             return None
         grace = timedelta(seconds=self._settings.disk_grace_seconds)
-        if state.started_at and now - state.started_at < grace:
+        overrun = self._overruns.get(state.id)
+        if overrun is None:
+            if clears_on_stop(state.spec, self._settings):
+                return f"because {over}; {EMPTIED},"
+            return (
+                f"because {over} (nothing was deleted). Start it again and make room within "
+                f"{self._settings.disk_grace_seconds // 60} min, or ask for a larger disk,"
+            )
+        started = state.started_at
+        if overrun.grace_from is None and started is not None and started > overrun.stopped_at:
+            overrun.grace_from = started
+        if overrun.grace_from is not None and now - overrun.grace_from < grace:
             return None
-        used, limit = sample.disk.volume_used, state.spec.compute.volume_size
-        if used <= limit:
-            return None
-        if clears_on_stop(state.spec, self._settings):
-            return f"because /workspace held {used} MB, more than its {limit} MB limit; {EMPTIED},"
         return (
-            f"because /workspace held {used} MB, more than its {limit} MB limit (nothing was "
-            f"deleted). Start it again and make room within "
-            f"{self._settings.disk_grace_seconds // 60} min, or ask for a larger disk,"
+            f"because {over}, and the time to make room has passed (nothing was deleted). "
+            "Start it and delete files at once: it is stopped at every check until it is "
+            "within its size,"
         )
+
+    def _overuse(self, state: WorkspaceState, disk: Measurement) -> str | None:
+        """What is over its size, if anything: /workspace, or the container's own files
+        (where the engine does not hold them to their size itself)."""
+        limit = state.spec.compute.volume_size
+        if disk.volume_used is not None and disk.volume_used > limit:
+            return f"/workspace held {disk.volume_used} MB, more than its {limit} MB limit"
+        size = self._settings.container_size
+        hard = disk.container_hard_limit is not None
+        if not hard and disk.container_used is not None and disk.container_used > size:
+            return (
+                f"the files outside /workspace held {disk.container_used} MB, more than "
+                f"their {size} MB limit"
+            )
+        return None
 
     def volume_used(self, workspace_id: str) -> int | None:
         """MB the workspace's volume held when last measured (kept data too)."""
@@ -93,6 +132,7 @@ class UsageMonitor:
 
     def forget(self, workspace_id: str) -> None:
         self._samples.pop(workspace_id, None)
+        self._overruns.pop(workspace_id, None)
 
     def stats(self, state: WorkspaceState) -> WorkspaceStats:
         sample = self._samples.get(state.id, Sample())

@@ -66,12 +66,52 @@ async def test_disk_use_is_measured_and_the_limit_stops_without_deleting(
         assert listing.split() == ["data", "more"]
 
 
-async def test_a_restarted_workspace_gets_time_to_make_room(
+async def test_time_to_make_room_is_given_once_per_overrun(
     open_api: Any, engine: docker.DockerClient
 ) -> None:
-    async with open_api(disk_grace_seconds=600) as api:
+    """A fresh workspace over its size is stopped at the first check (no grace for a first
+    start); the first start after that stop has the grace period; stopping and starting
+    again gives no more; once within its size, a new overrun gets a new grace period."""
+    async with open_api(disk_grace_seconds=4) as api:
         workspace = await api.create_running(display_name="grace", compute={"volume_size": 100})
         write = "dd if=/dev/zero of=/workspace/data bs=1M count=120 status=none"
         assert run_in(container_of(engine, api, workspace["id"]), write)[0] == 0
+        assert await monitor(api).sample_disk() == [workspace["id"]]
+        first = (await api.get(workspace["id"])).json()
+        assert "Start it again and make room within" in first["status_message"], first
+
+        await api.action(workspace["id"], "start", wait=True)
+        assert await monitor(api).sample_disk() == []  # the grace period
+        await asyncio.sleep(4)
+        await api.action(workspace["id"], "stop")
+        await api.action(workspace["id"], "start", wait=True)  # no new grace from this
+        assert await monitor(api).sample_disk() == [workspace["id"]]
+        again = (await api.get(workspace["id"])).json()
+        assert "the time to make room has passed (nothing was deleted)" in again["status_message"]
+
+        # Making room ends the overrun: the data is still there, within its size.
+        await api.action(workspace["id"], "start", wait=True)
+        container = container_of(engine, api, workspace["id"])
+        assert run_in(container, "rm /workspace/data && ls -A /workspace")[1] == ""
         assert await monitor(api).sample_disk() == []
-        await eventually(api, workspace["id"], lambda w: w["status"] == "running")
+        assert run_in(container, write)[0] == 0
+        assert await monitor(api).sample_disk() == [workspace["id"]]
+        await api.action(workspace["id"], "start", wait=True)
+        assert await monitor(api).sample_disk() == []  # a new overrun, a new grace period
+
+
+async def test_files_outside_the_volume_are_held_to_the_container_size(
+    open_api: Any, engine: docker.DockerClient
+) -> None:
+    """Where the engine cannot limit a container's writable layer (overlay2 without quotas),
+    its size is measured and enforced by stopping, like /workspace's."""
+    async with open_api(disk_grace_seconds=0, container_size=100) as api:
+        if api.backend.disk_limits.hard_container_size:
+            pytest.skip("this engine holds containers to their size itself")
+        workspace = await api.create_running(display_name="layer")
+        write = "dd if=/dev/zero of=/root/big bs=1M count=130 status=none"
+        assert run_in(container_of(engine, api, workspace["id"]), write)[0] == 0
+        assert await monitor(api).sample_disk() == [workspace["id"]]
+        stopped = (await api.get(workspace["id"])).json()
+        assert "the files outside /workspace held" in stopped["status_message"], stopped
+        assert "more than their 100 MB limit (nothing was deleted)" in stopped["status_message"]
