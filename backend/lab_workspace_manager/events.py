@@ -9,13 +9,17 @@ still sees every phase; subscribers of a user see their workspaces' events live.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import OrderedDict, deque
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from .errors import TooManyRequests
+
 HISTORY = 200  # events kept per workspace
+HISTORIES = 10_000  # workspaces whose history is kept (the least recently active go first)
 QUEUE = 500  # events waiting for one slow reader at most: then its oldest go
+STREAMS_PER_USER = 16  # open /events streams of one user (browser tabs, scripts)
 TERMINAL = {"ready", "failed", "stopped", "deleted"}
 
 
@@ -36,8 +40,9 @@ class WorkspaceEvent(BaseModel):
 class EventBus:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._history: dict[str, deque[WorkspaceEvent]] = {}
+        self._history: OrderedDict[str, deque[WorkspaceEvent]] = OrderedDict()
         self._subscribers: dict[str, set[asyncio.Queue[WorkspaceEvent]]] = {}
+        self._streams: dict[str, int] = {}
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop subscribers live on (set at start-up)."""
@@ -53,6 +58,9 @@ class EventBus:
     def _deliver(self, event: WorkspaceEvent) -> None:
         history = self._history.setdefault(event.workspace_id, deque(maxlen=HISTORY))
         history.append(event)
+        self._history.move_to_end(event.workspace_id)
+        while len(self._history) > HISTORIES:
+            self._history.popitem(last=False)
         for key in (event.workspace_id, "owner:" + event.owner):
             for queue in self._subscribers.get(key, set()):
                 if queue.full():  # a reader that does not keep up misses the oldest
@@ -75,3 +83,37 @@ class EventBus:
         subscribers.discard(queue)
         if not subscribers:
             self._subscribers.pop(key, None)
+
+    def open_stream(self, user: str) -> StreamSlot:
+        """One of the user's STREAMS_PER_USER streams; 429 if all are open."""
+        if self._streams.get(user, 0) >= STREAMS_PER_USER:
+            raise TooManyRequests(
+                f"{STREAMS_PER_USER} event streams of yours are open already, the most anyone "
+                "may have. Close other tabs or programs that follow workspaces, then try again."
+            )
+        self._streams[user] = self._streams.get(user, 0) + 1
+        return StreamSlot(self, user)
+
+    def _close_stream(self, user: str) -> None:
+        left = self._streams.get(user, 0) - 1
+        if left > 0:
+            self._streams[user] = left
+        else:
+            self._streams.pop(user, None)
+
+
+class StreamSlot:
+    """An open stream's place in its user's count: given back when the stream ends, or when
+    a stream whose response was never sent is dropped (its generator never ran)."""
+
+    def __init__(self, bus: EventBus, user: str) -> None:
+        self._bus: EventBus | None = bus
+        self._user = user
+
+    def release(self) -> None:
+        if self._bus is not None:
+            self._bus._close_stream(self._user)
+            self._bus = None
+
+    def __del__(self) -> None:
+        self.release()

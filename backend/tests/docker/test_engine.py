@@ -117,13 +117,35 @@ async def test_out_of_memory_is_reported(api: Api) -> None:
     assert "used more than its 64 MB memory limit (out of memory)" in final["status_message"]
 
 
-async def test_a_crash_reports_its_exit_code_and_last_lines(api: Api) -> None:
+async def test_a_crash_reports_its_exit_code_and_last_lines(
+    api: Api, engine: docker.DockerClient
+) -> None:
     workspace = await api.create(display_name="crash", container_image=CRASH_IMAGE)
     final = await eventually(api, workspace["id"], lambda w: w["status"] == "failed")
     assert "exited with code 3" in final["status_message"]
     assert "gives up on purpose" in final["status_message"]
     logs = await api.client.get(api.path(workspace["id"]) + "/logs")
     assert "gives up on purpose" in logs.text
+    # Why it ended is read once per end, not on every list (each read is two engine calls).
+    container = container_of(engine, api, workspace["id"])
+    for _ in range(120):  # until the engine has given up restarting it
+        container.reload()
+        if container.attrs["RestartCount"] >= 3 and container.status == "exited":
+            break
+        await asyncio.sleep(0.25)
+    await asyncio.sleep(1)  # the last end's events have arrived
+    await api.client.get(api.path())
+    backend = api.backend
+    calls = []
+    inspect = backend.client.api.inspect_container
+    backend.client.api.inspect_container = lambda *a, **k: calls.append(a) or inspect(*a, **k)
+    try:
+        for _ in range(20):
+            listed = (await api.client.get(api.path())).json()
+            assert "gives up on purpose" in listed[0]["status_message"]
+    finally:
+        backend.client.api.inspect_container = inspect
+    assert calls == []
 
 
 async def test_delete_leaves_nothing_behind(api: Api, engine: docker.DockerClient) -> None:

@@ -52,3 +52,23 @@ async def test_a_failed_create_says_why(open_api: object) -> None:
         events = phases((await follow).text)
         assert events[-1]["phase"] == "failed"
         assert f"Image {missing} is not available on this host" in events[-1]["message"]
+
+
+async def test_a_user_may_follow_with_a_bounded_number_of_streams(api: Api) -> None:
+    from lab_workspace_manager.events import STREAMS_PER_USER
+
+    following = [
+        asyncio.create_task(api.client.get(api.user_path("events"), params={"timeout": 3}))
+        for _ in range(STREAMS_PER_USER)
+    ]
+    await asyncio.sleep(1)
+    refused = await api.client.get(api.user_path("events"), params={"timeout": 1})
+    assert refused.status_code == 429, refused.text
+    assert "Close other tabs" in refused.json()["detail"]
+    assert refused.headers["Retry-After"]
+    # Another user is not affected.
+    other = api.as_user()
+    assert (await other.client.get(other.user_path("events"), params={"timeout": 1})).is_success
+    assert all(r.status_code == 200 for r in await asyncio.gather(*following))
+    again = await api.client.get(api.user_path("events"), params={"timeout": 1})
+    assert again.status_code == 200

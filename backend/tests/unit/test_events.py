@@ -27,3 +27,29 @@ async def test_a_reader_that_does_not_keep_up_misses_the_oldest_not_the_newest()
     assert list(stalled._queue)[-1].message == str(events.QUEUE + 99)  # type: ignore[attr-defined]
     bus.unsubscribe("owner:alice", stalled)
     assert "owner:alice" not in bus._subscribers
+
+
+def test_a_user_has_a_bounded_number_of_streams_given_back_when_they_end() -> None:
+    bus = EventBus()
+    slots = [bus.open_stream("alice") for _ in range(events.STREAMS_PER_USER)]
+    with pytest.raises(events.TooManyRequests, match="event streams of yours are open"):
+        bus.open_stream("alice")
+    bus.open_stream("bob").release()  # another user's are their own
+    slots.pop().release()
+    slots.append(bus.open_stream("alice"))
+    # A stream whose response was never sent is dropped without being closed: its slot
+    # comes back all the same.
+    slots.pop()
+    slots.append(bus.open_stream("alice"))
+    for slot in slots:
+        slot.release()
+        slot.release()  # twice is once
+    assert bus._streams == {}
+
+
+def test_histories_of_many_workspaces_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events, "HISTORIES", 3)
+    bus = EventBus()
+    for n in range(5):
+        bus._deliver(WorkspaceEvent(workspace_id=f"w{n}", owner="a", phase="failed", message=""))
+    assert [bus.history(f"w{n}") != [] for n in range(5)] == [False, False, True, True, True]

@@ -96,35 +96,41 @@ async def workspace_events(
 ) -> StreamingResponse:
     state = await service.get(user_id, workspace_id)  # 404 if it is not theirs
     bus: EventBus = request.app.state.events
-    queue = bus.subscribe(workspace_id)  # before the replay: nothing falls in between
-    history = bus.history(workspace_id)
+    slot = bus.open_stream(user_id)
 
     async def stream() -> AsyncIterator[str]:
-        seen = {id(e) for e in history}
-        for event in history:
-            yield _sse(event)
-        if not history or history[-1].phase in TERMINAL:
-            if state.status in PHASE_OF and (
-                not history or history[-1].phase != PHASE_OF[state.status]
-            ):
-                yield _sse(
-                    WorkspaceEvent(
-                        workspace_id=workspace_id,
-                        owner=user_id,
-                        phase=PHASE_OF[state.status],
-                        message=state.status_message,
+        # Subscribed before the replay: nothing falls in between. (Here and not before the
+        # response: a response never sent leaves no subscription behind.)
+        queue = bus.subscribe(workspace_id)
+        try:
+            history = bus.history(workspace_id)
+            seen = {id(e) for e in history}
+            for event in history:
+                yield _sse(event)
+            if not history or history[-1].phase in TERMINAL:
+                if state.status in PHASE_OF and (
+                    not history or history[-1].phase != PHASE_OF[state.status]
+                ):
+                    yield _sse(
+                        WorkspaceEvent(
+                            workspace_id=workspace_id,
+                            owner=user_id,
+                            phase=PHASE_OF[state.status],
+                            message=state.status_message,
+                        )
                     )
-                )
-            if state.status in PHASE_OF:
-                bus.unsubscribe(workspace_id, queue)
-                return
-        async for live in _follow(request, bus, workspace_id, queue, timeout):
-            if live is None:
-                yield ": keep-alive\n\n"
-            elif id(live) not in seen:
-                yield _sse(live)
-                if live.phase in TERMINAL:
+                if state.status in PHASE_OF:
                     return
+            async for live in _follow(request, bus, workspace_id, queue, timeout):
+                if live is None:
+                    yield ": keep-alive\n\n"
+                elif id(live) not in seen:
+                    yield _sse(live)
+                    if live.phase in TERMINAL:
+                        return
+        finally:
+            bus.unsubscribe(workspace_id, queue)
+            slot.release()
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=NO_BUFFERING)
 
@@ -139,12 +145,17 @@ async def user_events(
     user_id: UserId, request: Request, timeout: Timeout = None
 ) -> StreamingResponse:
     bus: EventBus = request.app.state.events
-    queue = bus.subscribe("owner:" + user_id)
+    slot = bus.open_stream(user_id)
 
     async def stream() -> AsyncIterator[str]:
-        yield ": following\n\n"
-        async for event in _follow(request, bus, "owner:" + user_id, queue, timeout):
-            yield ": keep-alive\n\n" if event is None else _sse(event)
+        queue = bus.subscribe("owner:" + user_id)
+        try:
+            yield ": following\n\n"
+            async for event in _follow(request, bus, "owner:" + user_id, queue, timeout):
+                yield ": keep-alive\n\n" if event is None else _sse(event)
+        finally:
+            bus.unsubscribe("owner:" + user_id, queue)
+            slot.release()
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=NO_BUFFERING)
 
