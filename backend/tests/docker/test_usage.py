@@ -8,7 +8,7 @@ from typing import Any
 import docker
 import pytest
 
-from tests.apiclient import Api, eventually
+from tests.apiclient import Api
 
 from .test_engine import container_of, run_in
 
