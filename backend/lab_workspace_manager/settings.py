@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     )
     # How long an ML Lab verdict on a token is reused (seconds).
     auth_cache_seconds: float = Field(30.0, validation_alias=_aliases("AUTH_CACHE_SECONDS"))
+    # Proxies in front of the manager's nginx that add to X-Forwarded-For (ML Lab's: 1), so
+    # that limits per client address see the client's, not the last proxy's.
+    forwarded_proxies: int = Field(0, ge=0, le=5, validation_alias=_aliases("FORWARDED_PROXIES"))
     # Mark the sign-in cookie Secure (serve over HTTPS when you set this).
     cookie_secure: bool = Field(False, validation_alias=_aliases("COOKIE_SECURE"))
 

@@ -13,7 +13,7 @@ from ..errors import Forbidden, Unauthenticated
 from ..naming import USER_ID_PATTERN, WORKSPACE_ID_PATTERN
 from ..service import WorkspaceService
 from ..settings import Settings
-from .origins import sign_in_cookies
+from .origins import client_address, sign_in_cookies
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # A browser sends a custom header cross-site only after a CORS preflight, which only the
@@ -55,7 +55,8 @@ async def current_identity(request: Request) -> Identity:
     token, source = found
     if source == "cookie" and request.method not in SAFE_METHODS:
         require_csrf_header(request)
-    identity = await get_authenticator(request).identify(token)
+    client = client_address(request, get_settings(request))
+    identity = await get_authenticator(request).identify(token, client)
     return replace(identity, token=token)
 
 

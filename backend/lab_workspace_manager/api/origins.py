@@ -20,6 +20,21 @@ _HOST = re.compile(r"(?P<name>[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::(
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+def client_address(request: HTTPConnection, settings: Settings) -> str:
+    """The address a request came from. Behind the manager's nginx (a peer on this machine),
+    the entry nginx added to X-Forwarded-For: its last, as the ones before it are the client's
+    to write; FORWARDED_PROXIES more for the proxies in front of nginx that add theirs."""
+    peer = request.client.host if request.client else ""
+    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",")]
+    if peer not in LOOPBACK or not forwarded[-1]:
+        return peer
+    hops = 1 + settings.forwarded_proxies
+    return forwarded[-hops] if len(forwarded) >= hops else forwarded[0]
+
+
 def browser_scheme(request: HTTPConnection, settings: Settings) -> str:
     if settings.cookie_secure:
         return "https"

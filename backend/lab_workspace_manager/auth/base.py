@@ -86,9 +86,10 @@ class Authenticator(ABC):
     mode: str
 
     @abstractmethod
-    async def identify(self, token: str) -> Identity:
+    async def identify(self, token: str, client: str = "") -> Identity:
         """Who holds `token`; `Unauthenticated` if nobody valid does, `BackendUnavailable`
-        if that cannot be decided now."""
+        if that cannot be decided now. `client`: the address a request came from, where a
+        request asks (the manager's own checks of known tokens give none)."""
 
     async def close(self) -> None:
         return None

@@ -5,7 +5,10 @@ Two questions per token, the second only when the first is answered, remembered 
   - who is it? `POST /auth/tokens/verify` with no permission answers `users/<id>` (401 if the
     token is unknown or expired);
   - is it an administrator? the same call with `permission=*#admin` answers 200 or 403.
-The cache is keyed by a hash of the token, never the token itself.
+The cache is keyed by a hash of the token, never the token itself. A token not in the cache
+costs a question to ML Lab: each client address may bring UNKNOWN_BURST of those at once and
+UNKNOWN_PER_MINUTE a minute after that (429 beyond), so that nobody can make the manager ask
+ML Lab as fast as they can send made-up tokens.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from collections import OrderedDict
 
 import httpx
 
-from ..errors import BackendUnavailable, ManagerError, Unauthenticated
+from ..errors import BackendUnavailable, ManagerError, TooManyRequests, Unauthenticated
+from ..rate_limits import Buckets
 from ..settings import Settings
 from .base import Authenticator, Identity
 
@@ -24,6 +28,8 @@ ADMIN_PERMISSION = "*#admin"
 
 
 CACHE_SIZE = 10_000  # tokens remembered at most; the least recently used go first
+UNKNOWN_BURST = 30
+UNKNOWN_PER_MINUTE = 30
 
 
 class MLLabAuth(Authenticator):
@@ -38,14 +44,20 @@ class MLLabAuth(Authenticator):
         # message: an exception object raised again and again would grow its traceback and
         # keep every request's frames alive.
         self._cache: OrderedDict[str, tuple[float, Identity | str]] = OrderedDict()
+        self._questions = Buckets(UNKNOWN_BURST, UNKNOWN_PER_MINUTE / 60)
 
-    async def identify(self, token: str) -> Identity:
+    async def identify(self, token: str, client: str = "") -> Identity:
         key = hashlib.sha256(token.encode()).hexdigest()
         cached = self._cache.get(key)
         if cached and cached[0] > time.monotonic():
             self._cache.move_to_end(key)
             verdict = cached[1]
         else:
+            if client and not self._questions.take(client):
+                raise TooManyRequests(
+                    "Too many tokens that ML Lab has not confirmed yet came from your address "
+                    "in the last minute. Wait a minute, then sign in with a valid ML Lab token."
+                )
             verdict = await self._ask(token)
             self._remember(key, verdict)
         if isinstance(verdict, str):

@@ -98,7 +98,7 @@ class StandaloneAuth(Authenticator):
             )
         return value
 
-    async def identify(self, token: str) -> Identity:
+    async def identify(self, token: str, client: str = "") -> Identity:
         if hmac.compare_digest(token.encode(), self._admin_token.encode()):
             return Identity(self._settings.admin_user_id, is_admin=True)
         try:

@@ -45,3 +45,29 @@ async def test_an_unreachable_ml_lab_gives_503(lab_api: Any) -> None:
         response = await api.client.get(api.path())
         assert response.status_code == 503
         assert "ML Lab cannot be reached" in response.json()["detail"]
+
+
+async def test_made_up_tokens_from_one_address_are_refused_before_ml_lab_is_asked(
+    lab_api: Any, contaxy: Contaxy
+) -> None:
+    """Against the real ML Lab: one address's flood of made-up tokens gets 429 after a
+    burst, while a signed-in user from another address (their nginx entry) goes on."""
+    from lab_workspace_manager.auth.mllab import UNKNOWN_BURST
+
+    async with lab_api("memory") as alice:
+        flood = [
+            await alice.client.get(
+                "/users/me",
+                headers={
+                    "Authorization": f"Bearer made-up-{n:040d}",
+                    "X-Forwarded-For": "10.6.6.6",
+                },
+            )
+            for n in range(UNKNOWN_BURST + 5)
+        ]
+        codes = [r.status_code for r in flood]
+        assert codes[:UNKNOWN_BURST] == [401] * UNKNOWN_BURST, codes
+        assert codes[UNKNOWN_BURST:] == [429] * 5, codes
+        assert "Wait a minute" in flood[-1].json()["detail"]
+        mine = await alice.client.get("/users/me", headers={"X-Forwarded-For": "10.7.7.7"})
+        assert mine.status_code == 200, mine.text

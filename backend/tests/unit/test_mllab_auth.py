@@ -134,3 +134,34 @@ async def test_the_cache_is_bounded_least_recently_used_first(
     await checker.identify("t2" * 20)
     assert respx_mock.calls.call_count == calls + 2  # forgotten: asked again
     await http.aclose()
+
+
+@respx.mock
+async def test_made_up_tokens_are_limited_per_client_address(respx_mock: respx.MockRouter) -> None:
+    """One address sending made-up tokens as fast as it can makes ML Lab answer at most
+    UNKNOWN_BURST of them at once; other addresses, known tokens and the manager's own
+    checks (no address) go on."""
+    from lab_workspace_manager.auth import mllab
+    from lab_workspace_manager.errors import TooManyRequests
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] == f"Bearer {TOKEN}":
+            return httpx.Response(200, json={"authorized_subject": "users/u1"})
+        return httpx.Response(401, json={})
+
+    route = respx_mock.post(f"{LAB}/auth/tokens/verify").mock(side_effect=answer)
+    checker, http = auth(auth_cache_seconds=600)
+    await checker.identify(TOKEN, "10.0.0.9")  # known from here on
+    for n in range(mllab.UNKNOWN_BURST - 1):
+        with pytest.raises(Unauthenticated):
+            await checker.identify(f"made-up-{n}", "10.0.0.9")
+    asked = route.call_count
+    with pytest.raises(TooManyRequests, match="Wait a minute"):
+        await checker.identify("made-up-more", "10.0.0.9")
+    assert route.call_count == asked  # ML Lab was not asked
+    assert (await checker.identify(TOKEN, "10.0.0.9")).user_id == "u1"  # cached: no question
+    with pytest.raises(Unauthenticated):
+        await checker.identify("made-up-elsewhere", "10.0.0.10")
+    with pytest.raises(Unauthenticated):
+        await checker.identify("made-up-recheck")
+    await http.aclose()

@@ -4,6 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from lab_workspace_manager.settings import Settings
+from tests.conftest import make_settings
 
 
 def env(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
@@ -191,3 +192,25 @@ def test_an_empty_quota_means_no_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     """docker-compose.yml sets quotas by default; `USER_QUOTA_CPUS=` turns one off."""
     s = env(monkeypatch, USER_QUOTA_CPUS="", USER_QUOTA_RUNNING="3")
     assert (s.quota_cpus, s.quota_running) == (None, 3)
+
+
+def test_the_client_address_is_the_one_nginx_saw() -> None:
+    from starlette.requests import Request
+
+    from lab_workspace_manager.api.origins import client_address
+
+    def request(peer: str, forwarded: str | None) -> Request:
+        headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+        return Request({"type": "http", "client": (peer, 5000), "headers": headers})
+
+    settings = make_settings()
+    # Behind nginx: its entry, the last; what the client wrote before it does not count.
+    assert client_address(request("127.0.0.1", "6.6.6.6, 10.1.2.3"), settings) == "10.1.2.3"
+    assert client_address(request("127.0.0.1", None), settings) == "127.0.0.1"
+    # Not from nginx: the header is the caller's own to write, and ignored.
+    assert client_address(request("10.9.9.9", "1.1.1.1"), settings) == "10.9.9.9"
+    # One proxy in front of nginx (ML Lab's): the entry it added.
+    behind = make_settings(forwarded_proxies=1)
+    assert client_address(request("127.0.0.1", "6.6.6.6, 10.1.2.3, 10.0.0.2"), behind) == (
+        "10.1.2.3"
+    )

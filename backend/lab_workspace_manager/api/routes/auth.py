@@ -20,7 +20,13 @@ from ..deps import (
     SettingsDep,
     require_csrf_header,
 )
-from ..origins import HOST_ONLY_PREFIX, cookie_name, secure_cookies, sign_in_cookies
+from ..origins import (
+    HOST_ONLY_PREFIX,
+    client_address,
+    cookie_name,
+    secure_cookies,
+    sign_in_cookies,
+)
 
 router = APIRouter(tags=["auth"])
 
@@ -88,7 +94,7 @@ async def login(
     token = body.token or (find_token(request, sign_in_cookies(request, settings)) or ("", ""))[0]
     if not token:
         raise Unauthenticated("Paste your token to sign in.")
-    identity = await authenticator.identify(token)
+    identity = await authenticator.identify(token, client_address(request, settings))
     # Host-only; `__Host-ct_token` wherever the browser keeps Secure cookies, so that no
     # other host (a workspace's page, of the same site) can set one in its place.
     response.set_cookie(

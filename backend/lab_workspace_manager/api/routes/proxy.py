@@ -34,7 +34,13 @@ from ...errors import Forbidden, Unauthenticated
 from ...naming import WORKSPACE_ID_PATTERN, workspace_path
 from ...settings import Settings
 from ..deps import BackendDep, SettingsDep, get_authenticator
-from ..origins import HOST_ONLY_PREFIX, cookie_name, secure_cookies, sign_in_cookies
+from ..origins import (
+    HOST_ONLY_PREFIX,
+    client_address,
+    cookie_name,
+    secure_cookies,
+    sign_in_cookies,
+)
 
 router = APIRouter(tags=["proxy"], include_in_schema=False)
 
@@ -111,18 +117,19 @@ async def caller_of_workspace(
 ) -> Caller:
     """Who asks for the workspace."""
     authenticator: Authenticator = request.app.state.authenticator
+    client = client_address(request, settings)
     if settings.unsafe_workspaces_on_manager_origin:
         found = find_token(request, sign_in_cookies(request, settings))
         if found is None:
             raise Unauthenticated("Sign in to open this workspace.")
-        return Caller(replace(await authenticator.identify(found[0]), token=found[0]))
+        return Caller(replace(await authenticator.identify(found[0], client), token=found[0]))
     sessions: WorkspaceSessions = request.app.state.workspace_sessions
     for value in session_values(request):
         grant = sessions.session(value, workspace_id)
         if grant is None:
             continue
         try:
-            identity = await authenticator.identify(grant.token)
+            identity = await authenticator.identify(grant.token, client)
         except Unauthenticated as exc:
             raise Unauthenticated(
                 "Your session for this workspace ended: the sign-in it came from is no longer "
@@ -138,7 +145,7 @@ async def caller_of_workspace(
             "send a token as 'Authorization: Bearer <token>'."
         )
     token = found[0]
-    return Caller(replace(await authenticator.identify(token), token=token))
+    return Caller(replace(await authenticator.identify(token, client), token=token))
 
 
 async def located(
@@ -205,7 +212,8 @@ async def workspace_handoff(
     sessions: WorkspaceSessions = request.app.state.workspace_sessions
     grant, cookie = sessions.redeem(code, workspace_id)
     # The token it came from must still be valid now.
-    identity = await get_authenticator(request).identify(grant.token)
+    client = client_address(request, settings)
+    identity = await get_authenticator(request).identify(grant.token, client)
     if identity.user_id != grant.user_id:
         raise Unauthenticated("This link was made for another sign-in. Open the workspace again.")
     response = Response(
