@@ -25,7 +25,7 @@ RUN if [ -f /tmp/docker/build-ca.crt ]; then export PIP_CERT=/tmp/docker/build-c
 FROM debian:bookworm-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      python3 nginx-light libnginx-mod-http-lua curl tini > /dev/null \
+      python3 nginx-light libnginx-mod-http-lua curl tini iptables > /dev/null \
  && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled /etc/nginx/conf.d/* \
  && useradd --system --uid 8080 --home-dir /data --shell /usr/sbin/nologin manager \
  && mkdir -p /data /srv/app /run/nginx /var/lib/nginx \

@@ -191,6 +191,12 @@ class WorkspaceConfigOptions(BaseModel):
     volume_size_hard: bool = Field(
         False, description="The same for /workspace volumes and their volume_size."
     )
+    egress_blocked: list[str] = Field(
+        default_factory=list,
+        description="What workspaces cannot reach: 'metadata' (link-local addresses such as "
+        "a cloud's 169.254.169.254) and 'host' (the Docker host's own services). Empty where "
+        "nothing is blocked (WORKSPACE_EGRESS_BLOCK, or an engine where it cannot be).",
+    )
     workspaces_on_manager_origin: bool = Field(
         False,
         description="Workspaces are served on the manager's own origin "

@@ -8,6 +8,7 @@ All names stay within one DNS label (63 characters).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import secrets
@@ -30,6 +31,9 @@ def slug(text: str, max_length: int = 20) -> str:
     """Lowercase letters, digits and single dashes; never empty."""
     cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return cleaned[:max_length].rstrip("-") or "x"
+
+
+BRIDGE_PREFIX = "lwm"
 
 
 def short_hash(text: str, length: int = 8) -> str:
@@ -56,6 +60,14 @@ NETWORK_HASH_LENGTH = 24
 def network_name(instance: str, owner: str) -> str:
     """12 + 5 + 20 + 1 + 24 = 62 characters at most. (The owner label is checked as well.)"""
     return f"{instance}-net-{slug(owner)}-{short_hash(owner, NETWORK_HASH_LENGTH)}"
+
+
+def bridge_name(instance: str, owner: str) -> str:
+    """The Linux bridge of a user network: "lwm" and 12 characters of base32 hash (60 bits;
+    interface names have 15 characters at most). The common prefix lets one firewall rule
+    (`-i lwm+`) cover every workspace network (`backends/docker/egress.py`)."""
+    digest = hashlib.sha256(f"{instance}/{owner}".encode()).digest()
+    return BRIDGE_PREFIX + base64.b32encode(digest).decode().lower()[:12]
 
 
 def is_network_of(instance: str, name: str) -> bool:

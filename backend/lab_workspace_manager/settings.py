@@ -272,12 +272,22 @@ class Settings(BaseSettings):
     always_clear_volume_on_stop: bool = Field(
         False, validation_alias=_aliases("WORKSPACE_ALWAYS_CLEAR_VOLUME_ON_STOP")
     )
+    # What workspaces may not reach (Docker backend): "metadata" (link-local addresses, where
+    # clouds serve instance credentials at 169.254.169.254) and "host" (the Docker host's
+    # own services). Empty: nothing is blocked. See README, "Security model".
+    egress_block: Annotated[list[Literal["metadata", "host"]], NoDecode] = Field(
+        ["metadata", "host"], validation_alias=_aliases("WORKSPACE_EGRESS_BLOCK")
+    )
+    # The image whose iptables installs those rules (in the host's network namespace, once
+    # at start); empty: the manager's own (MANAGER_CONTAINER's), else lab-workspace-manager.
+    egress_helper_image: str = Field("", validation_alias=_aliases("EGRESS_HELPER_IMAGE"))
 
     @field_validator(
         "backend_cors_origins",
         "cpus_options",
         "memory_options",
         "idle_timeout_options",
+        "egress_block",
         mode="before",
     )
     @classmethod

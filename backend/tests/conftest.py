@@ -7,7 +7,9 @@ by label at the end of the session.
 
 from __future__ import annotations
 
+import re
 import secrets
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,3 +130,22 @@ def owned(
         "volumes": sorted(v.name for v in client.volumes.list(filters=filters)),
         "networks": sorted(n.name for n in client.networks.list(filters=filters)),
     }
+
+
+def bridge_gateway(engine: docker.DockerClient) -> str:
+    """The host's address on Docker's default bridge, where the manager's container starts.
+
+    Read from the bridge's interface on this host: a freshly started engine's `bridge` network
+    names a Subnet but no Gateway in its IPAM config (Debian's docker.io 20.10); only an engine
+    that has been restarted on the same data root fills it in."""
+    options = engine.networks.get("bridge").attrs.get("Options") or {}
+    interface = options.get("com.docker.network.bridge.name", "docker0")
+    shown = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show", "dev", interface],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", shown)
+    assert found, f"the bridge interface {interface} has no IPv4 address: {shown!r}"
+    return found.group(1)

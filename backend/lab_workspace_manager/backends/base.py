@@ -80,6 +80,8 @@ class WorkspaceBackend(ABC):
     events: EventBus | None = None
     # Found out by `open()` where the backend can tell; none by default.
     disk_limits: DiskLimits = DiskLimits()
+    # What workspaces cannot reach ("metadata", "host"), as installed by `open()`.
+    egress_blocked: list[str] = []  # noqa: RUF012 (replaced, never changed in place)
 
     def attach_events(self, bus: EventBus) -> None:
         """Where this backend tells what happens (see `events.py`)."""

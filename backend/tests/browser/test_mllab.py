@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -30,7 +29,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import owned
+from tests.conftest import bridge_gateway, owned
 from tests.contaxy_server import Contaxy
 from tests.image.conftest import Manager, behind_a_proxy, stop_manager
 
@@ -53,25 +52,6 @@ from .ui import (
 LAB_API = ""
 EXTENSION = "ctxy-p-ctxy-global-s-workspaces"
 PREFIX = f"{LAB_API}/projects/ctxy-global/services/{EXTENSION}/access/8080"
-
-
-def bridge_gateway(engine: docker.DockerClient) -> str:
-    """The host's address on Docker's default bridge, where the manager's container starts.
-
-    Read from the bridge's interface on this host: a freshly started engine's `bridge` network
-    names a Subnet but no Gateway in its IPAM config (Debian's docker.io 20.10); only an engine
-    that has been restarted on the same data root fills it in."""
-    options = engine.networks.get("bridge").attrs.get("Options") or {}
-    interface = options.get("com.docker.network.bridge.name", "docker0")
-    shown = subprocess.run(
-        ["ip", "-4", "-o", "addr", "show", "dev", interface],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    found = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", shown)
-    assert found, f"the bridge interface {interface} has no IPv4 address: {shown!r}"
-    return found.group(1)
 
 
 @pytest.fixture(scope="module")

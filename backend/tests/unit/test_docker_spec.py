@@ -85,6 +85,12 @@ def test_volume_network_and_record_configs() -> None:
     network = build.network_config(settings, "alice")
     assert network["driver"] == "bridge"
     assert network["labels"] == {"lwm.instance": "lwm", "lwm.kind": "network", "lwm.owner": "alice"}
+    # A bridge name the egress rules know by its prefix (15 characters at most).
+    bridge = network["options"]["com.docker.network.bridge.name"]
+    assert bridge.startswith("lwm") and len(bridge) == 15
+    assert (
+        bridge != build.network_config(settings, "bob")["options"]["com.docker.network.bridge.name"]
+    )
     labels = {"lwm.owner": "alice", "lwm.workspace": "abcdefghij", "lwm.revision": "7"}
     assert build.record_config(settings, labels) == {
         "name": "lwm-alice-abcdefghij-r7",

@@ -41,6 +41,7 @@ async def get_config(
         always_clear_volume_on_stop=settings.always_clear_volume_on_stop,
         container_size_hard=backend.disk_limits.hard_container_size,
         volume_size_hard=backend.disk_limits.hard_volume_size,
+        egress_blocked=backend.egress_blocked,
         workspaces_on_manager_origin=settings.unsafe_workspaces_on_manager_origin
         and backend.name != "mllab",
     )

@@ -46,7 +46,7 @@ from ...operations import Operations
 from ...policies.measurement import Measurement
 from ...settings import MIB, Settings
 from ..base import BY_USER, KEPT_BUT_IN_USE, KeptVolumeState, WorkspaceBackend, WorkspaceState
-from . import disk_limits
+from . import disk_limits, egress
 from . import labels as L
 from . import spec as build
 from .engine import Pools, in_thread, make_client
@@ -245,6 +245,13 @@ class DockerBackend(WorkspaceBackend):
         except BackendUnavailable as exc:
             # Found out at the first create instead: the engine may come up later.
             log.warning("disk limits not known yet: %s", exc.message)
+        self.egress_blocked = await in_thread(
+            self.pools.background,
+            "restrict the workspaces' egress",
+            egress.install,
+            self.client,
+            self.settings,
+        )
         self.inventory.start()
         if self.settings.manager_container:
             await in_thread(self.pools.background, "join the user networks", self.networks.join_all)

@@ -136,6 +136,9 @@ def network_config(settings: Settings, owner: str) -> dict[str, Any]:
         "driver": "bridge",
         "labels": owner_labels(settings, L.KIND_NETWORK, owner),
         "check_duplicate": True,
+        "options": {
+            "com.docker.network.bridge.name": naming.bridge_name(settings.instance_id, owner)
+        },
     }
 
 

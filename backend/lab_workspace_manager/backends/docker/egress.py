@@ -1,0 +1,109 @@
+"""What workspaces may not reach: firewall rules on the Docker host, installed at start.
+
+Docker has no per-network egress rules, so these are iptables rules in the host's network
+namespace that match every user network by its bridge's name prefix (`naming.bridge_name`):
+  - metadata: in DOCKER-USER (Docker's chain for its users' rules, consulted before its own),
+    traffic from a workspace network to link-local addresses (169.254.0.0/16, where clouds
+    serve instance credentials) is dropped;
+  - host: in INPUT, new connections from a workspace network to the host itself are dropped,
+    except DNS (Docker's resolver in a container may ask a resolver on the host). Answers to
+    connections the host opened (a manager on the host proxying to a workspace) still pass.
+The manager's container cannot change the host's firewall; the engine can: a short-lived
+helper container of an image with iptables, on the host's network with NET_ADMIN only. Where
+that fails (a rootless engine, no iptables), nothing is blocked: the manager logs why, and
+/config's `egress_blocked` says what is in force.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import docker
+import docker.errors
+
+from ...naming import BRIDGE_PREFIX
+from ...settings import Settings
+from . import labels as L
+from . import spec as build
+
+log = logging.getLogger(__name__)
+
+FROM_WORKSPACES = ["-i", BRIDGE_PREFIX + "+"]
+# In the order they are to be in their chain.
+RULES: dict[str, list[tuple[str, list[str]]]] = {
+    "metadata": [("DOCKER-USER", [*FROM_WORKSPACES, "-d", "169.254.0.0/16", "-j", "DROP"])],
+    "host": [
+        ("INPUT", [*FROM_WORKSPACES, "-p", "udp", "--dport", "53", "-j", "ACCEPT"]),
+        ("INPUT", [*FROM_WORKSPACES, "-p", "tcp", "--dport", "53", "-j", "ACCEPT"]),
+        ("INPUT", [*FROM_WORKSPACES, "-m", "conntrack", "--ctstate", "NEW,INVALID", "-j", "DROP"]),
+    ],
+}
+DEFAULT_HELPER_IMAGE = "lab-workspace-manager:latest"
+
+# (engine, rules) installed by this process already: once is enough (they are idempotent).
+_installed: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def script(blocked: list[str]) -> str:
+    """A shell script that adds the rules that are not there yet (running it twice is
+    running it once), each chain's rules ahead of the rules already in it."""
+    lines = ["set -e"]
+    for what in blocked:
+        # Inserted last rule first at the head, so that they end up in their order.
+        for chain, rule in reversed(RULES[what]):
+            spec = " ".join(rule)
+            lines.append(f"iptables -C {chain} {spec} 2>/dev/null || iptables -I {chain} 1 {spec}")
+    return "\n".join(lines) + "\n"
+
+
+def helper_image(client: docker.DockerClient, settings: Settings) -> str:
+    if settings.egress_helper_image:
+        return settings.egress_helper_image
+    if settings.manager_container:
+        try:
+            return str(client.api.inspect_container(settings.manager_container)["Config"]["Image"])
+        except docker.errors.NotFound:
+            pass
+    return DEFAULT_HELPER_IMAGE
+
+
+def install(client: docker.DockerClient, settings: Settings) -> list[str]:
+    """Install the rules of `settings.egress_block`; what is blocked now (none on failure)."""
+    blocked: list[str] = list(dict.fromkeys(settings.egress_block))
+    if not blocked:
+        return []
+    done = (settings.docker_host or "", tuple(blocked))
+    if done in _installed:
+        return blocked
+    image = helper_image(client, settings)
+    try:
+        client.containers.run(
+            image,
+            entrypoint=["sh", "-c", script(blocked)],
+            network_mode="host",
+            user="0",
+            cap_drop=["ALL"],
+            cap_add=["NET_ADMIN", "NET_RAW"],
+            security_opt=["no-new-privileges"],
+            labels=build.owner_labels(settings, L.KIND_CLEANER, ""),
+            remove=True,
+        )
+    except docker.errors.ContainerError as exc:
+        log.warning(
+            "workspaces' egress is NOT restricted (%s): the rules could not be installed: %s",
+            ", ".join(blocked),
+            (exc.stderr or b"").decode(errors="replace").strip() or exc,
+        )
+        return []
+    except docker.errors.APIError as exc:
+        log.warning(
+            "workspaces' egress is NOT restricted (%s): the helper image %s could not run: %s. "
+            "Set EGRESS_HELPER_IMAGE to an image with iptables.",
+            ", ".join(blocked),
+            image,
+            exc.explanation,
+        )
+        return []
+    log.info("workspaces may not reach: %s", ", ".join(blocked))
+    _installed.add(done)
+    return blocked
