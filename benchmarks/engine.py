@@ -19,11 +19,11 @@ import docker
 import docker.errors
 
 from lab_workspace_manager.backends.docker import labels as L
-from tests.conftest import SESSION_INSTANCE, TEST_IMAGE
+from tests.conftest import ATTACKER_IMAGE, SESSION_INSTANCE, TEST_IMAGE
 from tests.image.conftest import IMAGE
 
 MAIN_SOCKET = "/var/run/docker.sock"
-IMAGES = (IMAGE, TEST_IMAGE)
+IMAGES = (IMAGE, TEST_IMAGE, ATTACKER_IMAGE)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import TypeVar
 from tests.conftest import DATA_DIR, SESSION_INSTANCE
 from tests.image.conftest import IMAGE, start_manager
 
-from . import load, ready, scale
+from . import load, misbehaving, ready, scale
 from .context import Bench
 from .engine import Target, open_target, remove_labelled
 from .report import Row, table, write_results
@@ -153,6 +153,24 @@ def benchmark(bench: Bench, args: argparse.Namespace, timings: list[str], rows: 
         )
     )
 
+    crowd = phase("two users misbehave", lambda: misbehaving.measure(bench, duration / 2), timings)
+    for key, what in (
+        ("list", "another user's list (1 connection)"),
+        ("proxy", f"its workspace through the proxy ({misbehaving.PROXY_CONNECTIONS} connections)"),
+    ):
+        alone, crowded = crowd["alone"][key], crowd["crowded"][key]
+        rows.append(
+            Row(
+                f"{what} while 2 users misbehave (restart flood; nonsense replies; disk filler)",
+                rate(crowded),
+                "alone: " + rate(alone),
+                f"p99 ×{crowded.p99_ms / alone.p99_ms:.2f}",
+                "p99 ≤ 2× alone",
+                crowded.p99_ms <= 2 * alone.p99_ms and not crowded.errors,
+            )
+        )
+    print("answers to the restart flood:", dict(crowd["answers"]), flush=True)
+
     users = 20 if quick else 100
     first = users // 10
     list_seconds = 3 if quick else 5
@@ -189,6 +207,19 @@ def benchmark(bench: Bench, args: argparse.Namespace, timings: list[str], rows: 
                 passed=lists[total].p99_ms < 50 and not lists[total].errors,
             )
         )
+    churned, changes = phase(
+        "list latency during churn",
+        lambda: scale.list_during_churn(bench, list_seconds),
+        timings,
+    )
+    rows.append(
+        Row(
+            f"the same while {scale.CHURNERS} users create and delete ({changes} changes)",
+            rate(churned),
+            goal="p99 < 20 ms",
+            passed=churned.p99_ms < 20 and not churned.errors,
+        )
+    )
     everything, count_all = scale.admin_list_all(bench)
     rows.append(
         Row(

@@ -4,6 +4,7 @@ grows, and the manager's memory."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,6 +15,7 @@ from .tools import WrkResult, wrk
 PER_USER = 10
 MIB = 1024 * 1024
 CREATORS = 8  # creates in flight at once
+CHURNERS = 4  # users creating and deleting while another lists
 PYTHON_RSS = """
 import os
 total = 0
@@ -62,6 +64,36 @@ def list_latency(bench: Bench, seconds: float) -> WrkResult:
     return wrk(
         f"{bench.url}/api/users/{owner}/workspace", seconds, 1, threads=1, headers=bench.auth(owner)
     )
+
+
+def list_during_churn(bench: Bench, seconds: float) -> tuple[WrkResult, int]:
+    """`list_latency` while another user creates and deletes workspaces side by side (each
+    change makes the engine report events, and the manager list all containers again); the
+    list's latency and how many creates and deletes were made meanwhile."""
+    stop = threading.Event()
+    changes = []
+
+    def churn(number: int) -> None:
+        owner = f"bench-churn{number}"
+        made = 0
+        with bench.client() as client:
+            while not stop.is_set():
+                workspace = bench.create(client, owner, display_name="churn", is_stopped=True)
+                bench.delete(client, owner, workspace["id"])
+                made += 2
+        changes.append(made)
+
+    threads = [threading.Thread(target=churn, args=(n,), daemon=True) for n in range(CHURNERS)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1)
+        result = list_latency(bench, seconds)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    return result, sum(changes)
 
 
 def engine_list_latency(bench: Bench, calls: int = 200) -> tuple[float, float]:

@@ -14,14 +14,18 @@ class Buckets:
         self._keys = keys
         self._levels: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key -> (level, at)
 
-    def take(self, key: str) -> bool:
-        """Take one for `key` if there is one left."""
+    def left(self, key: str) -> bool:
+        """Whether `key` has one left (nothing is taken)."""
+        return self._level(key, time.monotonic()) >= 1
+
+    def take(self, key: str) -> None:
+        """Take one for `key` (to zero at least)."""
         now = time.monotonic()
-        level, at = self._levels.get(key, (self._burst, now))
-        level = min(self._burst, level + (now - at) * self._rate)
-        allowed = level >= 1
-        self._levels[key] = (level - 1 if allowed else level, now)
+        self._levels[key] = (max(0.0, self._level(key, now) - 1), now)
         self._levels.move_to_end(key)
         while len(self._levels) > self._keys:
             self._levels.popitem(last=False)
-        return allowed
+
+    def _level(self, key: str, now: float) -> float:
+        level, at = self._levels.get(key, (self._burst, now))
+        return min(self._burst, level + (now - at) * self._rate)

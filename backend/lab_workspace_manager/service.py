@@ -14,7 +14,8 @@ from contextlib import asynccontextmanager
 from . import naming
 from .auth.base import Identity
 from .backends import WorkspaceBackend, WorkspaceState
-from .errors import Conflict, workspace_not_found
+from .backends.base import BY_ADMIN, BY_USER
+from .errors import Conflict, NotFound, workspace_not_found
 from .models import (
     KeptVolume,
     Workspace,
@@ -110,27 +111,38 @@ class WorkspaceService:
         return self._to_api(state)
 
     async def start(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
+        await self._within_disk_limits(owner, workspace_id)
         async with self._within_quotas(owner, workspace_id, None, True):
             state = await self.backend.start(owner, workspace_id)
         self._changed(workspace_id)
         return await self._settled(state, wait)
 
     async def restart(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
+        await self._within_disk_limits(owner, workspace_id)
         async with self._within_quotas(owner, workspace_id, None, True):
             state = await self.backend.restart(owner, workspace_id)
         self._changed(workspace_id)
         return await self._settled(state, wait)
 
     async def stop(self, owner: str, workspace_id: str) -> Workspace:
-        state = await self.backend.stop(owner, workspace_id)
+        caller = self._caller
+        by_admin = caller is not None and caller.is_admin and caller.user_id != owner
+        state = await self.backend.stop(owner, workspace_id, BY_ADMIN if by_admin else BY_USER)
         self._changed(workspace_id)
         return self._to_api(state)
 
     async def delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
+        try:
+            await self.backend.get(owner, workspace_id)
+            existed = True
+        except NotFound:
+            existed = False  # (what is kept by workspace id may be another user's)
         await self.backend.delete(owner, workspace_id, delete_volume)
         self._changed(workspace_id)
-        self._activity.forget(workspace_id)
-        self._usage.forget(workspace_id)
+        if existed:
+            self._activity.forget(workspace_id)
+            # Kept data is still measured: it counts toward the disk quota.
+            self._usage.forget(workspace_id, keep_disk=not delete_volume)
 
     async def kept_volumes(self, owner: str | None) -> list[KeptVolume]:
         """Data kept from deleted workspaces, with the MB each counts toward the quota: the
@@ -194,6 +206,17 @@ class WorkspaceService:
             stops_at=plan[0] if plan else None,
             stop_reason=plan[1] if plan else None,
         )
+
+    async def _within_disk_limits(self, owner: str, workspace_id: str) -> None:
+        """A workspace still over its soft disk size after its time to make room starts again
+        only at an administrator's hand (who then gives it that time once more)."""
+        state = await self.backend.get(owner, workspace_id)
+        if self._caller is not None and self._caller.is_admin:
+            self._usage.grant_grace(workspace_id)
+            return
+        refusal = self._usage.refusal_to_start(state)
+        if refusal:
+            raise Conflict(refusal)
 
     @asynccontextmanager
     async def _within_quotas(

@@ -6,14 +6,17 @@ Two questions per token, the second only when the first is answered, remembered 
     token is unknown or expired);
   - is it an administrator? the same call with `permission=*#admin` answers 200 or 403.
 The cache is keyed by a hash of the token, never the token itself. A token not in the cache
-costs a question to ML Lab: each client address may bring UNKNOWN_BURST of those at once and
-UNKNOWN_PER_MINUTE a minute after that (429 beyond), so that nobody can make the manager ask
-ML Lab as fast as they can send made-up tokens.
+costs a question to ML Lab; each client address (an IPv6 /64 counts as one) may bring
+UNKNOWN_BURST tokens that ML Lab refuses at once and UNKNOWN_PER_MINUTE a minute after that;
+then it is answered 429 before ML Lab is asked, so that nobody can make the manager ask ML Lab
+as fast as they can make up tokens. Tokens ML Lab accepts cost nothing: many users behind one
+address are never held up by their own valid tokens.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import time
 from collections import OrderedDict
 
@@ -44,7 +47,7 @@ class MLLabAuth(Authenticator):
         # message: an exception object raised again and again would grow its traceback and
         # keep every request's frames alive.
         self._cache: OrderedDict[str, tuple[float, Identity | str]] = OrderedDict()
-        self._questions = Buckets(UNKNOWN_BURST, UNKNOWN_PER_MINUTE / 60)
+        self._refusals = Buckets(UNKNOWN_BURST, UNKNOWN_PER_MINUTE / 60)
 
     async def identify(self, token: str, client: str = "") -> Identity:
         key = hashlib.sha256(token.encode()).hexdigest()
@@ -53,12 +56,15 @@ class MLLabAuth(Authenticator):
             self._cache.move_to_end(key)
             verdict = cached[1]
         else:
-            if client and not self._questions.take(client):
+            asker = _client_key(client)
+            if asker and not self._refusals.left(asker):
                 raise TooManyRequests(
-                    "Too many tokens that ML Lab has not confirmed yet came from your address "
-                    "in the last minute. Wait a minute, then sign in with a valid ML Lab token."
+                    "Too many tokens that ML Lab does not accept came from your address in the "
+                    "last minute. Wait a minute, then sign in with a valid ML Lab token."
                 )
             verdict = await self._ask(token)
+            if asker and isinstance(verdict, str):
+                self._refusals.take(asker)
             self._remember(key, verdict)
         if isinstance(verdict, str):
             raise Unauthenticated(verdict)
@@ -101,3 +107,14 @@ class MLLabAuth(Authenticator):
                 f"({type(exc).__name__}). Try again in a minute; if it persists, tell your "
                 "administrator."
             ) from exc
+
+
+def _client_key(client: str) -> str:
+    """An address as a key of the limit: IPv6 by its /64, which one host usually has whole."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

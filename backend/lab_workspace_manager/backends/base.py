@@ -30,6 +30,7 @@ from ..models import WorkspaceSpec, WorkspaceStatus
 from ..policies.measurement import Measurement
 
 BY_USER = "by its user"
+BY_ADMIN = "by an administrator"
 KEPT_BUT_IN_USE = (
     "This is the data of workspace '{workspace_id}', which still exists: delete the "
     "workspace with its data instead."

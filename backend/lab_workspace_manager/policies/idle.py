@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from ..backends import WorkspaceBackend, WorkspaceState
-from ..errors import Busy
+from ..errors import Busy, TooManyRequests
 from ..models import WorkspaceStatus
 from ..naming import workspace_path
 from ..settings import Settings
@@ -106,7 +106,7 @@ class IdleWatcher:
             try:
                 if await self._check(state):
                     stopped.append(state.id)
-            except Busy as exc:  # its user is changing it: looked at again next round
+            except (Busy, TooManyRequests) as exc:  # its user is changing it: next round
                 log.info("idle check of workspace %s skipped: %s", state.id, exc.message)
             except Exception:
                 log.exception("idle check of workspace %s failed; the others go on", state.id)

@@ -6,8 +6,9 @@ walks the files). Where the engine cannot hold a volume, or a container's own fi
 writable layer), to a size, this is the limit (a soft one): a running workspace over either
 size is stopped with a message that says so; nothing is deleted. Once per overrun, the first
 start after that stop has DISK_GRACE_SECONDS to make room; a workspace still over its size
-after that is stopped at the next check, however often it is started, until a measurement
-finds it within its size again (which ends the overrun). Where the engine does hold a size
+after that is stopped at the next check and cannot be started again until it fits (a larger
+disk) or an administrator starts it (which gives it the time once more). A measurement that
+finds it within its sizes ends the overrun. Where the engine does hold a size
 (`backends/docker/disk_limits.py`), writes beyond it fail, and this still measures, warns, and
 enforces a size lowered below the hard one.
 """
@@ -26,6 +27,11 @@ from .clearing import EMPTIED, clears_on_stop
 from .measurement import Measurement
 
 log = logging.getLogger(__name__)
+
+TO_FIT = (
+    "Give it a larger disk in its settings if /workspace is what is over, or ask an "
+    "administrator to start it for you once more to make room"
+)
 
 # Usage above this share of a limit earns a warning.
 WARN_AT = 0.9
@@ -105,10 +111,31 @@ class UsageMonitor:
         if overrun.grace_from is not None and now - overrun.grace_from < grace:
             return None
         return (
-            f"because {over}, and the time to make room has passed (nothing was deleted). "
-            "Start it and delete files at once: it is stopped at every check until it is "
-            "within its size,"
+            f"because {over}, and the time to make room has passed (nothing was deleted). {TO_FIT},"
         )
+
+    def refusal_to_start(self, state: WorkspaceState) -> str | None:
+        """Why the workspace may not start: still over a size after its time to make room."""
+        overrun = self._overruns.get(state.id)
+        sample = self._samples.get(state.id)
+        if overrun is None or overrun.grace_from is None or sample is None:
+            return None
+        grace = timedelta(seconds=self._settings.disk_grace_seconds)
+        if datetime.now(UTC) - overrun.grace_from < grace:
+            return None
+        over = self._overuse(state, sample.disk)
+        if over is None:
+            return None
+        return (
+            f"This workspace cannot be started: {over} when last measured, and its time to "
+            f"make room has passed (nothing was deleted). {TO_FIT}."
+        )
+
+    def grant_grace(self, workspace_id: str) -> None:
+        """An administrator starts it: the time to make room begins again with this start."""
+        overrun = self._overruns.get(workspace_id)
+        if overrun is not None:
+            overrun.stopped_at, overrun.grace_from = datetime.now(UTC), None
 
     def _overuse(self, state: WorkspaceState, disk: Measurement) -> str | None:
         """What is over its size, if anything: /workspace, or the container's own files
@@ -130,9 +157,15 @@ class UsageMonitor:
         sample = self._samples.get(workspace_id)
         return sample.disk.volume_used if sample else None
 
-    def forget(self, workspace_id: str) -> None:
-        self._samples.pop(workspace_id, None)
+    def forget(self, workspace_id: str, keep_disk: bool = False) -> None:
+        """Forget a deleted workspace; with `keep_disk`, its volume's last measurement stays
+        (its data was kept, and counts toward the disk quota at what it holds)."""
         self._overruns.pop(workspace_id, None)
+        sample = self._samples.pop(workspace_id, None)
+        if keep_disk and sample is not None:
+            self._samples[workspace_id] = Sample(
+                disk=sample.disk, disk_measured_at=sample.disk_measured_at
+            )
 
     def stats(self, state: WorkspaceState) -> WorkspaceStats:
         sample = self._samples.get(state.id, Sample())

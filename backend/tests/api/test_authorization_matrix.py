@@ -24,7 +24,7 @@ from tests.conftest import ADMIN_TOKEN, make_settings
 pytestmark = pytest.mark.anyio
 
 PUBLIC = {"/healthz", "/auth/logout"}
-ADMIN_ONLY = {"/workspaces", "/auth/tokens", "/auth/tokens/{token_id}"}
+ADMIN_ONLY = {"/workspaces", "/kept-volumes", "/auth/tokens", "/auth/tokens/{token_id}"}
 CALLERS = ["none", "bad", "other", "owner", "admin"]
 
 

@@ -150,17 +150,33 @@ async def test_workspaces_cannot_reach_the_host_or_link_local_addresses(
 
 
 def test_the_rules_are_added_once_in_their_order() -> None:
-    text = egress.script(["metadata", "host"])
+    text = egress.script(["metadata", "host"], ["lwm+", "br-0123456789ab"])
     lines = text.splitlines()
     assert lines[0] == "set -e"
     # Each rule is checked before it is added (a second run adds nothing) ...
     assert all(" -C " in line and " || iptables -I " in line for line in lines[1:])
     # ... and inserted at the head, last first: DNS is accepted before the rest is dropped.
     inserted = [line.split(" || ")[1] for line in lines[1:]]
-    assert inserted == [
-        "iptables -I DOCKER-USER 1 -i lwm+ -d 169.254.0.0/16 -j DROP",
-        "iptables -I INPUT 1 -i lwm+ -m conntrack --ctstate NEW,INVALID -j DROP",
-        "iptables -I INPUT 1 -i lwm+ -p tcp --dport 53 -j ACCEPT",
-        "iptables -I INPUT 1 -i lwm+ -p udp --dport 53 -j ACCEPT",
-    ]
-    assert egress.script([]) == "set -e\n"
+    for bridge in ("lwm+", "br-0123456789ab"):
+        assert [rule for rule in inserted if f" -i {bridge} " in rule] == [
+            f"iptables -I DOCKER-USER 1 -i {bridge} -d 100.100.100.200/32 -j DROP",
+            f"iptables -I DOCKER-USER 1 -i {bridge} -d 169.254.0.0/16 -j DROP",
+            f"iptables -I INPUT 1 -i {bridge} -m conntrack --ctstate NEW,INVALID -j DROP",
+            f"iptables -I INPUT 1 -i {bridge} -p tcp --dport 53 -j ACCEPT",
+            f"iptables -I INPUT 1 -i {bridge} -p udp --dport 53 -j ACCEPT",
+        ]
+    assert egress.script([], ["lwm+"]) == "set -e\n"
+
+
+async def test_networks_made_before_their_bridges_were_named_are_covered_too(
+    engine: docker.DockerClient,
+) -> None:
+    from tests.conftest import make_settings
+
+    settings = make_settings(workspace_backend="docker")
+    labels = {"lwm.instance": settings.instance_id, "lwm.kind": "network", "lwm.owner": "old"}
+    old = engine.networks.create(f"{settings.instance_id}-net-old-style", labels=labels)
+    try:
+        assert egress.older_bridges(engine, settings) == ["br-" + old.id[:12]]
+    finally:
+        old.remove()

@@ -70,8 +70,9 @@ async def test_time_to_make_room_is_given_once_per_overrun(
     open_api: Any, engine: docker.DockerClient
 ) -> None:
     """A fresh workspace over its size is stopped at the first check (no grace for a first
-    start); the first start after that stop has the grace period; stopping and starting
-    again gives no more; once within its size, a new overrun gets a new grace period."""
+    start); the first start after that stop has the grace period; after it, the workspace is
+    stopped and cannot be started again by its user (an administrator can, once more); once
+    within its size, a new overrun gets a new grace period."""
     async with open_api(disk_grace_seconds=4) as api:
         workspace = await api.create_running(display_name="grace", compute={"volume_size": 100})
         write = "dd if=/dev/zero of=/workspace/data bs=1M count=120 status=none"
@@ -83,14 +84,21 @@ async def test_time_to_make_room_is_given_once_per_overrun(
         await api.action(workspace["id"], "start", wait=True)
         assert await monitor(api).sample_disk() == []  # the grace period
         await asyncio.sleep(4)
-        await api.action(workspace["id"], "stop")
-        await api.action(workspace["id"], "start", wait=True)  # no new grace from this
         assert await monitor(api).sample_disk() == [workspace["id"]]
         again = (await api.get(workspace["id"])).json()
         assert "the time to make room has passed (nothing was deleted)" in again["status_message"]
+        # Starting it again gives no more time: it is refused, and says what to do.
+        refused = await api.client.post(api.path(workspace["id"]) + ":start")
+        assert refused.status_code == 409, refused.text
+        assert "Give it a larger disk" in refused.json()["detail"]
 
-        # Making room ends the overrun: the data is still there, within its size.
-        await api.action(workspace["id"], "start", wait=True)
+        # An administrator's start gives the time once more; making room ends the overrun.
+        admin = api.as_user(is_admin=True)
+        started = await admin.client.post(
+            admin.path(workspace["id"], user=api.user) + ":start", params={"wait": "true"}
+        )
+        assert started.json()["status"] == "running", started.text
+        assert await monitor(api).sample_disk() == []
         container = container_of(engine, api, workspace["id"])
         assert run_in(container, "rm /workspace/data && ls -A /workspace")[1] == ""
         assert await monitor(api).sample_disk() == []

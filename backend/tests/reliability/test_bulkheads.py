@@ -189,3 +189,63 @@ async def test_a_slow_clear_on_stop_does_not_hold_the_stop(
     )[0]
     exit_code, output = container.exec_run(["sh", "-c", "ls -A /workspace | wc -l"])
     assert output.decode().strip() == "0", output
+
+
+async def test_a_users_flood_does_not_hold_off_an_automatic_stop(api: Api) -> None:
+    """Idle, disk and lifetime stops (and an administrator's) wait their turn instead of
+    being refused, and are handed the workspace before the flood's next request."""
+    workspace = await api.create_running(display_name="flooded", compute=SMALL)
+    path = f"{api.path(workspace['id'])}:restart"
+    end = time.monotonic() + 4
+
+    async def flood() -> None:
+        while time.monotonic() < end:
+            await api.client.post(path)
+
+    flooding = [asyncio.create_task(flood()) for _ in range(8)]
+    await asyncio.sleep(0.5)
+    stopped = await api.backend.stop(api.user, workspace["id"], reason="after 1 min idle")
+    assert stopped.status_message.startswith("Stopped after 1 min idle"), stopped
+    await asyncio.gather(*flooding)
+
+
+async def test_deleting_another_users_workspace_id_touches_nothing_of_theirs(api: Api) -> None:
+    """204 (a delete of what is not yours is a delete of nothing), and no event, history,
+    activity or measurement of the owner's workspace is lost."""
+    theirs = await api.create(display_name="theirs", is_stopped=True, compute=SMALL)
+    app = api.app
+    app.state.activity.touch(theirs["id"])
+    history = app.state.events.history(theirs["id"])
+    intruder = api.as_user()
+    gone = await intruder.client.delete(
+        intruder.path(theirs["id"]), params={"delete_volumes": "true"}
+    )
+    assert gone.status_code == 204
+    assert app.state.events.history(theirs["id"]) == history
+    assert app.state.activity.last(theirs["id"]) is not None
+    assert (await api.get(theirs["id"])).status_code == 200
+
+
+async def test_logs_are_read_one_at_a_time_per_user(api: Api) -> None:
+    backend = api.backend
+    assert isinstance(backend, DockerBackend)
+    mine = await api.create(display_name="talks", is_stopped=True, compute=SMALL)
+    other = api.as_user()
+    theirs = await other.create(display_name="talks too", is_stopped=True, compute=SMALL)
+    original = backend._logs
+
+    def slow(owner: str, workspace_id: str, tail: int) -> str:
+        time.sleep(1)
+        return original(owner, workspace_id, tail)
+
+    backend._logs = slow  # type: ignore[method-assign]
+    try:
+        first, second, others = await asyncio.gather(
+            api.client.get(api.path(mine["id"]) + "/logs"),
+            api.client.get(api.path(mine["id"]) + "/logs"),
+            other.client.get(other.path(theirs["id"]) + "/logs"),
+        )
+    finally:
+        backend._logs = original  # type: ignore[method-assign]
+    assert sorted([first.status_code, second.status_code]) == [200, 429]
+    assert others.status_code == 200

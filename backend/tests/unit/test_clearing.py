@@ -31,7 +31,7 @@ def over_the_limit(clear: bool, always: bool) -> str | None:
         created_at=now - timedelta(hours=1),
         started_at=now - timedelta(hours=1),
     )
-    monitor._samples[state.id] = Sample(disk=Measurement(volume_used=150))
+    monitor._samples[state.id] = Sample(disk=Measurement(volume_used=150), disk_measured_at=now)
     return monitor._over_limit(state, now)
 
 

@@ -151,8 +151,8 @@ async def test_made_up_tokens_are_limited_per_client_address(respx_mock: respx.M
 
     route = respx_mock.post(f"{LAB}/auth/tokens/verify").mock(side_effect=answer)
     checker, http = auth(auth_cache_seconds=600)
-    await checker.identify(TOKEN, "10.0.0.9")  # known from here on
-    for n in range(mllab.UNKNOWN_BURST - 1):
+    await checker.identify(TOKEN, "10.0.0.9")  # known from here on; valid ones cost nothing
+    for n in range(mllab.UNKNOWN_BURST):
         with pytest.raises(Unauthenticated):
             await checker.identify(f"made-up-{n}", "10.0.0.9")
     asked = route.call_count
@@ -164,4 +164,24 @@ async def test_made_up_tokens_are_limited_per_client_address(respx_mock: respx.M
         await checker.identify("made-up-elsewhere", "10.0.0.10")
     with pytest.raises(Unauthenticated):
         await checker.identify("made-up-recheck")
+    # An IPv6 host has its /64: another address in it is the same client.
+    for n in range(mllab.UNKNOWN_BURST):
+        with pytest.raises(Unauthenticated):
+            await checker.identify(f"v6-{n}", "2001:db8:1:2::10")
+    with pytest.raises(TooManyRequests):
+        await checker.identify("v6-more", "2001:db8:1:2::ffff")
+    await http.aclose()
+
+
+@respx.mock
+async def test_valid_tokens_from_one_address_are_never_limited(
+    respx_mock: respx.MockRouter,
+) -> None:
+    """Many users behind one address (a NAT, ML Lab's proxy), each token checked afresh."""
+    from lab_workspace_manager.auth import mllab
+
+    lab_answers(respx_mock)
+    checker, http = auth(auth_cache_seconds=0)
+    for n in range(3 * mllab.UNKNOWN_BURST):
+        assert (await checker.identify(f"valid-{n}", "10.0.0.1")).user_id == "u123"
     await http.aclose()

@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from ...events import TERMINAL, EventBus, WorkspaceEvent
 from ...models import WorkspaceStatus
-from ..deps import ServiceDep, UserId, WorkspaceId
+from ..deps import CurrentIdentity, ServiceDep, UserId, WorkspaceId
 
 router = APIRouter(tags=["events"])
 
@@ -91,12 +91,13 @@ async def workspace_events(
     user_id: UserId,
     workspace_id: WorkspaceId,
     service: ServiceDep,
+    identity: CurrentIdentity,
     request: Request,
     timeout: Timeout = None,
 ) -> StreamingResponse:
     state = await service.get(user_id, workspace_id)  # 404 if it is not theirs
     bus: EventBus = request.app.state.events
-    slot = bus.open_stream(user_id)
+    slot = bus.open_stream(identity.user_id)  # counted for who follows, not whom
 
     async def stream() -> AsyncIterator[str]:
         # Subscribed before the replay: nothing falls in between. (Here and not before the
@@ -142,10 +143,10 @@ async def workspace_events(
     operation_id="followUser",
 )
 async def user_events(
-    user_id: UserId, request: Request, timeout: Timeout = None
+    user_id: UserId, identity: CurrentIdentity, request: Request, timeout: Timeout = None
 ) -> StreamingResponse:
     bus: EventBus = request.app.state.events
-    slot = bus.open_stream(user_id)
+    slot = bus.open_stream(identity.user_id)
 
     async def stream() -> AsyncIterator[str]:
         queue = bus.subscribe("owner:" + user_id)

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 import requests.exceptions
-from docker.types import Mount
+from docker.types import LogConfig, Mount
 
 from ... import naming
 from ...errors import (
@@ -39,6 +39,7 @@ from ...errors import (
     ManagerError,
     NotFound,
     ResourceUnavailable,
+    TooManyRequests,
     workspace_not_found,
 )
 from ...models import WorkspaceSpec, WorkspaceStatus
@@ -106,6 +107,7 @@ class DockerBackend(WorkspaceBackend):
         self.exits = ExitReader(self.client, self.inventory)
         self.pools = Pools()
         self.operations = Operations()
+        self._reading_logs: set[str] = set()  # owners whose logs are being read
         # Per owner: creating and removing its network. (One change of a workspace at a time
         # is `operations`' business, decided on the event loop before a thread is taken.)
         self._locks: dict[str, threading.Lock] = {}
@@ -174,7 +176,7 @@ class DockerBackend(WorkspaceBackend):
                 CREATING,
                 "create the workspace",
                 self._build_missing,
-                wait=True,
+                managers=True,
             )
             self.images.pulling.pop(workspace_id, None)
             with suppress(ManagerError):  # (deleted meanwhile)
@@ -209,8 +211,16 @@ class DockerBackend(WorkspaceBackend):
         return await self.get(owner, workspace_id)
 
     async def stop(self, owner: str, workspace_id: str, reason: str = BY_USER) -> WorkspaceState:
+        # Stops for any other reason (idle, disk, lifetime, an administrator) are the manager's
+        # to make: no flood of the user's requests holds them off.
         await self._change(
-            owner, workspace_id, "being stopped", "stop the workspace", self._stop, reason
+            owner,
+            workspace_id,
+            "being stopped",
+            "stop the workspace",
+            self._stop,
+            reason,
+            managers=reason != BY_USER,
         )
         return await self.get(owner, workspace_id)
 
@@ -226,9 +236,17 @@ class DockerBackend(WorkspaceBackend):
             )
 
     async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
-        return await in_thread(
-            self.pools.reads, "read the workspace's logs", self._logs, owner, workspace_id, tail
-        )
+        if owner in self._reading_logs:
+            raise TooManyRequests(
+                "Your workspaces' logs are read one at a time: wait for the read under way."
+            )
+        self._reading_logs.add(owner)
+        try:
+            return await in_thread(
+                self.pools.logs, "read the workspace's logs", self._logs, owner, workspace_id, tail
+            )
+        finally:
+            self._reading_logs.discard(owner)
 
     async def check_health(self) -> None:
         await in_thread(self.pools.reads, "reach the Docker engine", self.client.api.ping)
@@ -245,16 +263,26 @@ class DockerBackend(WorkspaceBackend):
         except BackendUnavailable as exc:
             # Found out at the first create instead: the engine may come up later.
             log.warning("disk limits not known yet: %s", exc.message)
-        self.egress_blocked = await in_thread(
-            self.pools.background,
-            "restrict the workspaces' egress",
-            egress.install,
-            self.client,
-            self.settings,
-        )
+        await self._restrict_egress()
         self.inventory.start()
         if self.settings.manager_container:
             await in_thread(self.pools.background, "join the user networks", self.networks.join_all)
+
+    async def _restrict_egress(self) -> None:
+        """Install the egress rules, if they are not yet (the engine may have been away at
+        start: then again with every reconcile)."""
+        if self.egress_blocked == list(dict.fromkeys(self.settings.egress_block)):
+            return
+        try:
+            self.egress_blocked = await in_thread(
+                self.pools.background,
+                "restrict the workspaces' egress",
+                egress.install,
+                self.client,
+                self.settings,
+            )
+        except ManagerError as exc:
+            log.warning("workspaces' egress is not restricted yet: %s", exc.message)
 
     async def reconcile(self) -> list[str]:
         """Remove what no workspace accounts for; the names of what was removed.
@@ -266,22 +294,21 @@ class DockerBackend(WorkspaceBackend):
         volume (an interrupted create) stays a workspace its user sees and can start or
         delete, except for creates this process told their caller had failed (see
         `_finish_rollback`). Containers created to run but never started are started.
-        A workspace that is being changed right now is left for the next round.
+        Each workspace is tidied in its turn, after any change of it under way.
         """
-        removed: list[str] = []
+        await self._restrict_egress()
         tidy = "tidy up the engine"
-        for workspace_id, owner in list(self._rollbacks_due.items()):
-            with suppress(Busy):
-                removed += await self._change(
-                    owner, workspace_id, "being tidied up", tidy, self._finish_rollback, auto=True
-                )
         leftovers, untidy = await in_thread(self.pools.background, tidy, self._untidy)
-        removed += leftovers
-        for owner, workspace_id in untidy:
-            with suppress(Busy):
+        removed: list[str] = leftovers
+        steps = [(owner, ws, self._finish_rollback) for ws, owner in self._rollbacks_due.items()]
+        steps += [(owner, ws, self._tidy) for owner, ws in untidy]
+        for owner, workspace_id, step in steps:
+            try:
                 removed += await self._change(
-                    owner, workspace_id, "being tidied up", tidy, self._tidy, auto=True
+                    owner, workspace_id, "being tidied up", tidy, step, managers=True
                 )
+            except ManagerError as exc:  # the others are tidied all the same
+                log.warning("could not tidy up workspace %s: %s", workspace_id, exc.message)
         removed += await in_thread(self.pools.background, tidy, self._collect_networks)
         return removed
 
@@ -322,15 +349,15 @@ class DockerBackend(WorkspaceBackend):
         action: str,
         function: Callable[..., T],
         *args: Any,
-        wait: bool = False,
-        auto: bool = False,
+        managers: bool = False,
     ) -> T:
         """Run a change of one workspace in a worker thread, while no other change of it runs
-        (`Busy` if one does, unless `wait`); reads after it see it, events or not. `auto`:
-        the manager's own work, in the background pool."""
-        pool = self.pools.background if auto else self.pools.changes
+        (`Busy` if one does); reads after it see it, events or not. `managers`: the manager's
+        own work (automatic stops, an administrator's, tidying up), which waits its turn and
+        runs in the background pool, apart from its user's share."""
+        pool = self.pools.background if managers else self.pools.changes
         try:
-            async with self.operations.run(owner, workspace_id, what, wait=wait):
+            async with self.operations.run(owner, workspace_id, what, managers=managers):
                 try:
                     return await in_thread(pool, action, function, owner, workspace_id, *args)
                 finally:
@@ -656,19 +683,24 @@ class DockerBackend(WorkspaceBackend):
         volume = naming.volume_name(self.settings.instance_id, owner, workspace_id)
         cleaner = self.client.containers.run(
             image,
-            entrypoint=["sh", "-c", "find /workspace -mindepth 1 -delete"],
+            entrypoint=["/bin/sh", "-c", "find /workspace -mindepth 1 -delete"],
+            environment={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
             mounts=[Mount(target="/workspace", source=volume, type="volume")],
             network_mode="none",
             labels={
                 **build.owner_labels(self.settings, L.KIND_CLEANER, owner),
                 L.WORKSPACE: workspace_id,
             },
-            # Deleting needs only these of root's powers.
+            # As root, whatever the image's user, with only the powers deleting needs; no
+            # more of the machine than one CPU, and little memory, processes and log.
+            user="0",
             cap_drop=["ALL"],
             cap_add=["DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER"],
             security_opt=["no-new-privileges"],
+            nano_cpus=10**9,
             pids_limit=64,
             mem_limit=256 * MIB,
+            log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
             detach=True,
             auto_remove=True,
         )
@@ -682,24 +714,26 @@ class DockerBackend(WorkspaceBackend):
         if result.get("StatusCode"):
             raise ManagerError(
                 f"/workspace could not be emptied (the cleaner ended with code "
-                f"{result['StatusCode']}); its files are still there. Stop it again to retry."
+                f"{result['StatusCode']}); its files are still there. Start and stop it again "
+                "to retry, or delete it with its data."
             )
         return True
 
     def _delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
-        self.images.pulling.pop(workspace_id, None)
-        self._pull_failed.pop(workspace_id, None)
-        self._remove_containers(owner, workspace_id)
-        if delete_volume:
-            wanted = [
-                f"{L.INSTANCE}={self.settings.instance_id}",
-                f"{L.KIND}={L.KIND_VOLUME}",
-                f"{L.OWNER}={owner}",
-                f"{L.WORKSPACE}={workspace_id}",
-            ]
-            for volume in self.client.volumes.list(filters={"label": wanted}):
-                with suppress(docker.errors.NotFound):
-                    volume.remove(force=True)
+        found = self._scan(owner, workspace_id).get(workspace_id)
+        volumes = self._volumes(owner, workspace_id) if delete_volume else []
+        if found is None and not volumes:
+            # Nothing of theirs (the id may well be another user's): nothing to do or tell.
+            return
+        if found is not None and found.records:  # (kept by id: only the owner's own goes)
+            self.images.pulling.pop(workspace_id, None)
+            self._pull_failed.pop(workspace_id, None)
+        for summary in found.everything if found else []:
+            self.readiness.forget(summary["Id"])
+            self._remove_container(summary["Id"])
+        for volume in volumes:
+            with suppress(docker.errors.NotFound):
+                self.client.api.remove_volume(volume["Name"], force=True)
         self.publish(owner, workspace_id, "deleted", "Deleted.")
         self.networks.collect(owner)
 

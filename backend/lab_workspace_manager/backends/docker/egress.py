@@ -3,15 +3,17 @@
 Docker has no per-network egress rules, so these are iptables rules in the host's network
 namespace that match every user network by its bridge's name prefix (`naming.bridge_name`):
   - metadata: in DOCKER-USER (Docker's chain for its users' rules, consulted before its own),
-    traffic from a workspace network to link-local addresses (169.254.0.0/16, where clouds
-    serve instance credentials) is dropped;
+    traffic from a workspace network to link-local addresses (169.254.0.0/16, where most
+    clouds serve instance credentials) and to Alibaba's 100.100.100.200 is dropped;
   - host: in INPUT, new connections from a workspace network to the host itself are dropped,
     except DNS (Docker's resolver in a container may ask a resolver on the host). Answers to
     connections the host opened (a manager on the host proxying to a workspace) still pass.
 The manager's container cannot change the host's firewall; the engine can: a short-lived
 helper container of an image with iptables, on the host's network with NET_ADMIN only. Where
 that fails (a rootless engine, no iptables), nothing is blocked: the manager logs why, and
-/config's `egress_blocked` says what is in force.
+/config's `egress_blocked` says what is in force. IPv4 only: Docker's networks have no IPv6
+unless the operator turns it on. Rules that a firewall reload removes come back with the
+manager's next start.
 """
 
 from __future__ import annotations
@@ -28,32 +30,52 @@ from . import spec as build
 
 log = logging.getLogger(__name__)
 
-FROM_WORKSPACES = ["-i", BRIDGE_PREFIX + "+"]
-# In the order they are to be in their chain.
+WORKSPACE_BRIDGES = BRIDGE_PREFIX + "+"
+# Link-local addresses (AWS, GCP, Azure, OpenStack, Oracle: 169.254.169.254), and Alibaba's.
+METADATA = ["169.254.0.0/16", "100.100.100.200/32"]
+# Per chain, in the order they are to be in it; each applies to traffic in from a bridge.
 RULES: dict[str, list[tuple[str, list[str]]]] = {
-    "metadata": [("DOCKER-USER", [*FROM_WORKSPACES, "-d", "169.254.0.0/16", "-j", "DROP"])],
+    "metadata": [("DOCKER-USER", ["-d", address, "-j", "DROP"]) for address in METADATA],
     "host": [
-        ("INPUT", [*FROM_WORKSPACES, "-p", "udp", "--dport", "53", "-j", "ACCEPT"]),
-        ("INPUT", [*FROM_WORKSPACES, "-p", "tcp", "--dport", "53", "-j", "ACCEPT"]),
-        ("INPUT", [*FROM_WORKSPACES, "-m", "conntrack", "--ctstate", "NEW,INVALID", "-j", "DROP"]),
+        ("INPUT", ["-p", "udp", "--dport", "53", "-j", "ACCEPT"]),
+        ("INPUT", ["-p", "tcp", "--dport", "53", "-j", "ACCEPT"]),
+        ("INPUT", ["-m", "conntrack", "--ctstate", "NEW,INVALID", "-j", "DROP"]),
     ],
 }
 DEFAULT_HELPER_IMAGE = "lab-workspace-manager:latest"
 
-# (engine, rules) installed by this process already: once is enough (they are idempotent).
-_installed: set[tuple[str, tuple[str, ...]]] = set()
+# (engine, rules, bridges) installed by this process already: once is enough (they are
+# idempotent).
+_installed: set[tuple[str, tuple[str, ...], tuple[str, ...]]] = set()
 
 
-def script(blocked: list[str]) -> str:
+def script(blocked: list[str], bridges: list[str]) -> str:
     """A shell script that adds the rules that are not there yet (running it twice is
-    running it once), each chain's rules ahead of the rules already in it."""
+    running it once), each chain's rules ahead of the rules already in it, for traffic in
+    from each of `bridges` (interface names or patterns, as iptables takes them)."""
     lines = ["set -e"]
-    for what in blocked:
-        # Inserted last rule first at the head, so that they end up in their order.
-        for chain, rule in reversed(RULES[what]):
-            spec = " ".join(rule)
-            lines.append(f"iptables -C {chain} {spec} 2>/dev/null || iptables -I {chain} 1 {spec}")
+    for bridge in bridges:
+        for what in blocked:
+            # Inserted last rule first at the head, so that they end up in their order.
+            for chain, rule in reversed(RULES[what]):
+                spec = " ".join(["-i", bridge, *rule])
+                lines.append(
+                    f"iptables -C {chain} {spec} 2>/dev/null || iptables -I {chain} 1 {spec}"
+                )
     return "\n".join(lines) + "\n"
+
+
+def older_bridges(client: docker.DockerClient, settings: Settings) -> list[str]:
+    """The bridges of this instance's user networks made before they were named for these
+    rules (Docker names those br-<id>): covered by name until they are made again."""
+    mine = {"label": [f"{L.INSTANCE}={settings.instance_id}", f"{L.KIND}={L.KIND_NETWORK}"]}
+    bridges = []
+    for network in client.api.networks(filters=mine):
+        options = network.get("Options") or {}
+        name = options.get("com.docker.network.bridge.name") or "br-" + network["Id"][:12]
+        if not name.startswith(BRIDGE_PREFIX):
+            bridges.append(name)
+    return sorted(bridges)
 
 
 def helper_image(client: docker.DockerClient, settings: Settings) -> str:
@@ -72,14 +94,15 @@ def install(client: docker.DockerClient, settings: Settings) -> list[str]:
     blocked: list[str] = list(dict.fromkeys(settings.egress_block))
     if not blocked:
         return []
-    done = (settings.docker_host or "", tuple(blocked))
+    bridges = [WORKSPACE_BRIDGES, *older_bridges(client, settings)]
+    done = (settings.docker_host or "", tuple(blocked), tuple(bridges))
     if done in _installed:
         return blocked
     image = helper_image(client, settings)
     try:
         client.containers.run(
             image,
-            entrypoint=["sh", "-c", script(blocked)],
+            entrypoint=["sh", "-c", script(blocked, bridges)],
             network_mode="host",
             user="0",
             cap_drop=["ALL"],

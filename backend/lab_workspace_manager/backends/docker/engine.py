@@ -73,8 +73,10 @@ class Pools:
     def __init__(self) -> None:
         # Changes: creates, starts, stops, deletes; each user has at most a few of these.
         self.changes = anyio.CapacityLimiter(16)
-        # Reads: lists, gets, logs.
+        # Reads: lists, gets.
         self.reads = anyio.CapacityLimiter(8)
+        # Logs, which may be megabytes to read (and each user reads one at a time).
+        self.logs = anyio.CapacityLimiter(2)
         # The proxy's access check, when the inventory has to ask the engine.
         self.access = anyio.CapacityLimiter(4)
         # Measuring, tidying up, pulls in the background.

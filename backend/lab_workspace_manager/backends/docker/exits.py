@@ -7,6 +7,7 @@ remembered until the engine reports anything new about that container, not on ev
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime
@@ -54,20 +55,24 @@ class ExitReader:
     def __init__(self, client: docker.DockerClient, inventory: Inventory) -> None:
         self._client = client
         self._inventory = inventory
-        # container id -> (what was read, when reading began)
+        # container id -> (what was read, when reading began); reads run in several threads
         self._read: OrderedDict[str, tuple[ExitInfo | None, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def of(self, container: dict[str, Any]) -> ExitInfo | None:
         container_id = container["Id"]
-        remembered = self._read.get(container_id)
-        if remembered and self._inventory.quiet_since(container_id, remembered[1]):
-            self._read.move_to_end(container_id)
-            return remembered[0]
+        with self._lock:
+            remembered = self._read.get(container_id)
+            if remembered and self._inventory.quiet_since(container_id, remembered[1]):
+                self._read.move_to_end(container_id)
+                return remembered[0]
         began = time.monotonic()
         info = self._read_exit(container_id)
-        self._read[container_id] = (info, began)
-        while len(self._read) > REMEMBERED_EXITS:
-            self._read.popitem(last=False)
+        with self._lock:
+            self._read[container_id] = (info, began)
+            self._read.move_to_end(container_id)
+            while len(self._read) > REMEMBERED_EXITS:
+                self._read.popitem(last=False)
         return info
 
     def _read_exit(self, container_id: str) -> ExitInfo | None:
