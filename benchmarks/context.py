@@ -25,11 +25,19 @@ class Bench:
     url: str  # the manager's port 8080 at its address on the engine's network
     quick: bool
     _tokens: dict[str, str] = field(default_factory=dict)
+    _turns: dict[str, list[str]] = field(default_factory=dict)
 
     def token(self, user: str) -> str:
         if user not in self._tokens:
             self._tokens[user] = self.manager.token_for(user)
         return self._tokens[user]
+
+    def authorizations(self, user: str, count: int = 32) -> list[str]:
+        """Authorization headers of `count` tokens of `user`, for wrk to take turns with."""
+        key = f"{user}#turns"
+        if key not in self._turns:
+            self._turns[key] = [f"Bearer {self.manager.token_for(user)}" for _ in range(count)]
+        return self._turns[key]
 
     def auth(self, user: str | None = None) -> dict[str, str]:
         """Headers signed in as `user` (the administrator if None)."""

@@ -22,9 +22,14 @@ def api_reads(bench: Bench, seconds: float) -> dict[str, WrkResult]:
             f"{bench.url}/api/users/{USER}/workspace",
             seconds,
             CONNECTIONS,
-            headers=bench.auth(USER),
+            authorizations=bench.authorizations(USER),
         ),
-        "me": wrk(f"{bench.url}/api/users/me", seconds, CONNECTIONS, headers=bench.auth(USER)),
+        "me": wrk(
+            f"{bench.url}/api/users/me",
+            seconds,
+            CONNECTIONS,
+            authorizations=bench.authorizations(USER),
+        ),
     }
 
 

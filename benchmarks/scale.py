@@ -62,7 +62,11 @@ def list_latency(bench: Bench, seconds: float) -> WrkResult:
         if len(listed.json()) != PER_USER:
             raise RuntimeError(f"{owner} has {len(listed.json())} workspaces, not {PER_USER}")
     return wrk(
-        f"{bench.url}/api/users/{owner}/workspace", seconds, 1, threads=1, headers=bench.auth(owner)
+        f"{bench.url}/api/users/{owner}/workspace",
+        seconds,
+        1,
+        threads=1,
+        authorizations=bench.authorizations(owner),
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -77,11 +79,28 @@ def wrk(
     connections: int,
     threads: int = 2,
     headers: dict[str, str] | None = None,
+    authorizations: list[str] | None = None,
 ) -> WrkResult:
+    """`authorizations`: Authorization headers to take turns with, request by request, so
+    that nginx's per-caller limit (API_RATE_LIMIT) does not cap what is measured."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk (Debian's package)")
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
-    done = subprocess.run([*command, url], capture_output=True, text=True, check=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        if authorizations:
+            quoted = ", ".join(json.dumps(a) for a in authorizations)
+            script.write(
+                f"local turns = {{{quoted}}}\n"
+                "local n = 0\n"
+                "request = function()\n"
+                "  n = n + 1\n"
+                '  wrk.headers["Authorization"] = turns[(n % #turns) + 1]\n'
+                "  return wrk.format()\n"
+                "end\n"
+            )
+            script.flush()
+            command += ["-s", script.name]
+        done = subprocess.run([*command, url], capture_output=True, text=True, check=True)
     return parse_wrk(done.stdout)

@@ -27,6 +27,25 @@ def workspace_domain(settings: Settings) -> tuple[str, str | None]:
     return domain, port or None
 
 
+def api_rate_limits(rate: int) -> dict[str, str]:
+    """nginx's request limits for the API: per caller (its credential: a bearer token, ML
+    Lab's ct_token header, the sign-in cookie), or per address for requests without one. In
+    C, before a request reaches Python: one caller's flood costs the others next to nothing."""
+    if rate == 0:
+        return {"API_RATE_ZONES": "", "API_RATE_LIMITS": ""}
+    zones = (
+        f"    limit_req_zone $api_caller zone=api_per_caller:10m rate={rate}r/s;\n"
+        f"    limit_req_zone $api_anonymous zone=api_per_address:10m rate={rate}r/s;\n"
+        "    limit_req_status 429;"
+    )
+    limits = (
+        f"            limit_req zone=api_per_caller burst={2 * rate} nodelay;\n"
+        f"            limit_req zone=api_per_address burst={2 * rate} nodelay;\n"
+        "            error_page 429 = @too_many_requests;"
+    )
+    return {"API_RATE_ZONES": zones, "API_RATE_LIMITS": limits}
+
+
 def render(settings: Settings, backend_port: int, templates: Path = TEMPLATES) -> str:
     def read(name: str) -> str:
         return (templates / name).read_text()
@@ -42,6 +61,8 @@ def render(settings: Settings, backend_port: int, templates: Path = TEMPLATES) -
         # Any scheme the page uses, any port unless the template fixes one.
         "WORKSPACE_FRAME_SOURCE": f"*.{domain}:{port or '*'}",
     }
+    values.update(api_rate_limits(settings.api_rate_limit))
+    values["API_RATE_LIMIT"] = str(settings.api_rate_limit)
     values["APP_HOST_REDIRECT"] = ""
     if domain.endswith(".localhost") and not settings.unsafe_workspaces_on_manager_origin:
         # A browser on this machine that opens the app at localhost goes on to the workspaces'

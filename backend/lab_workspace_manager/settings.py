@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     )
     # How long an ML Lab verdict on a token is reused (seconds).
     auth_cache_seconds: float = Field(30.0, validation_alias=_aliases("AUTH_CACHE_SECONDS"))
+    # Requests per second to the API (nginx, /api/) per credential, or per address for
+    # requests without one; bursts of twice that are let through. 0: no limit.
+    api_rate_limit: int = Field(50, ge=0, le=100_000, validation_alias=_aliases("API_RATE_LIMIT"))
     # Proxies in front of the manager's nginx that add to X-Forwarded-For (ML Lab's: 1), so
     # that limits per client address see the client's, not the last proxy's.
     forwarded_proxies: int = Field(0, ge=0, le=5, validation_alias=_aliases("FORWARDED_PROXIES"))

@@ -539,3 +539,29 @@ def test_the_app_may_frame_workspace_origins_only(manager: Manager) -> None:
     with httpx.Client(base_url=manager.url, trust_env=False) as client:
         policy = client.get("/app/").headers["Content-Security-Policy"]
     assert "frame-src 'self' *.lab.localhost:*;" in policy
+
+
+def test_one_callers_flood_of_api_requests_is_cut_off_by_nginx(manager: Manager) -> None:
+    """Beyond API_RATE_LIMIT a second (bursts of twice that) nginx answers 429 itself, as
+    JSON, before the backend is asked; another caller is not held up meanwhile."""
+    import asyncio
+
+    flooder, other = manager.token_for("flooder"), manager.token_for("bystander")
+
+    async def flood() -> tuple[list[httpx.Response], httpx.Response]:
+        async with httpx.AsyncClient(base_url=manager.url, trust_env=False, timeout=60) as client:
+            mine = {"Authorization": f"Bearer {flooder}"}
+            answers = await asyncio.gather(
+                *(client.get("/api/users/me", headers=mine) for _ in range(400))
+            )
+            theirs = await client.get("/api/users/me", headers={"Authorization": f"Bearer {other}"})
+            return list(answers), theirs
+
+    answers, theirs = asyncio.run(flood())
+    codes = [a.status_code for a in answers]
+    assert set(codes) == {200, 429}, sorted(set(codes))
+    assert codes.count(200) >= 100  # the burst (twice the default 50 a second) at least
+    refused = next(a for a in answers if a.status_code == 429)
+    assert "Too many requests from you" in refused.json()["detail"]
+    assert refused.headers["Retry-After"] == "1"
+    assert theirs.status_code == 200, theirs.text

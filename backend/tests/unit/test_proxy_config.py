@@ -52,3 +52,12 @@ def test_a_local_start_sends_browsers_at_localhost_to_the_workspaces_parent_doma
     config = rendered()
     assert "return 302 $scheme://lab.localhost$port_of_request$request_uri;" in config
     assert "$app_at_loopback_name) {" not in rendered(workspace_host="{id}.ws.example.org")
+
+
+def test_api_request_limits_follow_the_setting() -> None:
+    from lab_workspace_manager.proxy_config import api_rate_limits
+
+    limited = api_rate_limits(20)
+    assert "rate=20r/s" in limited["API_RATE_ZONES"]
+    assert "burst=40 nodelay" in limited["API_RATE_LIMITS"]
+    assert api_rate_limits(0) == {"API_RATE_ZONES": "", "API_RATE_LIMITS": ""}

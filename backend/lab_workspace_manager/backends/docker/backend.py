@@ -361,7 +361,7 @@ class DockerBackend(WorkspaceBackend):
                 try:
                     return await in_thread(pool, action, function, owner, workspace_id, *args)
                 finally:
-                    await in_thread(pool, action, self.inventory.refresh)
+                    await in_thread(pool, action, self.inventory.refresh, owner)
         except Busy:
             # Busy with what? Parallel requests for an id that is not theirs learn only that.
             creating = self.operations.in_progress(owner, workspace_id) == CREATING

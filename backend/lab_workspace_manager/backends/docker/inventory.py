@@ -1,16 +1,17 @@
 """Our containers as the engine lists them, remembered and refreshed in the background.
 
-Listing containers makes the engine walk every container it has, filters or not: with 1,000
-workspaces (2,000 containers) one list takes 70 ms and more. So reads never list: they use the
-last list, which a thread refreshes whenever the engine reports a change of one of this
-instance's containers (its event stream, followed by another thread). While others create and
-delete, a read is at most one listing behind the engine, and never waits for one.
+Listing containers makes the engine walk every container it has, filters or not, and parsing
+the answer for 2,000 containers holds Python's interpreter for tens of milliseconds. So reads
+never list: they use what was last listed, by owner. The engine's event stream (followed by
+a thread) says whose container changed (events carry the labels), and another thread lists
+again just those owners' containers. While others create and delete, a read is at most one
+short listing behind the engine, and never waits for one.
 
-A change the manager makes itself lists right after it (`refresh`), in the thread of that change:
-its caller reads its own writes, and pays for them, not everyone else. While the event stream
-is not connected (at start, after the engine went away), nothing is remembered and every read
-asks the engine; and no list is used once it is MAX_AGE_SECONDS old, so even an event stream
-that stalls without breaking costs only that.
+A change the manager makes itself lists its owner's containers right after it (`refresh`), in
+the thread of that change: its caller reads its own writes, and pays for them, not everyone
+else. Everyone's are listed at start, after the event stream was reconnected, and every
+MAX_AGE_SECONDS / 2; while the stream is not connected nothing is remembered and every read
+asks the engine.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import logging
 import threading
 import time
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import Any
 
 import docker
@@ -29,17 +29,12 @@ from . import labels as L
 log = logging.getLogger(__name__)
 
 RECONNECT_SECONDS = 1.0
-MAX_AGE_SECONDS = 5.0
+# A stream that stalls without breaking would go unnoticed: no list is older than this.
+MAX_AGE_SECONDS = 30.0
 BATCH_SECONDS = 0.05  # events that come together are listed together
 
 Summaries = list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class _List:
-    generation: int  # the generation it was begun at: it shows every change before that
-    listed_at: float
-    by_owner: dict[str | None, Summaries]  # None: everyone's
+EVERYONE = None
 
 
 class Inventory:
@@ -47,10 +42,17 @@ class Inventory:
         self._client = client
         self._label = f"{L.INSTANCE}={instance}"
         self._lock = threading.Lock()
-        # Bumped by every event and every list begun: a list is current while it is unchanged.
-        self._generation = 0
-        self._list: _List | None = None
         self._listening = False
+        # owner -> their containers; complete only while `_listed_at` is set
+        self._by_owner: dict[str, Summaries] = {}
+        self._everyone: Summaries | None = None  # made from `_by_owner` when asked for
+        self._listed_at: float | None = None  # when everyone's were last listed
+        # Bumped by every event about an owner's containers and every listing begun of them
+        # (EVERYONE: for all): a listing is kept only if none begun later was kept before it.
+        self._generation = 0
+        self._owner_listed: dict[str | None, int] = {}
+        self._dirty: set[str] = set()
+        self._everyone_dirty = True
         self._stale = threading.Event()
         # container id -> when the engine last reported something about it
         self._last_event: dict[str, float] = {}
@@ -59,38 +61,23 @@ class Inventory:
         self._threads: list[threading.Thread] = []
 
     def remembered(self) -> Summaries | None:
-        """Everyone's containers as last listed, if that list may be used; else None."""
+        """Everyone's containers as last listed, if that may be used; else None."""
         with self._lock:
-            usable = self._usable()
-            return usable.by_owner[None] if usable else None
+            return self._all() if self._usable() else None
 
     def containers(self, owner: str | None = None) -> Summaries:
         """This instance's containers (`owner`'s only, if given): the engine's list entries,
         not to be modified."""
         with self._lock:
-            usable = self._usable()
-        by_owner = usable.by_owner if usable else self.refresh()
-        return by_owner.get(owner, [])
+            if self._usable():
+                return self._all() if owner is None else self._by_owner.get(owner, [])
+        listed = self._list(owner)
+        return listed
 
-    def refresh(self) -> dict[str | None, Summaries]:
-        """List now, and remember it unless a list begun later is remembered already."""
-        with self._lock:
-            self._generation += 1
-            generation = self._generation
-        listed_at = time.monotonic()
-        summaries: Summaries = self._client.api.containers(
-            all=True, filters={"label": [self._label]}
-        )
-        # By owner too, so one user's read does not walk everyone's containers.
-        by_owner: dict[str | None, Summaries] = {None: summaries}
-        for summary in summaries:
-            by_owner.setdefault((summary.get("Labels") or {}).get(L.OWNER, ""), []).append(summary)
-        with self._lock:
-            if self._listening and (self._list is None or self._list.generation < generation):
-                self._list = _List(generation, listed_at, by_owner)
-                present = {s["Id"] for s in summaries}
-                self._last_event = {k: v for k, v in self._last_event.items() if k in present}
-        return by_owner
+    def refresh(self, owner: str | None = None) -> None:
+        """List `owner`'s containers (everyone's if None) now, and remember them unless a
+        listing begun later is remembered already."""
+        self._list(owner)
 
     def quiet_since(self, container_id: str, moment: float) -> bool:
         """Whether the engine has certainly reported nothing about the container since
@@ -113,14 +100,67 @@ class Inventory:
             with suppress(Exception):  # closing a dead connection: nothing left to do
                 stream.close()
 
-    def _usable(self) -> _List | None:
-        remembered = self._list
-        if not self._listening or remembered is None:
-            return None
-        if time.monotonic() - remembered.listed_at >= MAX_AGE_SECONDS:
-            return None
-        return remembered
+    # --- under the lock -----------------------------------------------------------------------
+    def _usable(self) -> bool:
+        return (
+            self._listening
+            and self._listed_at is not None
+            and time.monotonic() - self._listed_at < MAX_AGE_SECONDS
+        )
 
+    def _all(self) -> Summaries:
+        if self._everyone is None:
+            self._everyone = [s for summaries in self._by_owner.values() for s in summaries]
+        return self._everyone
+
+    # --- listing ------------------------------------------------------------------------------
+    def _list(self, owner: str | None) -> Summaries:
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+        listed_at = time.monotonic()
+        wanted = [self._label] if owner is None else [self._label, f"{L.OWNER}={owner}"]
+        summaries: Summaries = self._client.api.containers(all=True, filters={"label": wanted})
+        by_owner: dict[str, Summaries] = {}
+        for summary in summaries:
+            by_owner.setdefault((summary.get("Labels") or {}).get(L.OWNER, ""), []).append(summary)
+        with self._lock:
+            if self._listening:
+                self._remember(owner, by_owner, generation, listed_at)
+        return summaries
+
+    def _remember(
+        self, owner: str | None, by_owner: dict[str, Summaries], generation: int, at: float
+    ) -> None:
+        if owner is None:
+            if self._owner_listed.get(EVERYONE, 0) > generation:
+                return
+            # Owners listed on their own since this listing began keep that newer listing.
+            newer = {
+                o: s for o, s in self._by_owner.items() if self._owner_listed.get(o, 0) > generation
+            }
+            self._by_owner = {**by_owner, **newer}
+            self._owner_listed = {
+                o: g for o, g in self._owner_listed.items() if g > generation and o is not None
+            }
+            self._owner_listed[EVERYONE] = generation
+            self._listed_at = at
+            self._everyone_dirty = False
+        else:
+            if max(self._owner_listed.get(owner, 0), self._owner_listed.get(EVERYONE, 0)) > (
+                generation
+            ):
+                return
+            self._by_owner[owner] = by_owner.get(owner, [])
+            if not self._by_owner[owner]:
+                del self._by_owner[owner]
+            self._owner_listed[owner] = generation
+        self._everyone = None
+        present = {s["Id"] for summaries in by_owner.values() for s in summaries}
+        if owner is None:
+            self._last_event = {k: v for k, v in self._last_event.items() if k in present}
+
+    # --- threads ------------------------------------------------------------------------------
     def _follow(self) -> None:
         while not self._closed:
             try:
@@ -131,12 +171,18 @@ class Inventory:
                 # while we were not listening.
                 with self._lock:
                     self._listening = True
-                    self._generation += 1
+                    self._everyone_dirty = True
                 self._stale.set()
                 for event in self._stream:
+                    attributes = (event.get("Actor") or {}).get("Attributes") or {}
                     with self._lock:
                         self._generation += 1
                         self._last_event[str(event.get("id", ""))] = time.monotonic()
+                        owner = attributes.get(L.OWNER)
+                        if owner is None:
+                            self._everyone_dirty = True
+                        else:
+                            self._dirty.add(owner)
                     self._stale.set()
             except Exception as exc:  # the engine went away, or a quiet stream timed out
                 if not self._closed:
@@ -144,13 +190,13 @@ class Inventory:
             finally:
                 with self._lock:
                     self._listening = False
-                    self._generation += 1
-                    self._list = None
+                    self._listed_at = None
+                    self._by_owner, self._everyone = {}, None
             if not self._closed:
                 time.sleep(RECONNECT_SECONDS)
 
     def _refresh(self) -> None:
-        """List again whenever something changed, and before a list gets too old to use."""
+        """List again whoever's containers changed, and everyone's before it gets too old."""
         while not self._closed:
             self._stale.wait(timeout=MAX_AGE_SECONDS / 2)
             if self._closed:
@@ -158,15 +204,21 @@ class Inventory:
             time.sleep(BATCH_SECONDS)
             self._stale.clear()
             with self._lock:
-                current = self._list
-                needed = self._listening and (
-                    current is None
-                    or current.generation < self._generation
-                    or time.monotonic() - current.listed_at >= MAX_AGE_SECONDS / 2
+                if not self._listening:
+                    continue
+                old = self._listed_at is None or (
+                    time.monotonic() - self._listed_at >= MAX_AGE_SECONDS / 2
                 )
-            if needed:
-                try:
-                    self.refresh()
-                except Exception as exc:  # the engine went away; reads list directly
-                    log.debug("could not list the engine's containers: %s", exc)
-                    time.sleep(RECONNECT_SECONDS)
+                everyone = self._everyone_dirty or old
+                owners = [] if everyone else sorted(self._dirty)
+                self._dirty = set()
+            try:
+                if everyone:
+                    self._list(None)
+                for owner in owners:
+                    self._list(owner)
+            except Exception as exc:  # the engine went away; reads list directly
+                log.debug("could not list the engine's containers: %s", exc)
+                with self._lock:
+                    self._everyone_dirty = True
+                time.sleep(RECONNECT_SECONDS)
