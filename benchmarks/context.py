@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +33,16 @@ class Bench:
             self._tokens[user] = self.manager.token_for(user)
         return self._tokens[user]
 
-    def authorizations(self, user: str, count: int = 32) -> list[str]:
-        """Authorization headers of `count` tokens of `user`, for wrk to take turns with."""
-        key = f"{user}#turns"
-        if key not in self._turns:
-            self._turns[key] = [f"Bearer {self.manager.token_for(user)}" for _ in range(count)]
-        return self._turns[key]
+    def authorizations(self, user: str, count: int = 128) -> list[str]:
+        """Authorization headers of `count` tokens of `user`, for wrk to take turns with
+        (issued at 40 a second: the administrator's requests are limited too)."""
+        if user not in self._turns:
+            turns = []
+            for _ in range(count):
+                turns.append(f"Bearer {self.manager.token_for(user)}")
+                time.sleep(0.025)
+            self._turns[user] = turns
+        return self._turns[user]
 
     def auth(self, user: str | None = None) -> dict[str, str]:
         """Headers signed in as `user` (the administrator if None)."""

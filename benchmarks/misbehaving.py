@@ -27,7 +27,7 @@ WORKER = "bench-worker"
 FLOODER = "bench-flooder"
 OTHER = "bench-garbage"
 FLOOD_CONNECTIONS = 8
-PROXY_CONNECTIONS = 4  # latency, not throughput: the 2 cores are shared with the misbehaving
+PROXY_CONNECTIONS = 1  # latency, not throughput: one request at a time, as the list
 FILL = "while true; do dd if=/dev/zero of=/workspace/fill bs=1M count=300 status=none; done"
 SMALL = {"cpus": 0.5, "memory": 256, "volume_size": 200}
 # Run with the manager image's Python and httpx: URL, token, seconds; prints the answers.
@@ -67,7 +67,9 @@ def measure(bench: Bench, seconds: float) -> dict[str, Any]:
                         threads=1,
                         authorizations=bench.authorizations(WORKER),
                     ),
-                    "proxy": wrk(bench.url + path, seconds, PROXY_CONNECTIONS, headers=browser),
+                    "proxy": wrk(
+                        bench.url + path, seconds, PROXY_CONNECTIONS, threads=1, headers=browser
+                    ),
                 }
 
             alone = both()
