@@ -180,3 +180,13 @@ async def test_networks_made_before_their_bridges_were_named_are_covered_too(
         assert egress.older_bridges(engine, settings) == ["br-" + old.id[:12]]
     finally:
         old.remove()
+
+
+def test_a_missing_helper_image_is_said_and_not_pulled(
+    engine: docker.DockerClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.conftest import make_settings
+
+    settings = make_settings(workspace_backend="docker", egress_helper_image="lwm-no-such:1")
+    assert egress.install(engine, settings) == []
+    assert "the helper image lwm-no-such:1 is not on this engine" in caplog.text

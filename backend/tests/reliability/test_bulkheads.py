@@ -249,3 +249,20 @@ async def test_logs_are_read_one_at_a_time_per_user(api: Api) -> None:
         backend._logs = original  # type: ignore[method-assign]
     assert sorted([first.status_code, second.status_code]) == [200, 429]
     assert others.status_code == 200
+
+
+async def test_a_change_made_stands_when_the_listing_after_it_fails(api: Api) -> None:
+    """Regression: the engine went away just after a create was made; the listing after it
+    failed, and the caller was told the create had failed (it was listed all the same)."""
+    import requests.exceptions
+
+    backend = api.backend
+    assert isinstance(backend, DockerBackend)
+
+    def engine_gone(owner: str | None = None) -> None:
+        raise requests.exceptions.ConnectionError("engine gone")
+
+    backend.inventory.refresh = engine_gone  # type: ignore[method-assign]
+    made = await api.client.post(api.path(), json={"display_name": "made", "compute": SMALL})
+    assert made.status_code == 201, made.text
+    assert [w["id"] for w in (await api.client.get(api.path())).json()] == [made.json()["id"]]

@@ -361,7 +361,12 @@ class DockerBackend(WorkspaceBackend):
                 try:
                     return await in_thread(pool, action, function, owner, workspace_id, *args)
                 finally:
-                    await in_thread(pool, action, self.inventory.refresh, owner)
+                    # Made or not, the change's outcome stands (the engine may have gone away
+                    # just after it): a listing that fails is left to the inventory's thread.
+                    try:
+                        await in_thread(pool, action, self.inventory.refresh, owner)
+                    except ManagerError:
+                        self.inventory.changed(owner)
         except Busy:
             # Busy with what? Parallel requests for an id that is not theirs learn only that.
             creating = self.operations.in_progress(owner, workspace_id) == CREATING

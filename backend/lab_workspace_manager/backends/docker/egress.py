@@ -44,9 +44,9 @@ RULES: dict[str, list[tuple[str, list[str]]]] = {
 }
 DEFAULT_HELPER_IMAGE = "lab-workspace-manager:latest"
 
-# (engine, rules, bridges) installed by this process already: once is enough (they are
+# (engine, helper, rules, bridges) installed by this process already: once is enough (they are
 # idempotent).
-_installed: set[tuple[str, tuple[str, ...], tuple[str, ...]]] = set()
+_installed: set[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = set()
 
 
 def script(blocked: list[str], bridges: list[str]) -> str:
@@ -95,10 +95,20 @@ def install(client: docker.DockerClient, settings: Settings) -> list[str]:
     if not blocked:
         return []
     bridges = [WORKSPACE_BRIDGES, *older_bridges(client, settings)]
-    done = (settings.docker_host or "", tuple(blocked), tuple(bridges))
+    image = helper_image(client, settings)
+    done = (settings.docker_host or "", image, tuple(blocked), tuple(bridges))
     if done in _installed:
         return blocked
-    image = helper_image(client, settings)
+    try:
+        client.api.inspect_image(image)
+    except docker.errors.NotFound:
+        log.warning(
+            "workspaces' egress is NOT restricted (%s): the helper image %s is not on this "
+            "engine. Set EGRESS_HELPER_IMAGE to an image with iptables that is.",
+            ", ".join(blocked),
+            image,
+        )
+        return []
     try:
         client.containers.run(
             image,

@@ -79,6 +79,15 @@ class Inventory:
         listing begun later is remembered already."""
         self._list(owner)
 
+    def changed(self, owner: str) -> None:
+        """`owner`'s containers changed and could not be listed: until everyone's are listed
+        again, reads ask the engine (nobody reads the old list as current)."""
+        with self._lock:
+            self._generation += 1
+            self._listed_at = None
+            self._everyone_dirty = True
+        self._stale.set()
+
     def quiet_since(self, container_id: str, moment: float) -> bool:
         """Whether the engine has certainly reported nothing about the container since
         `moment` (time.monotonic())."""
