@@ -841,8 +841,15 @@ class DockerBackend(WorkspaceBackend):
             self._remove_container(summary["Id"])
 
     def _remove_container(self, id_or_name: str) -> None:
-        with suppress(docker.errors.NotFound):
+        try:
             self.client.api.remove_container(id_or_name, force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            # Being removed already (by the engine, for a container that removes itself):
+            # as good as gone.
+            if exc.status_code != 409 or "already in progress" not in str(exc.explanation):
+                raise
 
     def _recreate(
         self,

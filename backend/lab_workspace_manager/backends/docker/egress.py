@@ -118,7 +118,7 @@ def install(client: docker.DockerClient, settings: Settings) -> list[str]:
             cap_drop=["ALL"],
             cap_add=["NET_ADMIN", "NET_RAW"],
             security_opt=["no-new-privileges"],
-            labels=build.owner_labels(settings, L.KIND_CLEANER, ""),
+            labels=build.owner_labels(settings, L.KIND_HELPER, ""),
             remove=True,
         )
     except docker.errors.ContainerError as exc:

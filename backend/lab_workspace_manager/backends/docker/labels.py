@@ -32,5 +32,6 @@ KIND_RECORD = "record"
 KIND_VOLUME = "volume"
 KIND_NETWORK = "network"
 KIND_CLEANER = "cleaner"  # a short-lived container that empties a volume
+KIND_HELPER = "helper"  # a short-lived container of the manager's own (egress rules)
 # The kinds of container the manager makes for workspaces (and so may remove).
 WORKSPACE_CONTAINER_KINDS = (KIND_WORKSPACE, KIND_RECORD, KIND_CLEANER)
