@@ -96,7 +96,6 @@ class UsageMonitor:
             return None
         if state.status not in (WorkspaceStatus.RUNNING, WorkspaceStatus.PENDING):
             return None
-        grace = timedelta(seconds=self._settings.disk_grace_seconds)
         overrun = self._overruns.get(state.id)
         if overrun is None:
             if clears_on_stop(state.spec, self._settings):
@@ -108,7 +107,7 @@ class UsageMonitor:
         started = state.started_at
         if overrun.grace_from is None and started is not None and started > overrun.stopped_at:
             overrun.grace_from = started
-        if overrun.grace_from is not None and now - overrun.grace_from < grace:
+        if self._in_grace(overrun, now):
             return None
         return (
             f"because {over}, and the time to make room has passed (nothing was deleted). {TO_FIT},"
@@ -120,8 +119,7 @@ class UsageMonitor:
         sample = self._samples.get(state.id)
         if overrun is None or overrun.grace_from is None or sample is None:
             return None
-        grace = timedelta(seconds=self._settings.disk_grace_seconds)
-        if datetime.now(UTC) - overrun.grace_from < grace:
+        if self._in_grace(overrun, datetime.now(UTC)):
             return None
         over = self._overuse(state, sample.disk)
         if over is None:
@@ -130,6 +128,11 @@ class UsageMonitor:
             f"This workspace cannot be started: {over} when last measured, and its time to "
             f"make room has passed (nothing was deleted). {TO_FIT}."
         )
+
+    def _in_grace(self, overrun: _Overrun, now: datetime) -> bool:
+        """Whether its time to make room (from the first start after its stop) still runs."""
+        grace = timedelta(seconds=self._settings.disk_grace_seconds)
+        return overrun.grace_from is not None and now - overrun.grace_from < grace
 
     def grant_grace(self, workspace_id: str) -> None:
         """An administrator starts it: the time to make room begins again with this start."""

@@ -44,6 +44,7 @@ from ...errors import (
 )
 from ...models import WorkspaceSpec, WorkspaceStatus
 from ...operations import Operations
+from ...policies.clearing import clears_on_stop
 from ...policies.measurement import Measurement
 from ...settings import MIB, Settings
 from ..base import BY_USER, KEPT_BUT_IN_USE, KeptVolumeState, WorkspaceBackend, WorkspaceState
@@ -271,7 +272,7 @@ class DockerBackend(WorkspaceBackend):
     async def _restrict_egress(self) -> None:
         """Install the egress rules, if they are not yet (the engine may have been away at
         start: then again with every reconcile)."""
-        if self.egress_blocked == list(dict.fromkeys(self.settings.egress_block)):
+        if self.egress_blocked == egress.wanted(self.settings):
             return
         try:
             self.egress_blocked = await in_thread(
@@ -366,7 +367,7 @@ class DockerBackend(WorkspaceBackend):
                     try:
                         await in_thread(pool, action, self.inventory.refresh, owner)
                     except ManagerError:
-                        self.inventory.changed(owner)
+                        self.inventory.changed()
         except Busy:
             # Busy with what? Parallel requests for an id that is not theirs learn only that.
             creating = self.operations.in_progress(owner, workspace_id) == CREATING
@@ -409,8 +410,6 @@ class DockerBackend(WorkspaceBackend):
             if not found.records:
                 continue  # a leftover of an interrupted change; not a workspace
             record = found.record()
-            if owner is not None and record.owner != owner:
-                continue
             container = found.container
             exit_info = None
             if (
@@ -674,8 +673,7 @@ class DockerBackend(WorkspaceBackend):
             api.stop(container["Id"], timeout=STOP_TIMEOUT)
             self.readiness.forget(container["Id"])
         message = f"Stopped {reason}."
-        clears = record.spec.clear_volume_on_stop or self.settings.always_clear_volume_on_stop
-        if was_up and clears:
+        if was_up and clears_on_stop(record.spec, self.settings):
             emptied = self._clear_volume(owner, workspace_id, record.spec.container_image)
             message += "" if emptied else f" {STILL_CLEARING}"
         self.publish(owner, workspace_id, "stopped", message)

@@ -78,6 +78,11 @@ def older_bridges(client: docker.DockerClient, settings: Settings) -> list[str]:
     return sorted(bridges)
 
 
+def wanted(settings: Settings) -> list[str]:
+    """What the settings ask to block, each once, in their order."""
+    return list(dict.fromkeys(settings.egress_block))
+
+
 def helper_image(client: docker.DockerClient, settings: Settings) -> str:
     if settings.egress_helper_image:
         return settings.egress_helper_image
@@ -91,7 +96,7 @@ def helper_image(client: docker.DockerClient, settings: Settings) -> str:
 
 def install(client: docker.DockerClient, settings: Settings) -> list[str]:
     """Install the rules of `settings.egress_block`; what is blocked now (none on failure)."""
-    blocked: list[str] = list(dict.fromkeys(settings.egress_block))
+    blocked = wanted(settings)
     if not blocked:
         return []
     bridges = [WORKSPACE_BRIDGES, *older_bridges(client, settings)]

@@ -71,17 +71,16 @@ class Inventory:
         with self._lock:
             if self._usable():
                 return self._all() if owner is None else self._by_owner.get(owner, [])
-        listed = self._list(owner)
-        return listed
+        return self._list(owner)
 
     def refresh(self, owner: str | None = None) -> None:
         """List `owner`'s containers (everyone's if None) now, and remember them unless a
         listing begun later is remembered already."""
         self._list(owner)
 
-    def changed(self, owner: str) -> None:
-        """`owner`'s containers changed and could not be listed: until everyone's are listed
-        again, reads ask the engine (nobody reads the old list as current)."""
+    def changed(self) -> None:
+        """Containers changed and could not be listed: until everyone's are listed again,
+        reads ask the engine (nobody reads the old list as current)."""
         with self._lock:
             self._generation += 1
             self._listed_at = None
@@ -155,6 +154,8 @@ class Inventory:
             self._owner_listed[EVERYONE] = generation
             self._listed_at = at
             self._everyone_dirty = False
+            present = {s["Id"] for summaries in by_owner.values() for s in summaries}
+            self._last_event = {k: v for k, v in self._last_event.items() if k in present}
         else:
             if max(self._owner_listed.get(owner, 0), self._owner_listed.get(EVERYONE, 0)) > (
                 generation
@@ -165,9 +166,6 @@ class Inventory:
                 del self._by_owner[owner]
             self._owner_listed[owner] = generation
         self._everyone = None
-        present = {s["Id"] for summaries in by_owner.values() for s in summaries}
-        if owner is None:
-            self._last_event = {k: v for k, v in self._last_event.items() if k in present}
 
     # --- threads ------------------------------------------------------------------------------
     def _follow(self) -> None:
