@@ -3,7 +3,7 @@ import { createRoot } from 'react-dom/client';
 import { RouterProvider } from 'react-router';
 import { AppProviders } from './app/AppProviders';
 import { createAppRouter } from './app/router';
-import { installUnauthorizedHandler } from './features/auth/unauthorized';
+import { installUnauthorizedHandler } from './features/auth';
 import { makeQueryClient } from './lib/query-client';
 
 const queryClient = makeQueryClient();

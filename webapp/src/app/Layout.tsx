@@ -1,7 +1,6 @@
 import { AppBar, Box, Button, Container, Stack, Toolbar, Typography } from '@mui/material';
 import { NavLink, Outlet, useLocation, useNavigate } from 'react-router';
-import { useMe } from '@/features/auth/api/get-me';
-import { useLogout } from '@/features/auth/api/logout';
+import { useLogout, useMe } from '@/features/auth';
 
 /** Header (who is signed in, navigation, sign out) around every signed-in page. */
 export function Layout() {

@@ -1,11 +1,7 @@
 import { createHashRouter, Navigate, type RouteObject } from 'react-router';
-import { AllWorkspacesPage } from '@/features/admin/components/AllWorkspacesPage';
-import { TokensPage } from '@/features/admin/components/TokensPage';
-import { AuthGate } from '@/features/auth/components/AuthGate';
-import { HomeRedirect } from '@/features/auth/components/HomeRedirect';
-import { SignInPage } from '@/features/auth/components/SignInPage';
-import { WorkspaceDetailsPage } from '@/features/workspaces/components/WorkspaceDetailsPage';
-import { WorkspaceListPage } from '@/features/workspaces/components/WorkspaceListPage';
+import { AllWorkspacesPage, TokensPage } from '@/features/admin';
+import { AuthGate, HomeRedirect, SignInPage } from '@/features/auth';
+import { WorkspaceDetailsPage, WorkspaceListPage } from '@/features/workspaces';
 import { Layout } from './Layout';
 
 // Hash routes. ML Lab appends "?project=<id>" inside the hash: the router reads that as the

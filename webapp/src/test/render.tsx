@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { RouterProvider } from 'react-router';
 import { AppProviders } from '@/app/AppProviders';
 import { createAppRouter } from '@/app/router';
-import { installUnauthorizedHandler } from '@/features/auth/unauthorized';
+import { installUnauthorizedHandler } from '@/features/auth';
 import { makeQueryClient } from '@/lib/query-client';
 
 type User = ReturnType<typeof userEvent.setup>;

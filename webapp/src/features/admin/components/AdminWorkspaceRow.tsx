@@ -2,10 +2,7 @@ import { Alert, Button, Link, Stack, TableCell, TableRow, Typography } from '@mu
 import { Link as RouterLink } from 'react-router';
 import { useState } from 'react';
 import type { Workspace } from '@/api/types';
-import { useWorkspaceAction } from '@/features/workspaces/api/workspace-action';
-import { DeleteDialog } from '@/features/workspaces/components/DeleteDialog';
-import { StatusChip } from '@/features/workspaces/components/StatusChip';
-import { canStop } from '@/features/workspaces/status';
+import { canStop, DeleteDialog, StatusChip, useWorkspaceAction } from '@/features/workspaces';
 import { errorMessage } from '@/lib/errors';
 import { formatDateTime, formatMb, formatRelative } from '@/lib/format';
 

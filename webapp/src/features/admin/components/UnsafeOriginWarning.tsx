@@ -1,5 +1,5 @@
 import { Alert } from '@mui/material';
-import { useConfig } from '@/features/config/api/get-config';
+import { useConfig } from '@/features/config';
 
 /** Said on every administrator's page while workspaces share the manager's origin. */
 export function UnsafeOriginWarning() {

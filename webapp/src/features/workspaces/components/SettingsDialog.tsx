@@ -13,8 +13,7 @@ import {
 import { useId, useState, type FormEvent } from 'react';
 import type { ConfigOptions, Workspace } from '@/api/types';
 import { Loading } from '@/components/CenteredMessage';
-import { useConfig } from '@/features/config/api/get-config';
-import { useHealth } from '@/features/config/api/get-health';
+import { useConfig, useHealth } from '@/features/config';
 import { errorMessage } from '@/lib/errors';
 import { useUpdateWorkspace } from '../api/update-workspace';
 import { useWorkspaces } from '../api/get-workspaces';

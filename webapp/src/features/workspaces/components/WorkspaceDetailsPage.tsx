@@ -2,7 +2,7 @@ import { Alert, Box, Button, Stack, Tab, Tabs, Typography } from '@mui/material'
 import { useState } from 'react';
 import { Link as RouterLink, useNavigate, useParams } from 'react-router';
 import { Loading } from '@/components/CenteredMessage';
-import { useConfig } from '@/features/config/api/get-config';
+import { useConfig } from '@/features/config';
 import { errorMessage } from '@/lib/errors';
 import { useFollowWorkspace } from '../api/follow-workspace';
 import { useWorkspace } from '../api/get-workspace';

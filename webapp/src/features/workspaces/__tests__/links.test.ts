@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { canOpen, resolveOpenUrl } from '@/features/workspaces/links';
 import { workspace } from '@/test/fixtures';
+import { canOpen, resolveOpenUrl } from '../links';
 
 describe('resolveOpenUrl', () => {
   afterEach(() => window.history.replaceState(null, '', '/'));

@@ -1,0 +1,3 @@
+// The admin feature's public surface: other features and src/app import only from here.
+export { AllWorkspacesPage } from './components/AllWorkspacesPage';
+export { TokensPage } from './components/TokensPage';
