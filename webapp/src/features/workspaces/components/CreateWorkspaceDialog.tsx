@@ -1,18 +1,9 @@
-import {
-  Alert,
-  Button,
-  Dialog,
-  DialogActions,
-  DialogContent,
-  DialogTitle,
-  useMediaQuery,
-  useTheme,
-} from '@mui/material';
+import { Dialog, DialogTitle, useMediaQuery, useTheme } from '@mui/material';
 import { useId, useState, type FormEvent } from 'react';
 import type { ConfigOptions, Workspace } from '@/api/types';
-import { errorMessage } from '@/lib/errors';
 import { useCreateWorkspace } from '../api/create-workspace';
 import { defaultValues, toInput, validate, type FormValues } from '../form';
+import { FormDialogBody } from './FormDialogBody';
 import { WorkspaceFields } from './WorkspaceFields';
 
 type Props = { userId: string; config: ConfigOptions; existing: Workspace[]; onClose: () => void };
@@ -47,20 +38,9 @@ export function CreateWorkspaceDialog({ userId, config, existing, onClose }: Pro
       slotProps={{ paper: { component: 'form', onSubmit: submit, noValidate: true } as object }}
     >
       <DialogTitle id={titleId}>New workspace</DialogTitle>
-      <DialogContent>
+      <FormDialogBody error={create.error} pending={create.isPending} submitLabel="Create" onCancel={onClose}>
         <WorkspaceFields config={config} values={values} errors={errors} onChange={setValues} showStartNow />
-        {create.error && (
-          <Alert severity="error" role="alert" sx={{ mt: 2 }}>
-            {errorMessage(create.error)}
-          </Alert>
-        )}
-      </DialogContent>
-      <DialogActions>
-        <Button onClick={onClose}>Cancel</Button>
-        <Button type="submit" variant="contained" loading={create.isPending}>
-          Create
-        </Button>
-      </DialogActions>
+      </FormDialogBody>
     </Dialog>
   );
 }

@@ -1,9 +1,7 @@
 import {
   Alert,
   Box,
-  Button,
   Dialog,
-  DialogActions,
   DialogContent,
   DialogContentText,
   DialogTitle,
@@ -18,6 +16,7 @@ import { errorMessage } from '@/lib/errors';
 import { useUpdateWorkspace } from '../api/update-workspace';
 import { useWorkspaces } from '../api/get-workspaces';
 import { needsRestart, toUpdate, validate, valuesOf, type FormErrors, type FormValues } from '../form';
+import { FormDialogBody } from './FormDialogBody';
 import { WorkspaceFields } from './WorkspaceFields';
 
 type Props = { workspace: Workspace; onClose: () => void };
@@ -80,7 +79,7 @@ function SettingsForm({ workspace, config, onClose }: Props & { config: ConfigOp
       noValidate
       sx={{ display: 'flex', flexDirection: 'column', minHeight: 0, flex: '1 1 auto' }}
     >
-      <DialogContent>
+      <FormDialogBody error={update.error} pending={update.isPending} submitLabel="Save" onCancel={onClose}>
         <DialogContentText sx={{ mb: 1 }}>
           {onMlLab
             ? 'ML Lab recreates the workspace on every change, which restarts it if it runs; your files in /workspace are kept.'
@@ -99,18 +98,7 @@ function SettingsForm({ workspace, config, onClose }: Props & { config: ConfigOp
             Saving restarts this workspace: unsaved work in open notebooks and terminals is lost.
           </Alert>
         )}
-        {update.error && (
-          <Alert severity="error" role="alert" sx={{ mt: 2 }}>
-            {errorMessage(update.error)}
-          </Alert>
-        )}
-      </DialogContent>
-      <DialogActions>
-        <Button onClick={onClose}>Cancel</Button>
-        <Button type="submit" variant="contained" loading={update.isPending}>
-          Save
-        </Button>
-      </DialogActions>
+      </FormDialogBody>
     </Box>
   );
 }
