@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.image.conftest import Manager
+from tests.support.manager_image import Manager
 
 from .engine import Target
 

@@ -19,8 +19,9 @@ import docker
 import docker.errors
 
 from lab_workspace_manager.backends.docker import labels as L
-from tests.conftest import ATTACKER_IMAGE, SESSION_INSTANCE, TEST_IMAGE
-from tests.image.conftest import IMAGE
+from tests.support.images import ATTACKER_IMAGE, TEST_IMAGE
+from tests.support.manager_image import IMAGE
+from tests.support.settings import SESSION_INSTANCE
 
 MAIN_SOCKET = "/var/run/docker.sock"
 IMAGES = (IMAGE, TEST_IMAGE, ATTACKER_IMAGE)

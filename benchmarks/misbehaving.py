@@ -17,8 +17,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from tests.conftest import ATTACKER_IMAGE, TEST_IMAGE
-from tests.image.conftest import IMAGE
+from tests.support.images import ATTACKER_IMAGE, TEST_IMAGE
+from tests.support.manager_image import IMAGE
 
 from .context import Bench
 from .tools import WrkResult, wait_answers, wrk

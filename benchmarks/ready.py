@@ -17,7 +17,8 @@ from typing import Any
 from docker.types import LogConfig
 
 from lab_workspace_manager.backends.docker import labels as L
-from tests.conftest import SESSION_INSTANCE, TEST_IMAGE
+from tests.support.images import TEST_IMAGE
+from tests.support.settings import SESSION_INSTANCE
 
 from .context import CPUS, MEMORY_MB, PIDS_LIMIT, SHM_MB, Bench
 from .tools import wait_answers

@@ -3,8 +3,8 @@
     python3 build.py --bench [--quick] [--engine-socket PATH] [--note TEXT]
 
 Everything runs on one engine, side by side, so the ratios compare like with like. Without
---engine-socket a private engine is started (tests/private_engine.py) with address pools wide
-enough for 100 user networks; the shared engine is never reconfigured.
+--engine-socket a private engine is started (tests/support/private_engine.py) with address pools
+wide enough for 100 user networks; the shared engine is never reconfigured.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from tests.conftest import DATA_DIR, SESSION_INSTANCE
-from tests.image.conftest import IMAGE, start_manager
+from tests.support.manager_image import IMAGE, start_manager
+from tests.support.settings import DATA_DIR, SESSION_INSTANCE
 
 from . import load, misbehaving, ready, scale
 from .context import Bench
@@ -246,11 +246,11 @@ def open_engine(args: argparse.Namespace) -> tuple[Target, Callable[[], None]]:
     if args.engine_socket:
         return open_target(args.engine_socket), lambda: None
     try:
-        from tests import private_engine
+        from tests.support import private_engine
     except ImportError:
         raise SystemExit(
-            "backend/tests/private_engine.py is missing: pass --engine-socket with an engine "
-            "whose address pools hold 100 networks (--default-address-pool "
+            "backend/tests/support/private_engine.py is missing: pass --engine-socket with an "
+            "engine whose address pools hold 100 networks (--default-address-pool "
             "base=10.200.0.0/14,size=24)."
         ) from None
     # Its address pool is a /16 cut into /24s: 256 networks, enough for 100 users.
@@ -289,7 +289,7 @@ def main() -> None:
         remove_labelled(target.client, SESSION_INSTANCE)
         target.close()
         stop_engine()
-        shutil.rmtree(DATA_DIR, ignore_errors=True)  # made by importing the tests' conftest
+        shutil.rmtree(DATA_DIR, ignore_errors=True)  # made by importing tests.support.settings
     timings.append(f"whole run: {time.monotonic() - started:.0f} s")
     kind = args.note or ("quick run (--quick)" if args.quick else "full run")
     command = "python3 build.py --bench" + " --quick" * args.quick

@@ -18,8 +18,8 @@ from fastapi import FastAPI
 
 from lab_workspace_manager.app import create_app
 from lab_workspace_manager.backends.memory import InMemoryBackend
-from tests.apiclient import issue_token, running
-from tests.conftest import ADMIN_TOKEN, make_settings
+from tests.support.apiclient import issue_token, running
+from tests.support.settings import ADMIN_TOKEN, make_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from lab_workspace_manager.backends.memory import InMemoryBackend
-from tests.apiclient import Api, open_api
-from tests.conftest import make_settings
+from tests.support.apiclient import Api, open_api
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.anyio
 

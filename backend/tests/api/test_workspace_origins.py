@@ -19,8 +19,8 @@ import pytest
 from lab_workspace_manager.app import create_app
 from lab_workspace_manager.auth import workspace_sessions
 from lab_workspace_manager.backends.memory import InMemoryBackend
-from tests.apiclient import app_client, issue_token
-from tests.conftest import make_settings
+from tests.support.apiclient import app_client, issue_token
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -9,39 +9,23 @@ The tests fail, never skip, when Chromium, the image or the web app inside it is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import docker
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.image.conftest import Manager, behind_a_proxy, start_manager, stop_manager
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ML_LAB_PREFIX,
+    NewPage,
+    start_browser_manager,
+)
+from tests.support.manager_image import Manager, behind_a_proxy, stop_manager
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Quiet and self-contained: no first-run UI, no calls home, no GPU on a headless CI machine.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# Settings of the managers these tests start: small workspaces, so several fit on 2 cores.
-BROWSER_MANAGER_ENVIRONMENT = {
-    "WORKSPACE_CPUS_DEFAULT": "0.5",
-    "WORKSPACE_MEMORY_MB_DEFAULT": "256",
-    "WORKSPACE_VOLUME_SIZE": "500",
-    "WORKSPACE_MAX_VOLUME_SIZE": "2000",
-}
 # Long enough for a workspace to start on a loaded 2-core machine; the UI is watched, not slept on.
 expect.set_options(timeout=15_000)
-
-NewPage = Callable[..., Page]
 
 
 @pytest.fixture(scope="package")
@@ -57,36 +41,11 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def start_browser_manager(
-    engine: docker.DockerClient,
-    environment: dict[str, str] | None = None,
-    port: int | None = None,
-) -> Manager:
-    """The built image, failing loudly if it was built without the web app."""
-    manager = start_manager(
-        engine, environment={**BROWSER_MANAGER_ENVIRONMENT, **(environment or {})}, port=port
-    )
-    index = httpx.get(manager.url + "/app/", trust_env=False)
-    # Vite's index.html loads the app as a module script; nginx's 404 page or an empty
-    # /srv/app has none.
-    if index.status_code != 200 or '<script type="module"' not in index.text:
-        stop_manager(engine, manager)
-        pytest.fail(
-            "The image serves no web app at /app/ (status "
-            f"{index.status_code}): run 'python3 build.py --make' with webapp/ present."
-        )
-    return manager
-
-
 @pytest.fixture(scope="package")
 def manager(engine: docker.DockerClient) -> Iterator[Manager]:
     running = start_browser_manager(engine)
     yield running
     stop_manager(engine, running)
-
-
-# The path under which ML Lab shows an extension; its proxy strips it before the manager.
-ML_LAB_PREFIX = "/projects/ctxy-global/services/lab-ws/access/8080"
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import docker
 import pytest
 from playwright.sync_api import Locator, Page, Route, expect
 
-from tests.image.conftest import Manager, stop_manager
+from tests.support.browser import NewPage, start_browser_manager
+from tests.support.manager_image import Manager, stop_manager
 
-from .conftest import NewPage, start_browser_manager
 from .ui import list_url, open_create_dialog, screenshot, sign_in, workspace_card
 
 NOT_ALLOWED_IMAGE = "lwm-test-not-allowed:latest"

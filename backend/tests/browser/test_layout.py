@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.image.conftest import Manager
+from tests.support.browser import NewPage
+from tests.support.manager_image import Manager
 
-from .conftest import NewPage
 from .test_errors import create_by_api
 from .ui import (
     assert_accessible,

@@ -29,11 +29,11 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import bridge_gateway, owned
-from tests.contaxy_server import Contaxy
-from tests.image.conftest import Manager, behind_a_proxy, stop_manager
+from tests.support.browser import NewPage, start_browser_manager
+from tests.support.contaxy_server import Contaxy
+from tests.support.engine import bridge_gateway, owned
+from tests.support.manager_image import Manager, behind_a_proxy, stop_manager
 
-from .conftest import NewPage, start_browser_manager
 from .prefix_proxy import prefix_proxy
 from .ui import (
     JUPYTER_TITLE,

@@ -16,9 +16,9 @@ import secrets
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.image.conftest import Manager
+from tests.support.browser import ML_LAB_PREFIX, NewPage
+from tests.support.manager_image import Manager
 
-from .conftest import ML_LAB_PREFIX, NewPage
 from .prefix_proxy import prefix_proxy
 from .ui import (
     WORKSPACE_TIMEOUT,

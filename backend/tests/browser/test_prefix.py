@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.image.conftest import Manager
+from tests.support.browser import ML_LAB_PREFIX, NewPage
+from tests.support.manager_image import Manager
 
-from .conftest import ML_LAB_PREFIX, NewPage
 from .prefix_proxy import prefix_proxy
 from .ui import (
     WORKSPACE_TIMEOUT,

@@ -6,9 +6,9 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.image.conftest import Manager
+from tests.support.browser import NewPage
+from tests.support.manager_image import Manager
 
-from .conftest import NewPage
 from .ui import assert_accessible, list_url, screenshot, sign_in
 
 

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 import docker
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import ATTACKER_IMAGE
-from tests.image.conftest import Manager
 from tests.image.test_image import create_running
-from tests.jupyter import start_kernel
+from tests.support.browser import NewPage
+from tests.support.images import ATTACKER_IMAGE
+from tests.support.jupyter import start_kernel
+from tests.support.manager_image import Manager
 
-from .conftest import NewPage
 from .ui import WORKSPACE_TIMEOUT, open_in_new_tab, screenshot, sign_in, workspace_card
 
 # The bound the README states: nginx remembers an access check's yes for 5 s and the backend

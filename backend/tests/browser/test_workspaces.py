@@ -10,9 +10,9 @@ from typing import Any
 import docker
 from playwright.sync_api import Page, expect
 
-from tests.image.conftest import Manager
+from tests.support.browser import NewPage
+from tests.support.manager_image import Manager
 
-from .conftest import NewPage
 from .ui import (
     WORKSPACE_TIMEOUT,
     assert_accessible,

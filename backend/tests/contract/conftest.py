@@ -7,8 +7,8 @@ import pytest
 from lab_workspace_manager.backends import WorkspaceBackend
 from lab_workspace_manager.backends.docker.backend import DockerBackend
 from lab_workspace_manager.backends.memory import InMemoryBackend
-from tests.apiclient import Api, open_api
-from tests.conftest import make_settings
+from tests.support.apiclient import Api, open_api
+from tests.support.settings import make_settings
 
 
 @pytest.fixture(params=["memory", "docker", "mllab"])

@@ -9,8 +9,8 @@ import pytest
 
 from lab_workspace_manager.app import create_app
 from lab_workspace_manager.naming import WORKSPACE_ID_PATTERN
-from tests.apiclient import Api, running
-from tests.conftest import ALT_IMAGE, CRASH_IMAGE, OOM_IMAGE, TEST_IMAGE
+from tests.support.apiclient import Api, running
+from tests.support.images import ALT_IMAGE, CRASH_IMAGE, OOM_IMAGE, TEST_IMAGE
 
 pytestmark = pytest.mark.anyio
 

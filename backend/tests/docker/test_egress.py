@@ -14,8 +14,9 @@ import docker
 import pytest
 
 from lab_workspace_manager.backends.docker import egress
-from tests.apiclient import Api
-from tests.conftest import TEST_IMAGE, bridge_gateway
+from tests.support.apiclient import Api
+from tests.support.engine import bridge_gateway
+from tests.support.images import TEST_IMAGE
 
 from .test_engine import container_of
 
@@ -171,7 +172,7 @@ def test_the_rules_are_added_once_in_their_order() -> None:
 async def test_networks_made_before_their_bridges_were_named_are_covered_too(
     engine: docker.DockerClient,
 ) -> None:
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
 
     settings = make_settings(workspace_backend="docker")
     labels = {"lwm.instance": settings.instance_id, "lwm.kind": "network", "lwm.owner": "old"}
@@ -185,7 +186,7 @@ async def test_networks_made_before_their_bridges_were_named_are_covered_too(
 def test_a_missing_helper_image_is_said_and_not_pulled(
     engine: docker.DockerClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tests.conftest import make_settings
+    from tests.support.settings import make_settings
 
     settings = make_settings(workspace_backend="docker", egress_helper_image="lwm-no-such:1")
     assert egress.install(engine, settings) == []

@@ -11,8 +11,10 @@ import pytest
 from docker.models.containers import ContainerCollection
 
 from lab_workspace_manager import naming
-from tests.apiclient import Api, eventually
-from tests.conftest import ALT_IMAGE, CRASH_IMAGE, OOM_IMAGE, SESSION_INSTANCE, owned
+from tests.support.apiclient import Api, eventually
+from tests.support.engine import owned
+from tests.support.images import ALT_IMAGE, CRASH_IMAGE, OOM_IMAGE
+from tests.support.settings import SESSION_INSTANCE
 
 pytestmark = pytest.mark.anyio
 MIB = 1024 * 1024

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.apiclient import Api
+from tests.support.apiclient import Api
 
 pytestmark = pytest.mark.anyio
 

@@ -10,8 +10,8 @@ import docker
 import httpx
 import pytest
 
-from tests.apiclient import Api, eventually
-from tests.jupyter import execute, open_channels, start_kernel
+from tests.support.apiclient import Api, eventually
+from tests.support.jupyter import execute, open_channels, start_kernel
 
 from .test_engine import container_of
 

@@ -25,8 +25,8 @@ import docker.errors
 import httpx
 import pytest
 
-from tests.conftest import SESSION_INSTANCE
-from tests.docker.conftest import docker_api
+from tests.support.docker_api import docker_api
+from tests.support.settings import SESSION_INSTANCE
 
 pytestmark = pytest.mark.anyio
 

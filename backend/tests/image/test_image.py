@@ -12,10 +12,10 @@ from urllib.parse import urljoin
 import docker
 import pytest
 
-from tests.conftest import ECHO_IMAGE, SESSION_INSTANCE
-from tests.jupyter import execute, open_channels, start_kernel
-
-from .conftest import IMAGE, Manager, start_manager, stop_manager
+from tests.support.images import ECHO_IMAGE
+from tests.support.jupyter import execute, open_channels, start_kernel
+from tests.support.manager_image import IMAGE, Manager, start_manager, stop_manager
+from tests.support.settings import SESSION_INSTANCE
 
 JUPYTER_TITLE = "<title>Home Page - Select or create a notebook</title>"
 

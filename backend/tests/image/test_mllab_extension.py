@@ -9,9 +9,8 @@ from typing import Any
 import docker
 import pytest
 
-from tests.contaxy_server import Contaxy
-
-from .conftest import IMAGE, start_manager, stop_manager
+from tests.support.contaxy_server import Contaxy
+from tests.support.manager_image import IMAGE, start_manager, stop_manager
 
 UI = "8080/app#/users/{env.userId}/workspace"
 API = "8080/api"

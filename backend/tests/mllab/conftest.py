@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.apiclient import Api, open_api
-from tests.conftest import make_settings
-from tests.contaxy_server import Contaxy
+from tests.support.apiclient import Api, open_api
+from tests.support.contaxy_server import Contaxy
+from tests.support.settings import make_settings
 
 
 @pytest.fixture

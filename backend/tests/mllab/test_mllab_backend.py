@@ -9,9 +9,10 @@ import pytest
 
 from lab_workspace_manager.backends.mllab import service_input
 from lab_workspace_manager.models import ComputeSpec, WorkspaceSpec
-from tests.apiclient import eventually
-from tests.conftest import TEST_IMAGE, make_settings
-from tests.contaxy_server import Contaxy
+from tests.support.apiclient import eventually
+from tests.support.contaxy_server import Contaxy
+from tests.support.images import TEST_IMAGE
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.anyio
 

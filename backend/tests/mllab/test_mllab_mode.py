@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.contaxy_server import Contaxy
+from tests.support.contaxy_server import Contaxy
 
 pytestmark = pytest.mark.anyio
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.apiclient import Api, open_api
-from tests.conftest import make_settings
+from tests.support.apiclient import Api, open_api
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.anyio
 

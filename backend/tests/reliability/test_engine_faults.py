@@ -19,9 +19,10 @@ import docker
 import pytest
 
 from lab_workspace_manager.backends.docker.backend import DockerBackend
-from tests import private_engine
-from tests.apiclient import eventually, open_api
-from tests.conftest import ECHO_IMAGE, SESSION_INSTANCE, make_settings
+from tests.support import private_engine
+from tests.support.apiclient import eventually, open_api
+from tests.support.images import ECHO_IMAGE
+from tests.support.settings import SESSION_INSTANCE, make_settings
 
 from .test_faults import accounted_for, all_listed, read, workspace_container
 

@@ -29,14 +29,10 @@ from schemathesis.specs.openapi.checks import (
 from lab_workspace_manager.app import create_app
 from lab_workspace_manager.backends.memory import InMemoryBackend
 from lab_workspace_manager.events import WorkspaceEvent
-from tests.apiclient import issue_token
-from tests.conftest import (
-    ADMIN_TOKEN,
-    SESSION_INSTANCE,
-    TEST_IMAGE,
-    make_settings,
-    remove_everything,
-)
+from tests.support.apiclient import issue_token
+from tests.support.engine import remove_everything
+from tests.support.images import TEST_IMAGE
+from tests.support.settings import ADMIN_TOKEN, SESSION_INSTANCE, make_settings
 
 # Bounded: about 20 operations × 2 callers × this many cases, in seconds on the fake; on the
 # real engine, as one normal user (the deepest paths), in `build.py --reliability` only: real

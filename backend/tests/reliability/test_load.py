@@ -23,8 +23,9 @@ import docker
 import httpx
 import pytest
 
-from tests.conftest import ATTACKER_IMAGE, ECHO_IMAGE, owned
-from tests.image.conftest import Manager, start_manager, stop_manager
+from tests.support.engine import owned
+from tests.support.images import ATTACKER_IMAGE, ECHO_IMAGE
+from tests.support.manager_image import Manager, start_manager, stop_manager
 
 pytestmark = pytest.mark.anyio
 

@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from tests.api.test_authorization_matrix import CALLERS, body_for, expected
-from tests.conftest import ECHO_IMAGE, owned
-from tests.image.conftest import Manager, start_manager, stop_manager
+from tests.support.engine import owned
+from tests.support.images import ECHO_IMAGE
+from tests.support.manager_image import Manager, start_manager, stop_manager
 
 ALLOWED_ORIGIN = "https://lab.example.org"
 FOREIGN_ORIGIN = "https://evil.example.com"

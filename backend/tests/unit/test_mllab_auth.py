@@ -9,7 +9,7 @@ import respx
 
 from lab_workspace_manager.auth.mllab import MLLabAuth
 from lab_workspace_manager.errors import BackendUnavailable, Unauthenticated
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.anyio
 LAB = "http://lab.test/api"

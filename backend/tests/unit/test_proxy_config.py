@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab_workspace_manager.proxy_config import render
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "docker" / "nginx"
 

@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from lab_workspace_manager.settings import Settings
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 
 def env(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:

@@ -3,7 +3,8 @@ import pytest
 from lab_workspace_manager.errors import InvalidInput
 from lab_workspace_manager.models import WorkspaceCompute, WorkspaceInput, WorkspaceUpdate
 from lab_workspace_manager.validation import apply_update, resolve_input
-from tests.conftest import OOM_IMAGE, TEST_IMAGE, make_settings
+from tests.support.images import OOM_IMAGE, TEST_IMAGE
+from tests.support.settings import make_settings
 
 
 def test_defaults_fill_an_empty_request() -> None:

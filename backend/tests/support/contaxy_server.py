@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CONTAXY_VENV = ROOT / ".venv-contaxy"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -44,7 +44,7 @@ class Contaxy:
         return httpx.Client(base_url=self.endpoint, headers=headers, timeout=60, trust_env=False)
 
     def sign_up(self, user: str | None, is_admin: bool) -> tuple[str, str]:
-        """For `tests.apiclient.Api`: a new ML Lab user, or ML Lab's administrator."""
+        """For `tests.support.apiclient.Api`: a new ML Lab user, or ML Lab's administrator."""
         if is_admin:
             with self.client() as admin:
                 admin_id = admin.get("/users/me").json()["id"]
