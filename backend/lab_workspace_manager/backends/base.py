@@ -27,7 +27,7 @@ from ..auth.base import Identity
 from ..errors import NotFound
 from ..events import EventBus, WorkspaceEvent
 from ..models import WorkspaceSpec, WorkspaceStatus
-from ..policies.measurement import Measurement
+from .measurement import Measurement
 
 BY_USER = "by its user"
 BY_ADMIN = "by an administrator"
@@ -78,6 +78,11 @@ class DiskLimits:
 
 class WorkspaceBackend(ABC):
     name: str
+    # Its workspaces are reached through this manager's proxy (not another's, as ML Lab's).
+    proxied_by_manager: bool = True
+    # The manager watches its workspaces (idle stop, lifetime, disk use); False where the
+    # platform that runs them does (ML Lab stops its idle services itself).
+    watched_by_manager: bool = True
     events: EventBus | None = None
     # Found out by `open()` where the backend can tell; none by default.
     disk_limits: DiskLimits = DiskLimits()
@@ -139,6 +144,11 @@ class WorkspaceBackend(ABC):
 
     async def open(self) -> None:
         """Called once at start-up; the default has nothing to prepare."""
+        return None
+
+    async def refresh(self, owner: str) -> None:
+        """Make the next reads of `owner`'s workspaces see every change made so far, by this
+        manager or another (for checks that must not miss one); the default reads fresh."""
         return None
 
     async def measure(self, disk: bool) -> dict[str, Measurement]:

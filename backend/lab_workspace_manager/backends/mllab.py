@@ -117,6 +117,8 @@ def service_input(
 
 class MLLabBackend(WorkspaceBackend):
     name = "mllab"
+    proxied_by_manager = False  # opened on ML Lab's proxy, at their `access_url`
+    watched_by_manager = False  # ML Lab stops idle services (idle_timeout is passed on)
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient, token: str = "") -> None:
         assert settings.contaxy_api_endpoint, "the ML Lab backend needs CONTAXY_API_ENDPOINT"

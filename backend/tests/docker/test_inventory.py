@@ -12,7 +12,7 @@ import docker
 import pytest
 
 from lab_workspace_manager.backends.docker.backend import DockerBackend
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -75,7 +75,7 @@ async def test_reads_without_changes_ask_the_engine_once(backend: DockerBackend)
     )
     engine.containers.get(name).remove(force=True)
     deadline = time.monotonic() + 5
-    while backend._observe("inv-user", "invws1")[0].container is not None:
+    while backend.observer.observe("inv-user", "invws1")[0].container is not None:
         assert time.monotonic() < deadline, "the removal was never seen"
         await asyncio.sleep(0.05)
     await backend.delete("inv-user", "invws1", delete_volume=True)

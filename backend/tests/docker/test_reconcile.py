@@ -10,8 +10,9 @@ import pytest
 
 from lab_workspace_manager import naming
 from lab_workspace_manager.backends.docker import spec as build
-from tests.apiclient import Api
-from tests.conftest import SESSION_INSTANCE, owned
+from tests.support.apiclient import Api
+from tests.support.engine import owned
+from tests.support.settings import SESSION_INSTANCE
 
 from .test_engine import container_of
 
@@ -107,7 +108,7 @@ async def test_a_kept_volume_survives_a_late_rollback(
     deleted = await api.client.delete(api.path(workspace["id"]))  # keeping the data
     assert deleted.status_code == 204
     backend = api.backend
-    backend._rollbacks_due[workspace["id"]] = api.user  # type: ignore[attr-defined]
+    backend.pending.rollback_due(api.user, workspace["id"])  # type: ignore[attr-defined]
     await backend.reconcile()  # type: ignore[attr-defined]
     volume = naming.volume_name(SESSION_INSTANCE, api.user, workspace["id"])
     assert volume in owned(engine, owner=api.user)["volumes"]

@@ -9,12 +9,11 @@ import docker.errors
 import pytest
 
 from lab_workspace_manager.backends.base import DiskLimits
-from lab_workspace_manager.backends.docker import disk_limits
-from lab_workspace_manager.backends.docker.backend import DockerBackend
+from lab_workspace_manager.backends.docker import disk_limits, resizing
 from lab_workspace_manager.errors import Conflict
 from lab_workspace_manager.models import WorkspaceStats
 from lab_workspace_manager.policies.usage import with_warnings
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 REFUSED_CONTAINER = (
     "--storage-opt is supported only for overlay over xfs with 'pquota' mount option"
@@ -142,12 +141,12 @@ def test_a_hard_limited_volume_cannot_grow(
 ) -> None:
     api = FakeApi(container=False, volume=True)
     api.volume_options = options
-    backend = DockerBackend(make_settings(), client=FakeClient(api))  # type: ignore[arg-type]
+    client, settings = FakeClient(api), make_settings()
     if allowed:
-        backend._check_volume_growth("alice", "abcdefghij", wanted)
+        resizing.check_volume_growth(client, settings, "alice", "abcdefghij", wanted)  # type: ignore[arg-type]
     else:
         with pytest.raises(Conflict, match="hard limit of 100 MB"):
-            backend._check_volume_growth("alice", "abcdefghij", wanted)
+            resizing.check_volume_growth(client, settings, "alice", "abcdefghij", wanted)  # type: ignore[arg-type]
 
 
 def test_the_warning_near_a_hard_limit_says_that_writes_will_fail() -> None:

@@ -2,20 +2,25 @@
 
 from docker.types import DeviceRequest, LogConfig, Mount
 
+from lab_workspace_manager.backends.base import DiskLimits
 from lab_workspace_manager.backends.docker import spec as build
+from lab_workspace_manager.backends.docker.facts import EngineFacts
 from lab_workspace_manager.models import ComputeSpec, WorkspaceSpec
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 SPEC = WorkspaceSpec(
     display_name="Mon espace",
     container_image="lwm-test-workspace:latest",
     compute=ComputeSpec(cpus=1.5, memory=1000, volume_size=500, gpus=0),
 )
+NONE = EngineFacts()  # an engine without hard disk limits
+HARD = EngineFacts(DiskLimits(hard_container_size=True, hard_volume_size=True))
+HARD_COUNTING_IMAGE = EngineFacts(HARD.disk_limits, limit_counts_image=True)
 
 
 def test_container_config_is_exactly_what_was_asked() -> None:
     settings = make_settings(instance_id="lwm", workspace_public_prefix="/lab")
-    config = build.container_config(settings, "alice", "abcdefghij", SPEC, start=True)
+    config = build.container_config(settings, "alice", "abcdefghij", SPEC, start=True, facts=NONE)
     assert config == {
         "name": "lwm-alice-abcdefghij",
         "image": "lwm-test-workspace:latest",
@@ -51,13 +56,17 @@ def test_container_config_is_exactly_what_was_asked() -> None:
 
 
 def test_a_stopped_workspace_is_never_restarted_by_the_engine() -> None:
-    config = build.container_config(make_settings(), "alice", "abcdefghij", SPEC, start=False)
+    config = build.container_config(
+        make_settings(), "alice", "abcdefghij", SPEC, start=False, facts=NONE
+    )
     assert config["restart_policy"] == {"Name": "no", "MaximumRetryCount": 0}
 
 
 def test_gpus_become_a_device_request() -> None:
     spec = SPEC.model_copy(update={"compute": SPEC.compute.model_copy(update={"gpus": 2})})
-    config = build.container_config(make_settings(), "alice", "abcdefghij", spec, start=True)
+    config = build.container_config(
+        make_settings(), "alice", "abcdefghij", spec, start=True, facts=NONE
+    )
     assert config["device_requests"] == [DeviceRequest(count=2, capabilities=[["gpu"]])]
 
 
@@ -70,7 +79,7 @@ def test_fingerprint_changes_only_with_what_needs_a_new_container() -> None:
 
 def test_volume_network_and_record_configs() -> None:
     settings = make_settings(instance_id="lwm")
-    assert build.volume_config(settings, "alice", "abcdefghij", SPEC) == {
+    assert build.volume_config(settings, "alice", "abcdefghij", SPEC, NONE) == {
         "name": "lwm-alice-abcdefghij-data",
         "driver": "local",
         "labels": {
@@ -103,21 +112,24 @@ def test_volume_network_and_record_configs() -> None:
 
 def test_a_hard_container_limit_adds_the_storage_option_and_its_label() -> None:
     settings = make_settings(instance_id="lwm", container_size=3000)
-    plain = build.container_config(settings, "alice", "abcdefghij", SPEC, start=True)
-    held = build.container_config(
-        settings, "alice", "abcdefghij", SPEC, start=True, storage_size=3400
+    plain = build.container_config(settings, "alice", "abcdefghij", SPEC, start=True, facts=NONE)
+    held = build.container_config(settings, "alice", "abcdefghij", SPEC, True, facts=HARD)
+    on_btrfs = build.container_config(
+        settings, "alice", "abcdefghij", SPEC, True, facts=HARD_COUNTING_IMAGE, image_size=400
     )
     assert "storage_opt" not in plain and "lwm.container-size" not in plain["labels"]
     assert held == {
         **plain,
-        "storage_opt": {"size": "3400M"},
+        "storage_opt": {"size": "3000M"},
         "labels": {**plain["labels"], "lwm.container-size": "3000"},
     }
+    # btrfs counts the image's files too: the workspace still gets its full size.
+    assert on_btrfs == {**held, "storage_opt": {"size": "3400M"}}
 
 
 def test_a_hard_volume_limit_is_the_local_drivers_size_option() -> None:
     settings = make_settings(instance_id="lwm")
-    assert build.volume_config(settings, "alice", "abcdefghij", SPEC, size=500) == {
-        **build.volume_config(settings, "alice", "abcdefghij", SPEC),
+    assert build.volume_config(settings, "alice", "abcdefghij", SPEC, HARD) == {
+        **build.volume_config(settings, "alice", "abcdefghij", SPEC, NONE),
         "driver_opts": {"size": "500M"},
     }

@@ -86,7 +86,7 @@ def _supported(what: str, create: Callable[[], object], remove: Callable[[], obj
 
 def _remove_probes(client: docker.DockerClient, settings: Settings) -> None:
     """Probes a crash left between create and remove (they hold no data)."""
-    mine = {"label": [f"{L.INSTANCE}={settings.instance_id}", f"{L.KIND}={KIND_PROBE}"]}
+    mine = {"label": L.selector(settings.instance_id, KIND_PROBE)}
     for container in client.api.containers(all=True, filters=mine):
         with suppress(docker.errors.NotFound):
             client.api.remove_container(container["Id"], force=True)

@@ -68,9 +68,9 @@ def script(blocked: list[str], bridges: list[str]) -> str:
 def older_bridges(client: docker.DockerClient, settings: Settings) -> list[str]:
     """The bridges of this instance's user networks made before they were named for these
     rules (Docker names those br-<id>): covered by name until they are made again."""
-    mine = {"label": [f"{L.INSTANCE}={settings.instance_id}", f"{L.KIND}={L.KIND_NETWORK}"]}
     bridges = []
-    for network in client.api.networks(filters=mine):
+    mine = L.selector(settings.instance_id, L.KIND_NETWORK)
+    for network in client.api.networks(filters={"label": mine}):
         options = network.get("Options") or {}
         name = options.get("com.docker.network.bridge.name") or "br-" + network["Id"][:12]
         if not name.startswith(BRIDGE_PREFIX):

@@ -96,3 +96,16 @@ async def in_thread(
             return fn(*args, **kwargs)
 
     return await anyio.to_thread.run_sync(call, limiter=pool)
+
+
+def remove_container(client: docker.DockerClient, id_or_name: str) -> None:
+    """Remove a container, running or not; one that is gone (or going) already is fine."""
+    try:
+        client.api.remove_container(id_or_name, force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        # Being removed already (by the engine, for a container that removes itself):
+        # as good as gone.
+        if exc.status_code != 409 or "already in progress" not in str(exc.explanation):
+            raise

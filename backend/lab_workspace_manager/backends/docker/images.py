@@ -16,6 +16,7 @@ from docker.utils import parse_repository_tag
 from ...errors import ResourceUnavailable
 from ...settings import MIB, Settings
 from . import spec as build
+from .pending import PendingCreates
 
 
 class Publish(Protocol):
@@ -25,13 +26,17 @@ class Publish(Protocol):
 
 
 class Images:
-    def __init__(self, client: docker.DockerClient, settings: Settings, publish: Publish) -> None:
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        settings: Settings,
+        publish: Publish,
+        pending: PendingCreates,
+    ) -> None:
         self.client = client
         self.settings = settings
         self.publish = publish
-        # Creates whose image is being pulled in the background: workspace id -> progress
-        # sentence (set and removed by the backend; kept up to date here while pulling).
-        self.pulling: dict[str, str] = {}
+        self.pending = pending  # told how a background create's pull is getting on
         self._record_image_ready = False
         self._record_image_lock = threading.Lock()
 
@@ -73,11 +78,11 @@ class Images:
                 elif layer and line.get("status") in ("Download complete", "Pull complete"):
                     total = downloads.get(layer, (0, 0))[1]
                     downloads[layer] = (total, total)
-                if downloads and workspace_id in self.pulling:  # a background create
+                if downloads and workspace_id:
                     done = sum(d for d, _ in downloads.values()) // MIB
                     size = sum(t for _, t in downloads.values()) // MIB
-                    self.pulling[workspace_id] = (
-                        f"Pulling image {image}: {done} of {size} MB downloaded."
+                    self.pending.progress(
+                        workspace_id, f"Pulling image {image}: {done} of {size} MB downloaded."
                     )
                 # Every change of a layer's status, and its progress at most a few times a
                 # second: enough for a progress bar.

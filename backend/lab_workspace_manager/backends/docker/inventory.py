@@ -23,10 +23,23 @@ from contextlib import suppress
 from typing import Any
 
 import docker
+import docker.errors
+import requests.exceptions
+import urllib3.exceptions
 
 from . import labels as L
 
 log = logging.getLogger(__name__)
+
+# How talking to the engine ends when it goes away, or when a quiet event stream times out:
+# expected, and dealt with by listing directly meanwhile. Anything else is a bug, logged whole.
+ENGINE_GONE = (
+    docker.errors.DockerException,
+    docker.errors.StreamParseError,
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    OSError,
+)
 
 RECONNECT_SECONDS = 1.0
 # A stream that stalls without breaking would go unnoticed: no list is older than this.
@@ -40,7 +53,7 @@ EVERYONE = None
 class Inventory:
     def __init__(self, client: docker.DockerClient, instance: str) -> None:
         self._client = client
-        self._label = f"{L.INSTANCE}={instance}"
+        self._instance = instance
         self._lock = threading.Lock()
         self._listening = False
         # owner -> their containers; complete only while `_listed_at` is set
@@ -127,7 +140,7 @@ class Inventory:
             self._generation += 1
             generation = self._generation
         listed_at = time.monotonic()
-        wanted = [self._label] if owner is None else [self._label, f"{L.OWNER}={owner}"]
+        wanted = L.selector(self._instance, owner=owner)
         summaries: Summaries = self._client.api.containers(all=True, filters={"label": wanted})
         by_owner: dict[str, Summaries] = {}
         for summary in summaries:
@@ -172,7 +185,7 @@ class Inventory:
         while not self._closed:
             try:
                 self._stream = self._client.api.events(
-                    filters={"type": "container", "label": [self._label]}, decode=True
+                    filters={"type": "container", "label": L.selector(self._instance)}, decode=True
                 )
                 # Subscribed: from here no change goes unseen, but one may have happened
                 # while we were not listening.
@@ -191,9 +204,11 @@ class Inventory:
                         else:
                             self._dirty.add(owner)
                     self._stale.set()
-            except Exception as exc:  # the engine went away, or a quiet stream timed out
+            except ENGINE_GONE as exc:
                 if not self._closed:
                     log.debug("engine events interrupted (%s); listing directly meanwhile", exc)
+            except Exception:
+                log.exception("following the engine's events failed; listing directly meanwhile")
             finally:
                 with self._lock:
                     self._listening = False
@@ -224,8 +239,11 @@ class Inventory:
                     self._list(None)
                 for owner in owners:
                     self._list(owner)
-            except Exception as exc:  # the engine went away; reads list directly
-                log.debug("could not list the engine's containers: %s", exc)
+            except Exception as exc:  # reads list directly meanwhile
+                if isinstance(exc, ENGINE_GONE):
+                    log.debug("could not list the engine's containers: %s", exc)
+                else:
+                    log.exception("listing the engine's containers failed")
                 with self._lock:
                     self._everyone_dirty = True
                 time.sleep(RECONNECT_SECONDS)

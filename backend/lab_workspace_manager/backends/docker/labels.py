@@ -35,3 +35,12 @@ KIND_CLEANER = "cleaner"  # a short-lived container that empties a volume
 KIND_HELPER = "helper"  # a short-lived container of the manager's own (egress rules)
 # The kinds of container the manager makes for workspaces (and so may remove).
 WORKSPACE_CONTAINER_KINDS = (KIND_WORKSPACE, KIND_RECORD, KIND_CLEANER)
+
+
+def selector(
+    instance: str, kind: str | None = None, owner: str | None = None, workspace: str | None = None
+) -> list[str]:
+    """The label filter (`filters={"label": ...}`) for this instance's objects, narrowed to a
+    kind, an owner and a workspace id where given."""
+    wanted = {INSTANCE: instance, KIND: kind, OWNER: owner, WORKSPACE: workspace}
+    return [f"{key}={value}" for key, value in wanted.items() if value is not None]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import docker
 import docker.errors
 
-from ...policies.measurement import Measurement
 from ...settings import MIB
+from ..measurement import Measurement
 from . import disk_limits
 from . import labels as L
 
@@ -21,7 +21,7 @@ class UsageMeter:
     def compute(self) -> dict[str, Measurement]:
         """One quick stats call per running workspace (one_shot: no 1 s sampling wait); CPU
         % from the difference to the previous call, as `docker stats` computes it."""
-        wanted = [f"{L.INSTANCE}={self.instance_id}", f"{L.KIND}={L.KIND_WORKSPACE}"]
+        wanted = L.selector(self.instance_id, L.KIND_WORKSPACE)
         measured = {}
         seen = set()
         for summary in self.client.api.containers(filters={"label": wanted, "status": "running"}):

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 
 import docker
 import docker.errors
 
 from ...errors import Conflict, ResourceUnavailable
 from ...settings import Settings
+from ...shared import SharedState
 from . import labels as L
 from . import spec as build
 
@@ -22,15 +23,29 @@ log = logging.getLogger(__name__)
 
 class UserNetworks:
     def __init__(
-        self,
-        client: docker.DockerClient,
-        settings: Settings,
-        lock: Callable[[str], threading.Lock],
+        self, client: docker.DockerClient, settings: Settings, shared: SharedState
     ) -> None:
         self.client = client
         self.settings = settings
-        # The backend's named locks: "owner:<id>" also guards its workspaces' records.
-        self._lock = lock
+        # Per owner: "the network exists" and "a record of theirs exists" change together,
+        # in this process and in the other managers sharing DATA_DIR.
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._shared = shared
+
+    @contextmanager
+    def _lock(self, owner: str) -> Iterator[None]:
+        with self._locks_guard:
+            lock = self._locks.setdefault(owner, threading.Lock())
+        with lock, self._shared.holding("network", owner):
+            yield
+
+    def ensure_for(self, owner: str, write_record: Callable[[], None]) -> None:
+        """The owner's network, and then `write_record`, as one step: a concurrent delete of
+        the owner's last workspace cannot remove the network in between."""
+        with self._lock(owner):
+            self.ensure(owner)
+            write_record()
 
     def ensure(self, owner: str) -> None:
         config = build.network_config(self.settings, owner)
@@ -44,7 +59,9 @@ class UserNetworks:
                     "The Docker engine has no free address range for another user network. "
                     "An administrator can widen it with dockerd's 'default-address-pools'."
                 ) from exc
-            if exc.status_code != 409 or not self._owned_by(config["name"], owner):
+            # Made meanwhile by a manager that shares no lock with this one (another
+            # instance's bridge of the same name is refused as "same bridge name").
+            if exc.status_code not in (403, 409) or not self._owned_by(config["name"], owner):
                 raise
         self.join(config["name"])
 
@@ -76,28 +93,18 @@ class UserNetworks:
                 raise
 
     def join_all(self) -> None:
-        mine = {
-            "label": [f"{L.INSTANCE}={self.settings.instance_id}", f"{L.KIND}={L.KIND_NETWORK}"]
-        }
-        for network in self.client.api.networks(filters=mine):
+        mine = L.selector(self.settings.instance_id, L.KIND_NETWORK)
+        for network in self.client.api.networks(filters={"label": mine}):
             self.join(network["Name"])
 
     def collect(self, owner: str) -> bool:
         """Remove the owner's network once no workspace of theirs is left; True if removed."""
-        wanted = [
-            f"{L.INSTANCE}={self.settings.instance_id}",
-            f"{L.OWNER}={owner}",
-            f"{L.KIND}={L.KIND_RECORD}",
-        ]
-        with self._lock("owner:" + owner):
+        wanted = L.selector(self.settings.instance_id, L.KIND_RECORD, owner)
+        with self._lock(owner):
             if self.client.api.containers(all=True, filters={"label": wanted}):
                 return False
             # By its labels: also one named as before user networks got their longer names.
-            theirs = [
-                f"{L.INSTANCE}={self.settings.instance_id}",
-                f"{L.OWNER}={owner}",
-                f"{L.KIND}={L.KIND_NETWORK}",
-            ]
+            theirs = L.selector(self.settings.instance_id, L.KIND_NETWORK, owner)
             removed = False
             for network in self.client.api.networks(filters={"label": theirs}):
                 removed |= self._remove(network["Name"])

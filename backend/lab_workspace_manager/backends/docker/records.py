@@ -1,14 +1,26 @@
-"""A workspace's record: its settings and the state its user asked for, kept in labels."""
+"""A workspace's record: its settings and the state its user asked for, kept in labels.
+
+Container labels cannot be changed, so each change writes the next revision of the record
+(a container that never runs) and then removes the revisions it replaces.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Literal
 
+import docker
+import docker.errors
+
+from ...errors import Conflict
 from ...models import WorkspaceSpec
+from ...settings import Settings
 from . import labels as L
+from . import spec as build
+from .engine import remove_container
 
 Desired = Literal["running", "stopped"]
 
@@ -53,3 +65,44 @@ class Record:
             changed_at=datetime.fromisoformat(labels[L.CHANGED_AT]),
             created_at=datetime.fromisoformat(labels[L.CREATED_AT]),
         )
+
+
+class RecordStore:
+    def __init__(
+        self, client: docker.DockerClient, settings: Settings, prepare: Callable[[], None]
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self._prepare = prepare  # makes the image records are made from
+
+    def write(self, record: Record, previous: list[dict[str, Any]]) -> None:
+        """Store `record` as the next revision (after its own: the newest of `previous`; 0
+        for a new workspace), then drop the revisions it replaces. Of two writers of the
+        same revision one gets `Conflict` (a record's name holds its revision)."""
+        self._prepare()
+        record = replace(record, revision=record.revision + 1)
+        try:
+            self.client.containers.create(
+                **build.record_config(self.settings, record.to_labels(self.settings.instance_id))
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                raise Conflict(
+                    "The workspace was changed by another request at the same time; "
+                    "reload it and try again."
+                ) from exc
+            raise
+        for old in previous:
+            remove_container(self.client, old["Id"])
+
+    def set_desired(
+        self,
+        record: Record,
+        previous: list[dict[str, Any]],
+        desired: Desired,
+        reason: str,
+    ) -> None:
+        """Record the state the workspace should be in (and why), if that is news."""
+        if record.desired != desired or record.reason != reason:
+            changed = replace(record, desired=desired, reason=reason, changed_at=datetime.now(UTC))
+            self.write(changed, previous)

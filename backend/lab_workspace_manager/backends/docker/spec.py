@@ -7,7 +7,7 @@ memory settings are MB (MiB), Docker wants bytes; `NanoCpus = cpus × 1e9`.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docker.types import DeviceRequest, LogConfig, Mount
 
@@ -15,6 +15,9 @@ from ... import naming
 from ...models import WorkspaceSpec
 from ...settings import MIB, Settings
 from . import labels as L
+
+if TYPE_CHECKING:
+    from .facts import EngineFacts
 
 WORKSPACE_PORT = 8080
 RECORD_IMAGE = "lwm-record:1"
@@ -48,12 +51,14 @@ def container_config(
     workspace_id: str,
     spec: WorkspaceSpec,
     start: bool,
-    storage_size: int | None = None,
+    facts: EngineFacts,
+    image_size: int = 0,
 ) -> dict[str, Any]:
     """Keyword arguments for `client.containers.create` for one workspace.
 
-    `storage_size` (MB): the engine's hard limit on the writable layer, where it has one
-    (see `disk_limits.py`); its label tells the measurement that this limit is hard.
+    Where the engine holds the writable layer to a size (see `disk_limits.py`), it is
+    limited to the setting, plus the image's `image_size` (MB) where the limit counts the
+    image's files too; its label tells the measurement that this limit is hard.
     """
     c = spec.compute
     memory = c.memory * MIB
@@ -99,7 +104,10 @@ def container_config(
         # Bounded logs: a chatty workspace must not fill the host's disk.
         "log_config": LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"}),
     }
-    if storage_size is not None:
+    if facts.disk_limits.hard_container_size:
+        storage_size = settings.container_size
+        if facts.limit_counts_image:  # the workspace still gets its full size
+            storage_size += image_size
         config["storage_opt"] = {"size": f"{storage_size}M"}
         config["labels"][L.CONTAINER_SIZE] = str(settings.container_size)
     if c.gpus:
@@ -108,11 +116,12 @@ def container_config(
 
 
 def volume_config(
-    settings: Settings, owner: str, workspace_id: str, spec: WorkspaceSpec, size: int | None = None
+    settings: Settings, owner: str, workspace_id: str, spec: WorkspaceSpec, facts: EngineFacts
 ) -> dict[str, Any]:
-    """`size` (MB): the hard limit, where the engine holds volumes to one. It is fixed at
-    creation: creating a volume that exists returns it unchanged, options and all. The labels
-    say what it was made for, so that data kept at delete can be told apart and counted."""
+    """Where the engine holds volumes to a size, the workspace's volume size is a hard limit.
+    It is fixed at creation: creating a volume that exists returns it unchanged, options and
+    all. The labels say what it was made for, so that data kept at delete can be told apart
+    and counted."""
     config: dict[str, Any] = {
         "name": naming.volume_name(settings.instance_id, owner, workspace_id),
         "driver": "local",
@@ -123,9 +132,9 @@ def volume_config(
             L.VOLUME_SIZE: str(spec.compute.volume_size),
         },
     }
-    if size is not None:
+    if facts.disk_limits.hard_volume_size:
         # Docker reads "M" as MiB, the unit of every size setting here.
-        config["driver_opts"] = {"size": f"{size}M"}
+        config["driver_opts"] = {"size": f"{spec.compute.volume_size}M"}
     return config
 
 
