@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -16,14 +14,10 @@ from fastapi.responses import HTMLResponse
 
 from .api.routes import admin, auth, kept_volumes, proxy, sockets, system, workspaces
 from .api.routes import events as event_routes
-from .auth import Authenticator, create_authenticator
-from .auth.workspace_sessions import WorkspaceSessions
-from .backends import WorkspaceBackend, create_backend
-from .errors import ERROR_RESPONSES, ManagerError, install_error_handlers
-from .events import EventBus
-from .policies.idle import ActivityLog, IdleWatcher
-from .policies.usage import UsageMonitor
-from .service import NameReservations
+from .auth import Authenticator
+from .backends import WorkspaceBackend
+from .errors import ERROR_RESPONSES, install_error_handlers
+from .runtime import Runtime
 from .settings import Settings, load_settings
 
 
@@ -32,65 +26,17 @@ def create_app(
     backend: WorkspaceBackend | None = None,
     authenticator: Authenticator | None = None,
 ) -> FastAPI:
-    settings = settings or Settings()
-    # One HTTP client per process, for calls to ML Lab. Idle connections are dropped before
-    # servers drop them (uvicorn after 5 s), so a pooled connection is rarely found closed.
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(60.0),
-        limits=httpx.Limits(keepalive_expiry=4.0),
-        trust_env=False,
-    )
-    backend = backend or create_backend(settings, http)
-    events = EventBus()
-    backend.attach_events(events)
-    authenticator = authenticator or create_authenticator(settings, http)
+    runtime = Runtime(settings or Settings(), backend, authenticator)
+    settings = runtime.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        events.bind(asyncio.get_running_loop())
-        if (
-            settings.mllab_mode
-            and backend.name == "docker"
-            and not settings.unsafe_workspaces_on_manager_origin
-            and ":" not in settings.workspace_host
-        ):
-            logging.getLogger(__name__).warning(
-                "Behind ML Lab the workspaces' own origins reach this manager directly, not "
-                "through ML Lab's proxy: set WORKSPACE_HOST to a host and port that browsers "
-                "reach this manager's port 8080 at (e.g. '{id}.ws.example.org:8443'); now "
-                "'%s' takes the port of ML Lab's address.",
-                settings.workspace_host,
-            )
-        if settings.unsafe_workspaces_on_manager_origin:
-            logging.getLogger(__name__).warning(
-                "UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN is set: workspaces are served on the "
-                "manager's own origin, where any user's workspace can act as whoever opens it "
-                "(including administrators). Use it only for a single user or users who trust "
-                "each other completely; unset it to serve each workspace on its own origin."
-            )
-        await backend.open()
-        jobs = [
-            asyncio.create_task(every(settings.reconcile_interval, backend.reconcile)),
-            asyncio.create_task(every(sockets.RECHECK_SECONDS, app.state.sockets.recheck)),
-        ]
-        # ML Lab stops and watches its services itself (idle_timeout is passed on to it).
-        if backend.name != "mllab":
-            idle = IdleWatcher(settings, backend, app.state.activity, http)
-            usage: UsageMonitor = app.state.usage
-            periodic: list[tuple[float, Callable[[], Awaitable[object]]]] = [
-                (settings.idle_check_interval, idle.check_once),
-                (settings.usage_interval, usage.sample_compute),
-                (settings.disk_usage_interval, usage.sample_disk),
-            ]
-            jobs += [asyncio.create_task(every(seconds, run)) for seconds, run in periodic]
+        warn_about(runtime)
+        await runtime.open()
         try:
             yield
         finally:
-            for job in jobs:
-                job.cancel()
-            await backend.close()
-            await authenticator.close()
-            await http.aclose()
+            await runtime.close()
 
     app = FastAPI(
         title="ML Lab Workspace Manager",
@@ -108,16 +54,7 @@ def create_app(
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="openapi.json", title=f"{app.title} API")
 
-    app.state.settings = settings
-    app.state.backend = backend
-    app.state.names = NameReservations()
-    app.state.locations = proxy.Locations()
-    app.state.activity = ActivityLog()
-    app.state.usage = UsageMonitor(settings, backend)
-    app.state.events = events
-    app.state.authenticator = authenticator
-    app.state.workspace_sessions = WorkspaceSessions.from_settings(settings)
-    app.state.sockets = sockets.Sockets(authenticator, backend)
+    app.state.runtime = runtime  # (routes get its parts through `api/deps.py`)
     install_error_handlers(app)
     if settings.backend_cors_origins:
         # Only the listed origins, never a reflected "*" with credentials.
@@ -139,17 +76,29 @@ def create_app(
     return app
 
 
-async def every(seconds: float, job: Callable[[], Awaitable[object]]) -> None:
-    """Run `job` now and then every `seconds`, logging (not raising) what goes wrong."""
-    log = logging.getLogger(__name__)
-    while True:
-        try:
-            await job()
-        except ManagerError as exc:
-            log.warning("%s skipped: %s", getattr(job, "__qualname__", job), exc.message)
-        except Exception:
-            log.exception("%s failed", getattr(job, "__qualname__", job))
-        await asyncio.sleep(seconds)
+def warn_about(runtime: Runtime) -> None:
+    """Settings that work, but not as an operator would want."""
+    settings, log = runtime.settings, logging.getLogger(__name__)
+    if (
+        settings.mllab_mode
+        and runtime.backend.proxied_by_manager
+        and not settings.unsafe_workspaces_on_manager_origin
+        and ":" not in settings.workspace_host
+    ):
+        log.warning(
+            "Behind ML Lab the workspaces' own origins reach this manager directly, not "
+            "through ML Lab's proxy: set WORKSPACE_HOST to a host and port that browsers "
+            "reach this manager's port 8080 at (e.g. '{id}.ws.example.org:8443'); now "
+            "'%s' takes the port of ML Lab's address.",
+            settings.workspace_host,
+        )
+    if settings.unsafe_workspaces_on_manager_origin:
+        log.warning(
+            "UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN is set: workspaces are served on the "
+            "manager's own origin, where any user's workspace can act as whoever opens it "
+            "(including administrators). Use it only for a single user or users who trust "
+            "each other completely; unset it to serve each workspace on its own origin."
+        )
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .settings import ImageOption
+from .images import ImageOption
 
 # A year (seconds). Longer is "never" (0); beyond about 3e10 s the date it gives cannot be
 # computed at all, and every read of the workspace failed with a 500.

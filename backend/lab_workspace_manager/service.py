@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from . import naming
 from .auth.base import Identity
@@ -31,44 +31,50 @@ from .policies.idle import ActivityLog, stop_plan
 from .policies.usage import UsageMonitor
 from .quotas import CONSUMING, check_quotas, quotas_apply
 from .settings import Settings
+from .shared import SharedState
 from .validation import apply_update, resolve_input
 
 
-class NameReservations:
-    """Display names being created or renamed right now, per owner (one per process).
+class Admissions:
+    """Per owner, for the checks a change must pass before it is made (quotas, unique display
+    names): one lock, held against this process's other requests and against the other
+    managers sharing DATA_DIR, and the names being created or renamed right now (the backend
+    does not list a workspace before its create returns, but a second request for the same
+    name must already get its 409)."""
 
-    The backend does not list a workspace before its create returns, but a second request
-    for the same name must already get its 409.
-    """
+    def __init__(self, shared: SharedState) -> None:
+        self.shared = shared
+        self._locks: dict[str, asyncio.Lock] = {}
 
-    def __init__(self) -> None:
-        self.locks: dict[str, asyncio.Lock] = {}
-        self.reserved: dict[str, set[str]] = {}
-        # Held, where quotas apply, from a quota check to the end of what it allowed.
-        self.quota_locks: dict[str, asyncio.Lock] = {}
+    @asynccontextmanager
+    async def lock(self, owner: str) -> AsyncIterator[None]:
+        async with self._locks.setdefault(owner, asyncio.Lock()), self.shared.lock("owner", owner):
+            yield
 
 
 class WorkspaceService:
-    """The rules, for one caller: built per request around the backend acting for them."""
+    """The rules, for one caller: built per request (`Runtime.service_for`) around the backend
+    acting for them."""
 
     def __init__(
         self,
         settings: Settings,
         backend: WorkspaceBackend,
-        names: NameReservations,
-        changed: Callable[[str], None] = lambda workspace_id: None,
-        caller: Identity | None = None,
-        activity: ActivityLog | None = None,
-        usage: UsageMonitor | None = None,
+        caller: Identity | None,
+        *,
+        admissions: Admissions,
+        changed: Callable[[str], None],
+        activity: ActivityLog,
+        usage: UsageMonitor,
     ) -> None:
         self.settings = settings
         self.backend = backend
-        self._names = names
-        self._caller = caller
-        self._activity = activity or ActivityLog()
-        self._usage = usage or UsageMonitor(settings, backend)
+        self._caller = caller  # None: the manager itself (its policies)
+        self._admissions = admissions
         # Told after a workspace was stopped, moved or removed (the proxy forgets its address).
         self._changed = changed
+        self._activity = activity
+        self._usage = usage
 
     async def list_workspaces(self, owner: str) -> list[Workspace]:
         return [self._to_api(state) for state in await self.backend.list_workspaces(owner)]
@@ -91,10 +97,7 @@ class WorkspaceService:
         spec = resolve_input(request, self.settings)
         workspace_id = naming.new_workspace_id()
         start = not request.is_stopped
-        async with (
-            self._within_quotas(owner, None, spec, start),
-            self._reserve_name(owner, spec.display_name, None),
-        ):
+        async with self._admitted(owner, None, spec, start, spec.display_name):
             state = await self.backend.create(owner, workspace_id, spec, start)
         return await self._settled(state, wait)
 
@@ -102,32 +105,33 @@ class WorkspaceService:
         current = await self.backend.get(owner, workspace_id)
         spec = apply_update(current.spec, request, self.settings)
         runs = current.status in CONSUMING
-        async with (
-            self._within_quotas(owner, workspace_id, spec, runs),
-            self._reserve_name(owner, spec.display_name, workspace_id),
-        ):
+        async with self._admitted(owner, workspace_id, spec, runs, spec.display_name):
             state = await self.backend.update(owner, workspace_id, spec)
         self._changed(workspace_id)
         return self._to_api(state)
 
     async def start(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
         await self._within_disk_limits(owner, workspace_id)
-        async with self._within_quotas(owner, workspace_id, None, True):
+        async with self._admitted(owner, workspace_id, None, True):
             state = await self.backend.start(owner, workspace_id)
         self._changed(workspace_id)
         return await self._settled(state, wait)
 
     async def restart(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
         await self._within_disk_limits(owner, workspace_id)
-        async with self._within_quotas(owner, workspace_id, None, True):
+        async with self._admitted(owner, workspace_id, None, True):
             state = await self.backend.restart(owner, workspace_id)
         self._changed(workspace_id)
         return await self._settled(state, wait)
 
-    async def stop(self, owner: str, workspace_id: str) -> Workspace:
+    async def stop(self, owner: str, workspace_id: str, reason: str | None = None) -> Workspace:
+        """`reason`: why the manager stops it (idle, disk, lifetime); a user's or an
+        administrator's stop says so itself."""
         caller = self._caller
-        by_admin = caller is not None and caller.is_admin and caller.user_id != owner
-        state = await self.backend.stop(owner, workspace_id, BY_ADMIN if by_admin else BY_USER)
+        if reason is None:
+            by_admin = caller is not None and caller.is_admin and caller.user_id != owner
+            reason = BY_ADMIN if by_admin else BY_USER
+        state = await self.backend.stop(owner, workspace_id, reason)
         self._changed(workspace_id)
         return self._to_api(state)
 
@@ -219,52 +223,72 @@ class WorkspaceService:
             raise Conflict(refusal)
 
     @asynccontextmanager
-    async def _within_quotas(
-        self, owner: str, workspace_id: str | None, spec: WorkspaceSpec | None, runs: bool
+    async def _admitted(
+        self,
+        owner: str,
+        workspace_id: str | None,
+        spec: WorkspaceSpec | None,
+        runs: bool,
+        display_name: str | None = None,
     ) -> AsyncIterator[None]:
-        """Check the owner's quotas for `spec` (None: the workspace's own), and hold them
-        until the change is made. Nothing is read where no quota applies."""
-        is_admin = self._caller.is_admin if self._caller else False
-        if not quotas_apply(self.settings, is_admin):
+        """Check the owner's quotas for `spec` (None: the workspace's own) and that
+        `display_name` is not taken by another of theirs, against one fresh listing under the
+        owner's lock. The name is held until the change is made; so is the lock where quotas
+        apply (the next check must count what this one allowed). Nothing is read where
+        there is nothing to check."""
+        is_admin = self._caller.is_admin if self._caller else True
+        quotas = quotas_apply(self.settings, is_admin)
+        if not quotas and display_name is None:
             yield
             return
-        async with self._names.quota_locks.setdefault(owner, asyncio.Lock()):
-            mine = await self.backend.list_workspaces(owner)
-            others = [w for w in mine if w.id != workspace_id]
-            if spec is None:
-                current = [w for w in mine if w.id == workspace_id]
-                if not current:
-                    raise workspace_not_found(str(workspace_id))
-                spec = current[0].spec
-            kept = 0
-            if self.settings.quota_disk is not None:
-                kept = sum(k.size for k in await self.kept_volumes(owner))
-            check_quotas(self.settings, others, spec, runs, kept)
-            yield
-
-    @asynccontextmanager
-    async def _reserve_name(
-        self, owner: str, display_name: str, workspace_id: str | None
-    ) -> AsyncIterator[None]:
-        """Hold `display_name` for `owner` while a create or rename runs; 409 if it is taken.
-
-        `workspace_id` is the workspace being renamed: its own current name does not count.
-        """
-        key = display_name.casefold()
-        lock = self._names.locks.setdefault(owner, asyncio.Lock())
-        reserved = self._names.reserved.setdefault(owner, set())
-        async with lock:
-            taken = key in reserved or any(
-                w.spec.display_name.casefold() == key and w.id != workspace_id
-                for w in await self.backend.list_workspaces(owner)
-            )
-            if taken:
-                raise Conflict(
-                    f"You already have a workspace named '{display_name}'. "
-                    "Choose another name, or open the existing one."
-                )
-            reserved.add(key)
+        key = display_name.casefold() if display_name is not None else None
+        shared = self._admissions.shared
+        claimed = False
         try:
-            yield
+            async with AsyncExitStack() as held:
+                await held.enter_async_context(self._admissions.lock(owner))
+                if key is not None:
+                    claimed = shared.claim_name(owner, key)
+                    if not claimed:
+                        raise self._name_taken(display_name)
+                # What other managers made since this one last looked counts too.
+                await self.backend.refresh(owner)
+                mine = await self.backend.list_workspaces(owner)
+                if key is not None and any(
+                    w.spec.display_name.casefold() == key and w.id != workspace_id for w in mine
+                ):
+                    raise self._name_taken(display_name)
+                if quotas:
+                    await self._check_quotas(owner, workspace_id, spec, runs, mine)
+                else:
+                    await held.aclose()  # the claimed name is enough from here
+                yield
         finally:
-            reserved.discard(key)
+            if claimed and key is not None:
+                shared.release_name(owner, key)
+
+    @staticmethod
+    def _name_taken(display_name: str | None) -> Conflict:
+        return Conflict(
+            f"You already have a workspace named '{display_name}'. "
+            "Choose another name, or open the existing one."
+        )
+
+    async def _check_quotas(
+        self,
+        owner: str,
+        workspace_id: str | None,
+        spec: WorkspaceSpec | None,
+        runs: bool,
+        mine: list[WorkspaceState],
+    ) -> None:
+        others = [w for w in mine if w.id != workspace_id]
+        if spec is None:
+            current = [w for w in mine if w.id == workspace_id]
+            if not current:
+                raise workspace_not_found(str(workspace_id))
+            spec = current[0].spec
+        kept = 0
+        if self.settings.quota_disk is not None:
+            kept = sum(k.size for k in await self.kept_volumes(owner))
+        check_quotas(self.settings, others, spec, runs, kept)

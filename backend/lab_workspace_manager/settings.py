@@ -18,7 +18,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
-    BaseModel,
     Field,
     SecretStr,
     ValidationError,
@@ -27,55 +26,15 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .images import ImageOption, default_image, image_options
+
 MIB = 1024 * 1024
-
-
-# A Docker image reference as the engine parses it (distribution's reference grammar):
-# [registry[:port]/]path[:tag][@digest], path components in lowercase.
-_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-# A first component is a registry only with a dot or a port, or as localhost (as the engine
-# decides): "UPPER/x" is a path, and paths are lowercase.
-_DOMAIN = (
-    rf"(?:(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})+|localhost|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
-    rf"|{_DOMAIN_PART}:[0-9]+)"
-)
-_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-IMAGE_REFERENCE = re.compile(
-    rf"(?:{_DOMAIN}/)?{_PATH_PART}(?:/{_PATH_PART})*"
-    r"(?::[\w][\w.-]{0,127})?"
-    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
-)
-IMAGE_EXAMPLE = "mltooling/ml-workspace:0.13.2"
-
-
-def check_image_reference(value: str, variable: str | None = None) -> str:
-    """`value` if the engine would take it as an image name; else an error that says why,
-    naming the variable and the value when given (pydantic names a field's own)."""
-    if not IMAGE_REFERENCE.fullmatch(value):
-        where = f"{variable}={value!r}: " if variable else ""
-        raise ValueError(
-            f"{where}not a Docker image reference: give one like {IMAGE_EXAMPLE!r} "
-            "(a lowercase name, optionally a registry, a tag and a digest)"
-        )
-    return value
 
 
 # "{id}." then a domain of DNS labels, then an optional port.
 WORKSPACE_HOST = re.compile(
     r"\{id\}(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+(?::(?:[1-9][0-9]{0,4}))?"
 )
-
-
-class ImageOption(BaseModel):
-    """An image users may pick, with the name the UI shows for it."""
-
-    image: str
-    display_name: str = Field(min_length=1)
-
-    @field_validator("image")
-    @classmethod
-    def _reference(cls, value: str) -> str:
-        return check_image_reference(value)
 
 
 def _aliases(*names: str) -> AliasChoices:
@@ -300,56 +259,12 @@ class Settings(BaseSettings):
     @field_validator("workspace_image_options", mode="before")
     @classmethod
     def _image_options(cls, value: Any) -> Any:
-        try:
-            items = _parse_list(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"WORKSPACE_IMAGE_OPTIONS={value!r} is not JSON: {exc}") from exc
-        if not isinstance(items, list):
-            raise ValueError(
-                f"WORKSPACE_IMAGE_OPTIONS={value!r} must be a list of image names or of "
-                '{"image": ..., "display_name": ...}'
-            )
-        return [{"image": i, "display_name": i} if isinstance(i, str) else i for i in items]
+        return image_options(value, _parse_list)
 
     @model_validator(mode="before")
     @classmethod
     def _default_image(cls, values: Any) -> Any:
-        """WORKSPACE_IMAGE_DEFAULT is an image name, or {"image", "display_name"} as each of
-        WORKSPACE_IMAGE_OPTIONS may be (its display name then wins)."""
-        if not isinstance(values, dict):
-            return values
-        key = next((k for k in values if k.lower() == "workspace_image_default"), None)
-        if key is None or not isinstance(values[key], str):
-            return values
-        text = values[key].strip()
-        if text.startswith("{"):
-            shape = '{"image": "...", "display_name": "..."}'
-            try:
-                option = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"WORKSPACE_IMAGE_DEFAULT={text!r} is not JSON: {exc}") from None
-            if (
-                not isinstance(option, dict)
-                or not isinstance(option.get("image"), str)
-                or not isinstance(option.get("display_name", ""), str)
-                or set(option) - {"image", "display_name"}
-            ):
-                raise ValueError(
-                    f"WORKSPACE_IMAGE_DEFAULT={text!r} must be an image name or {shape}"
-                )
-            check_image_reference(option["image"], "WORKSPACE_IMAGE_DEFAULT")
-            if option.get("display_name"):
-                values = {
-                    k: v
-                    for k, v in values.items()
-                    if k.lower() != "workspace_image_default_display_name"
-                }
-                values["workspace_image_default_display_name"] = option["display_name"]
-            values = {**values, key: option["image"]}
-        else:
-            check_image_reference(text, "WORKSPACE_IMAGE_DEFAULT")
-            values = {**values, key: text}
-        return values
+        return default_image(values)
 
     @field_validator("admin_token", "jwt_secret", "session_secret", mode="before")
     @classmethod

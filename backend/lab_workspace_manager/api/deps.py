@@ -1,4 +1,6 @@
-"""Typed dependencies shared by the routes: settings, service, and who may do what."""
+"""Typed dependencies shared by the routes: the runtime's parts, the service acting for the
+caller, and who may do what. Routes take these (`SettingsDep`, `ServiceDep`, ...) and never
+reach into `app.state` themselves."""
 
 from __future__ import annotations
 
@@ -6,11 +8,18 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from starlette.requests import HTTPConnection
 
 from ..auth import Authenticator, Identity, find_token
+from ..auth.workspace_sessions import WorkspaceSessions
 from ..backends import WorkspaceBackend
+from ..bridges import Sockets
 from ..errors import Forbidden, Unauthenticated
+from ..events import EventBus
+from ..locations import Locations
 from ..naming import USER_ID_PATTERN, WORKSPACE_ID_PATTERN
+from ..policies.idle import ActivityLog
+from ..runtime import Runtime
 from ..service import WorkspaceService
 from ..settings import Settings
 from .origins import client_address, sign_in_cookies
@@ -21,19 +30,55 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-Requested-With"
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def get_runtime(connection: HTTPConnection) -> Runtime:
+    """(HTTP requests and WebSockets alike.)"""
+    runtime: Runtime = connection.app.state.runtime
+    return runtime
 
 
-def get_backend(request: Request) -> WorkspaceBackend:
-    backend: WorkspaceBackend = request.app.state.backend
-    return backend
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_authenticator(request: Request) -> Authenticator:
-    authenticator: Authenticator = request.app.state.authenticator
-    return authenticator
+def get_settings(runtime: RuntimeDep) -> Settings:
+    return runtime.settings
+
+
+def get_backend(runtime: RuntimeDep) -> WorkspaceBackend:
+    return runtime.backend
+
+
+def get_authenticator(runtime: RuntimeDep) -> Authenticator:
+    return runtime.authenticator
+
+
+def get_events(runtime: RuntimeDep) -> EventBus:
+    return runtime.events
+
+
+def get_locations(runtime: RuntimeDep) -> Locations:
+    return runtime.locations
+
+
+def get_activity(runtime: RuntimeDep) -> ActivityLog:
+    return runtime.activity
+
+
+def get_workspace_sessions(runtime: RuntimeDep) -> WorkspaceSessions:
+    return runtime.workspace_sessions
+
+
+def get_sockets(runtime: RuntimeDep) -> Sockets:
+    return runtime.sockets
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BackendDep = Annotated[WorkspaceBackend, Depends(get_backend)]
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
+EventsDep = Annotated[EventBus, Depends(get_events)]
+LocationsDep = Annotated[Locations, Depends(get_locations)]
+ActivityDep = Annotated[ActivityLog, Depends(get_activity)]
+WorkspaceSessionsDep = Annotated[WorkspaceSessions, Depends(get_workspace_sessions)]
+SocketsDep = Annotated[Sockets, Depends(get_sockets)]
 
 
 def require_csrf_header(request: Request) -> None:
@@ -45,8 +90,10 @@ def require_csrf_header(request: Request) -> None:
         )
 
 
-async def current_identity(request: Request) -> Identity:
-    found = find_token(request, sign_in_cookies(request, get_settings(request)))
+async def current_identity(
+    request: Request, settings: SettingsDep, authenticator: AuthenticatorDep
+) -> Identity:
+    found = find_token(request, sign_in_cookies(request, settings))
     if found is None:
         raise Unauthenticated(
             "Sign in first: send your token as 'Authorization: Bearer <token>' (or sign in "
@@ -55,25 +102,17 @@ async def current_identity(request: Request) -> Identity:
     token, source = found
     if source == "cookie" and request.method not in SAFE_METHODS:
         require_csrf_header(request)
-    client = client_address(request, get_settings(request))
-    identity = await get_authenticator(request).identify(token, client)
+    client = client_address(request, settings)
+    identity = await authenticator.identify(token, client)
     return replace(identity, token=token)
 
 
 CurrentIdentity = Annotated[Identity, Depends(current_identity)]
 
 
-def get_service(request: Request, identity: CurrentIdentity) -> WorkspaceService:
+def get_service(runtime: RuntimeDep, identity: CurrentIdentity) -> WorkspaceService:
     """The workspace service, acting for the caller (the ML Lab backend uses their token)."""
-    return WorkspaceService(
-        get_settings(request),
-        get_backend(request).for_caller(identity),
-        request.app.state.names,
-        request.app.state.locations.forget,
-        identity,
-        request.app.state.activity,
-        request.app.state.usage,
-    )
+    return runtime.service_for(identity)
 
 
 def user_path(
@@ -97,10 +136,7 @@ def admin_identity(identity: CurrentIdentity) -> Identity:
     return identity
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServiceDep = Annotated[WorkspaceService, Depends(get_service)]
-BackendDep = Annotated[WorkspaceBackend, Depends(get_backend)]
-AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 UserId = Annotated[str, Depends(user_path)]
 AdminIdentity = Annotated[Identity, Depends(admin_identity)]
 WorkspaceId = Annotated[str, Path(pattern=WORKSPACE_ID_PATTERN, description="A workspace id.")]

@@ -9,12 +9,15 @@ kept in `DATA_DIR/auth.json` (mode 0600), so restarts change nothing; values giv
 
 from __future__ import annotations
 
+import fcntl
 import hmac
 import json
 import logging
 import os
 import secrets
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,23 +48,44 @@ class IssuedToken:
 
 
 class _SecretsFile:
-    """`auth.json`: generated secrets and the issued tokens, rewritten atomically."""
+    """`auth.json`: generated secrets and the issued tokens, rewritten atomically. Managers
+    that share DATA_DIR share it: each change is made under a lock on the latest version, and
+    a version another manager wrote is read as soon as it is there."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self.data: dict[str, Any] = {}
-        if path.exists():
-            self.data = json.loads(path.read_text())
+        self._version: tuple[int, int] | None = None  # (inode, mtime) of what was read
+        self.reload()
 
-    def save(self) -> None:
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    def reload(self) -> bool:
+        """Read the file if another version is there; True if one was read."""
+        try:
+            found = self.path.stat()
+        except FileNotFoundError:
+            return False
+        version = (found.st_ino, found.st_mtime_ns)
+        if version == self._version:
+            return False
+        self.data = json.loads(self.path.read_text())
+        self._version = version
+        return True
+
+    @contextmanager
+    def changing(self) -> Iterator[dict[str, Any]]:
+        """The latest data, to change; written when the block ends."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._lock, open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # (released when closed)
+            self.reload()
+            yield self.data
             temporary = self.path.with_suffix(".tmp")
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:
                 json.dump(self.data, out, indent=1, default=str)
             os.replace(temporary, self.path)
+            self._version = None  # read again next time, by whoever keeps a view of it
 
 
 class StandaloneAuth(Authenticator):
@@ -72,25 +96,18 @@ class StandaloneAuth(Authenticator):
         self._file = _SecretsFile(settings.data_dir / "auth.json")
         self._admin_token = self._secret(settings.admin_token, "admin_token", announce=True)
         self._jwt_secret = self._secret(settings.jwt_secret, "jwt_secret", announce=False)
-        self._tokens = {
-            item["id"]: IssuedToken(
-                **{
-                    **item,
-                    "created_at": datetime.fromisoformat(item["created_at"]),
-                    "expires_at": datetime.fromisoformat(item["expires_at"]),
-                }
-            )
-            for item in self._file.data.get("tokens", [])
-        }
+        self._tokens = _tokens_in(self._file.data)
 
     def _secret(self, given: Any, key: str, announce: bool) -> str:
         if given is not None:
             return str(given.get_secret_value())
         if stored := self._file.data.get(key):
             return str(stored)
-        value = secrets.token_urlsafe(32)
-        self._file.data[key] = value
-        self._file.save()
+        with self._file.changing() as data:
+            if stored := data.get(key):  # made by another manager meanwhile
+                return str(stored)
+            value = secrets.token_urlsafe(32)
+            data[key] = value
         if announce:
             # Printed this once, at generation; afterwards it is only in the file.
             log.warning(
@@ -99,6 +116,7 @@ class StandaloneAuth(Authenticator):
         return value
 
     async def identify(self, token: str, client: str = "") -> Identity:
+        self._read_latest()
         if hmac.compare_digest(token.encode(), self._admin_token.encode()):
             return Identity(self._settings.admin_user_id, is_admin=True)
         try:
@@ -148,24 +166,44 @@ class StandaloneAuth(Authenticator):
             "exp": int(issued.expires_at.timestamp()),
         }
         token = jwt.encode(claims, self._jwt_secret, algorithm=ALGORITHM)
-        self._tokens[issued.id] = issued
-        self._persist()
+        with self._file.changing() as data:
+            data["tokens"] = [*data.get("tokens", []), asdict(issued)]
+        self._read_latest()
         return token, issued
 
     def issued(self) -> list[IssuedToken]:
         """Tokens that still work, newest first (expired ones are forgotten)."""
+        self._read_latest()
         now = datetime.now(UTC)
-        expired = [i for i, t in self._tokens.items() if t.expires_at <= now]
-        for token_id in expired:
-            del self._tokens[token_id]
-        if expired:
-            self._persist()
+        if any(t.expires_at <= now for t in self._tokens.values()):
+            self._keep_tokens(lambda token: token.expires_at > now)
         return sorted(self._tokens.values(), key=lambda t: t.created_at, reverse=True)
 
     def revoke(self, token_id: str) -> None:
-        if self._tokens.pop(token_id, None) is not None:
-            self._persist()
+        self._read_latest()
+        if token_id in self._tokens:
+            self._keep_tokens(lambda token: token.id != token_id)
 
-    def _persist(self) -> None:
-        self._file.data["tokens"] = [asdict(t) for t in self._tokens.values()]
-        self._file.save()
+    def _keep_tokens(self, keep: Callable[[IssuedToken], bool]) -> None:
+        with self._file.changing() as data:
+            kept = [t for t in _tokens_in(data).values() if keep(t)]
+            data["tokens"] = [asdict(t) for t in kept]
+        self._read_latest()
+
+    def _read_latest(self) -> None:
+        """What another manager sharing DATA_DIR issued or revoked counts here at once."""
+        if self._file.reload():
+            self._tokens = _tokens_in(self._file.data)
+
+
+def _tokens_in(data: dict[str, Any]) -> dict[str, IssuedToken]:
+    return {
+        item["id"]: IssuedToken(
+            **{
+                **item,
+                "created_at": datetime.fromisoformat(str(item["created_at"])),
+                "expires_at": datetime.fromisoformat(str(item["expires_at"])),
+            }
+        )
+        for item in data.get("tokens", [])
+    }

@@ -29,6 +29,7 @@ from jose.exceptions import JOSEError
 
 from ..errors import Unauthenticated
 from ..settings import Settings
+from ..shared import SharedState
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +54,16 @@ class Grant:
 
 
 class WorkspaceSessions:
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, shared: SharedState) -> None:
         # A 256-bit key from any secret of 16 characters or more.
         self._key = hashlib.sha256(b"workspace-sessions\0" + secret.encode()).digest()
-        self._redeemed: dict[str, float] = {}  # nonce -> when the code expires
+        self._shared = shared  # remembers which codes were used, for every manager
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> WorkspaceSessions:
+    def from_settings(cls, settings: Settings, shared: SharedState) -> WorkspaceSessions:
         if settings.session_secret is not None:
-            return cls(settings.session_secret.get_secret_value())
-        return cls(_kept_secret(settings.data_dir / "session.key"))
+            return cls(settings.session_secret.get_secret_value(), shared)
+        return cls(_kept_secret(settings.data_dir / "session.key"), shared)
 
     def code(self, workspace_id: str, user_id: str, token: str, frame_origin: str) -> str:
         return self._seal("code", workspace_id, user_id, token, frame_origin, CODE_SECONDS)
@@ -76,14 +77,11 @@ class WorkspaceSessions:
                 f"{CODE_SECONDS} s) or for another workspace. Open the workspace again from "
                 "the web app."
             )
-        now = time.time()
-        self._redeemed = {n: t for n, t in self._redeemed.items() if t > now}
-        if grant.nonce in self._redeemed:
+        if not self._shared.use_once(grant.nonce, grant.expires):
             raise Unauthenticated(
                 "This link to the workspace was used already. Open the workspace again from "
                 "the web app."
             )
-        self._redeemed[grant.nonce] = grant.expires
         cookie = self._seal(
             "session",
             grant.workspace_id,

@@ -26,31 +26,43 @@ from ..errors import Busy, TooManyRequests
 from ..models import WorkspaceStatus
 from ..naming import workspace_path
 from ..settings import Settings
+from ..shared import SharedState
 from ..untrusted_replies import body_of
+from . import Stop
 from .clearing import automatic_stop_reason
 
 log = logging.getLogger(__name__)
 
 
 JUPYTER_SECONDS = 5.0  # for Jupyter's answer about its kernels or terminals, all of it
+SHARE_SECONDS = 1.0  # activity is told to the other managers at most this often
 
 
 class ActivityLog:
-    """workspace id -> the last moment something happened in it (Unix time)."""
+    """workspace id -> the last moment something happened in it (Unix time), as this manager
+    saw it and as the others sharing its DATA_DIR told (at most SHARE_SECONDS late)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: SharedState) -> None:
+        self._shared = shared
         self._last: dict[str, float] = {}
+        self._told: dict[str, float] = {}  # what the others were last told, by workspace
 
     def touch(self, workspace_id: str, when: float | None = None) -> None:
         when = time.time() if when is None else when
         if when > self._last.get(workspace_id, 0):
             self._last[workspace_id] = when
+            if when - self._told.get(workspace_id, 0) >= SHARE_SECONDS:
+                self._shared.touch(workspace_id, when)
+                self._told[workspace_id] = when
 
     def last(self, workspace_id: str) -> float | None:
-        return self._last.get(workspace_id)
+        mine, theirs = self._last.get(workspace_id), self._shared.last_activity(workspace_id)
+        return max(mine or 0, theirs or 0) or None
 
     def forget(self, workspace_id: str) -> None:
         self._last.pop(workspace_id, None)
+        self._told.pop(workspace_id, None)
+        self._shared.forget_activity(workspace_id)
 
 
 def duration(seconds: int) -> str:
@@ -92,11 +104,13 @@ class IdleWatcher:
         backend: WorkspaceBackend,
         activity: ActivityLog,
         http: httpx.AsyncClient,
+        stop: Stop,
     ) -> None:
         self._settings = settings
-        self._backend = backend
+        self._backend = backend  # for reading; changes go through `stop` (the service)
         self._activity = activity
         self._http = http
+        self._stop = stop
 
     async def check_once(self) -> list[str]:
         """Stop what is due; the ids of the workspaces stopped. One workspace that cannot be
@@ -124,7 +138,7 @@ class IdleWatcher:
             return False
         reason = automatic_stop_reason(plan[1], state.spec, self._settings)
         log.info("stopping workspace %s of %s %s", state.id, state.owner, reason)
-        await self._backend.stop(state.owner, state.id, reason=reason)
+        await self._stop(state.owner, state.id, reason)
         self._activity.forget(state.id)
         return True
 

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from ..backends import WorkspaceBackend, WorkspaceState
+from ..backends.measurement import Measurement
 from ..errors import ManagerError
 from ..models import WorkspaceStats, WorkspaceStatus
 from ..settings import Settings
+from . import Stop
 from .clearing import EMPTIED, clears_on_stop
-from .measurement import Measurement
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,10 @@ class Sample:
 
 
 class UsageMonitor:
-    def __init__(self, settings: Settings, backend: WorkspaceBackend) -> None:
+    def __init__(self, settings: Settings, backend: WorkspaceBackend, stop: Stop) -> None:
         self._settings = settings
-        self._backend = backend
+        self._backend = backend  # for measuring and reading; changes go through `stop`
+        self._stop = stop
         self._samples: dict[str, Sample] = {}
         self._overruns: dict[str, _Overrun] = {}
 
@@ -78,7 +80,7 @@ class UsageMonitor:
             if not reason:
                 continue
             try:
-                await self._backend.stop(state.owner, state.id, reason=reason)
+                await self._stop(state.owner, state.id, reason)
                 stopped.append(state.id)
                 self._overruns.setdefault(state.id, _Overrun(stopped_at=now))
             except ManagerError as exc:  # (busy: its user is changing it) next round

@@ -15,8 +15,8 @@ from lab_workspace_manager.app import create_app
 from lab_workspace_manager.auth.standalone import ISSUER, StandaloneAuth
 from lab_workspace_manager.backends.memory import InMemoryBackend
 from lab_workspace_manager.settings import Settings
-from tests.apiclient import app_client, issue_token
-from tests.conftest import ADMIN_TOKEN, make_settings
+from tests.support.apiclient import app_client, issue_token
+from tests.support.settings import ADMIN_TOKEN, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -82,7 +82,7 @@ async def test_invalid_tokens_are_401(client: httpx.AsyncClient, token: str) -> 
 
 
 async def test_an_expired_token_is_401(client: httpx.AsyncClient) -> None:
-    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    settings: Settings = client.app.state.runtime.settings  # type: ignore[attr-defined]
     assert settings.jwt_secret is not None
     past = int(time.time()) - 10
     claims = {"iss": ISSUER, "sub": "alice", "jti": "x", "iat": past - 100, "exp": past}
@@ -227,7 +227,7 @@ async def test_the_administrators_id_is_reserved(client: httpx.AsyncClient) -> N
     assert refused.status_code == 422
     assert "reserved" in refused.json()["detail"]
     # One issued before the id was reserved no longer signs in.
-    auth: StandaloneAuth = client.app.state.authenticator  # type: ignore[attr-defined]
+    auth: StandaloneAuth = client.app.state.runtime.authenticator  # type: ignore[attr-defined]
     old, _ = auth.issue("admin", None, False, "from an older version")
     response = await client.get("/users/admin/workspace", headers=bearer(old))
     assert response.status_code == 401

@@ -10,9 +10,9 @@ import pytest
 from lab_workspace_manager.backends import WorkspaceState
 from lab_workspace_manager.backends.memory import InMemoryBackend
 from lab_workspace_manager.models import ComputeSpec, WorkspaceSpec
-from lab_workspace_manager.policies.idle import ActivityLog, IdleWatcher, duration
-from tests.apiclient import open_api
-from tests.conftest import make_settings
+from lab_workspace_manager.policies.idle import duration
+from tests.support.apiclient import open_api
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -54,8 +54,8 @@ async def test_the_watcher_stops_what_is_due_and_says_why() -> None:
         idle = await api.create(display_name="idle", idle_timeout=1)
         busy = await api.create(display_name="busy", idle_timeout=1)
         forever = await api.create(display_name="forever")
-        activity = ActivityLog()
-        watcher = IdleWatcher(settings, backend, activity, http=None)  # type: ignore[arg-type]
+        runtime = api.app.state.runtime
+        watcher, activity = runtime.idle, runtime.activity
         await asyncio.sleep(1.1)
         activity.touch(busy["id"])
         assert await watcher.check_once() == [idle["id"]]
@@ -86,7 +86,7 @@ async def test_one_workspace_that_cannot_be_stopped_holds_up_no_other() -> None:
         first = await api.create(display_name="first", idle_timeout=1)
         second = await api.create(display_name="second", idle_timeout=1)
         backend.broken = first["id"]
-        watcher = IdleWatcher(settings, backend, ActivityLog(), http=None)  # type: ignore[arg-type]
+        watcher = api.app.state.runtime.idle
         await asyncio.sleep(1.1)
         assert await watcher.check_once() == [second["id"]]
         assert (await api.get(second["id"])).json()["status"] == "stopped"
@@ -100,7 +100,7 @@ async def test_an_automatic_stop_says_when_it_emptied_workspace() -> None:
     async with open_api(settings, backend) as api:
         cleared = await api.create(display_name="c", idle_timeout=1, clear_volume_on_stop=True)
         kept = await api.create(display_name="k", idle_timeout=1)
-        watcher = IdleWatcher(settings, backend, ActivityLog(), http=None)  # type: ignore[arg-type]
+        watcher = api.app.state.runtime.idle
         await asyncio.sleep(1.1)
         assert sorted(await watcher.check_once()) == sorted([cleared["id"], kept["id"]])
         message = (await api.get(cleared["id"])).json()["status_message"]

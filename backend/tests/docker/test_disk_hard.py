@@ -18,11 +18,13 @@ from lab_workspace_manager import naming
 from lab_workspace_manager.backends.base import DiskLimits
 from lab_workspace_manager.backends.docker import labels as L
 from lab_workspace_manager.settings import MIB
-from tests import private_engine
-from tests.apiclient import Api
-from tests.conftest import SESSION_INSTANCE, TEST_IMAGE, owned
+from tests.support import private_engine
+from tests.support.apiclient import Api
+from tests.support.docker_api import docker_api
+from tests.support.engine import owned
+from tests.support.images import TEST_IMAGE
+from tests.support.settings import SESSION_INSTANCE
 
-from .conftest import docker_api
 from .test_engine import container_of, run_in
 
 pytestmark = pytest.mark.anyio
@@ -98,7 +100,7 @@ async def test_the_engine_holds_the_container_to_its_size_and_keeps_the_data(
 
         assert run_in(container, "md5sum /workspace/keep") == (0, before)
         assert (await api.get(workspace["id"])).json()["status"] == "running"
-        await api.app.state.usage.sample_disk()
+        await api.app.state.runtime.usage.sample_disk()
         stats = (await api.client.get(api.path(workspace["id"]) + "/stats")).json()
         assert stats["container_hard_limit"] == CONTAINER_SIZE
         assert stats["volume_hard_limit"] is None

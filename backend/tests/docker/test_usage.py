@@ -8,7 +8,7 @@ from typing import Any
 import docker
 import pytest
 
-from tests.apiclient import Api
+from tests.support.apiclient import Api
 
 from .test_engine import container_of, run_in
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.anyio
 
 
 def monitor(api: Api) -> Any:
-    return api.app.state.usage
+    return api.app.state.runtime.usage
 
 
 async def test_cpu_and_memory_are_measured(api: Api, engine: docker.DockerClient) -> None:

@@ -19,13 +19,13 @@ import httpx
 import pytest
 
 from lab_workspace_manager import operations
-from lab_workspace_manager.backends.docker import backend as docker_backend
+from lab_workspace_manager.backends.docker import cleaner
 from lab_workspace_manager.backends.docker.backend import DockerBackend
 from lab_workspace_manager.errors import Busy
 from lab_workspace_manager.models import ComputeSpec, WorkspaceSpec
-from tests.apiclient import Api, eventually
-from tests.conftest import TEST_IMAGE
-from tests.docker.conftest import docker_api
+from tests.support.apiclient import Api, eventually
+from tests.support.docker_api import docker_api
+from tests.support.images import TEST_IMAGE
 
 pytestmark = pytest.mark.anyio
 
@@ -96,12 +96,12 @@ async def test_a_full_pool_of_changes_leaves_reads_and_the_proxy_free(api: Api) 
     assert isinstance(backend, DockerBackend)
     reader = api.as_user()
     created = await reader.create_running(display_name="reader", compute=SMALL)
-    original = backend._start
+    original = backend.lifecycle.start
 
     def slow_start(owner: str, workspace_id: str, restart: bool) -> None:
         time.sleep(4)  # an engine that takes its time
 
-    backend._start = slow_start  # type: ignore[method-assign]
+    backend.lifecycle.start = slow_start  # type: ignore[method-assign]
     try:
         flood = [
             asyncio.create_task(backend.restart(f"flooder-{n}", f"ws{n}")) for n in range(3 * 16)
@@ -127,7 +127,7 @@ async def test_a_full_pool_of_changes_leaves_reads_and_the_proxy_free(api: Api) 
         for task in flood:
             task.cancel()
         await asyncio.gather(*flood, return_exceptions=True)
-        backend._start = original  # type: ignore[method-assign]
+        backend.lifecycle.start = original  # type: ignore[method-assign]
 
 
 async def test_a_delete_during_a_create_is_refused_not_half_done(api: Api) -> None:
@@ -157,7 +157,7 @@ async def test_a_slow_clear_on_stop_does_not_hold_the_stop(
 ) -> None:
     """Emptying a volume with millions of files takes long: the stop answers after a bounded
     wait and says so; a start meanwhile is refused, not run over a volume being emptied."""
-    monkeypatch.setattr(docker_backend, "CLEAR_WAIT_SECONDS", 0.05)
+    monkeypatch.setattr(cleaner, "WAIT_SECONDS", 0.05)
     workspace = await api.create_running(
         display_name="clears", compute=SMALL, clear_volume_on_stop=True
     )
@@ -214,15 +214,15 @@ async def test_deleting_another_users_workspace_id_touches_nothing_of_theirs(api
     activity or measurement of the owner's workspace is lost."""
     theirs = await api.create(display_name="theirs", is_stopped=True, compute=SMALL)
     app = api.app
-    app.state.activity.touch(theirs["id"])
-    history = app.state.events.history(theirs["id"])
+    app.state.runtime.activity.touch(theirs["id"])
+    history = app.state.runtime.events.history(theirs["id"])
     intruder = api.as_user()
     gone = await intruder.client.delete(
         intruder.path(theirs["id"]), params={"delete_volumes": "true"}
     )
     assert gone.status_code == 204
-    assert app.state.events.history(theirs["id"]) == history
-    assert app.state.activity.last(theirs["id"]) is not None
+    assert app.state.runtime.events.history(theirs["id"]) == history
+    assert app.state.runtime.activity.last(theirs["id"]) is not None
     assert (await api.get(theirs["id"])).status_code == 200
 
 
@@ -232,13 +232,13 @@ async def test_logs_are_read_one_at_a_time_per_user(api: Api) -> None:
     mine = await api.create(display_name="talks", is_stopped=True, compute=SMALL)
     other = api.as_user()
     theirs = await other.create(display_name="talks too", is_stopped=True, compute=SMALL)
-    original = backend._logs
+    original = backend.lifecycle.logs
 
     def slow(owner: str, workspace_id: str, tail: int) -> str:
         time.sleep(1)
         return original(owner, workspace_id, tail)
 
-    backend._logs = slow  # type: ignore[method-assign]
+    backend.lifecycle.logs = slow  # type: ignore[method-assign]
     try:
         first, second, others = await asyncio.gather(
             api.client.get(api.path(mine["id"]) + "/logs"),
@@ -246,7 +246,7 @@ async def test_logs_are_read_one_at_a_time_per_user(api: Api) -> None:
             other.client.get(other.path(theirs["id"]) + "/logs"),
         )
     finally:
-        backend._logs = original  # type: ignore[method-assign]
+        backend.lifecycle.logs = original  # type: ignore[method-assign]
     assert sorted([first.status_code, second.status_code]) == [200, 429]
     assert others.status_code == 200
 

@@ -23,19 +23,14 @@ import requests.exceptions
 from docker.models.containers import Container
 from docker.models.volumes import Volume
 
-from lab_workspace_manager.backends.docker.backend import DockerBackend
-from tests.apiclient import Api, eventually, open_api
-from tests.conftest import (
-    ECHO_IMAGE,
-    OOM_IMAGE,
-    SESSION_INSTANCE,
-    TEST_IMAGE,
-    make_settings,
-    remove_everything,
-)
-from tests.contaxy_server import Contaxy
-from tests.docker.conftest import docker_api
-from tests.image.conftest import Manager, start_manager, stop_manager
+from lab_workspace_manager.backends.docker.lifecycle import Lifecycle
+from tests.support.apiclient import Api, eventually, open_api
+from tests.support.contaxy_server import Contaxy
+from tests.support.docker_api import docker_api
+from tests.support.engine import remove_everything
+from tests.support.images import ECHO_IMAGE, OOM_IMAGE, TEST_IMAGE
+from tests.support.manager_image import Manager, start_manager, stop_manager
+from tests.support.settings import SESSION_INSTANCE, make_settings
 
 pytestmark = pytest.mark.anyio
 CLEAR_STATES = {"pending", "running", "stopped", "failed"}
@@ -344,7 +339,7 @@ async def test_a_full_workspace_recovers_once_room_is_made(engine: docker.Docker
         fill = "dd if=/dev/zero of=/workspace/big bs=1M count=120 status=none"
         fill += " && echo kept > /workspace/kept.txt"
         assert container.exec_run(["sh", "-c", fill])[0] == 0
-        usage = api.app.state.usage
+        usage = api.app.state.runtime.usage
         assert await usage.sample_disk() == [workspace["id"]]
         stopped = (await api.get(workspace["id"])).json()
         assert stopped["status"] == "stopped" and "nothing was deleted" in stopped["status_message"]
@@ -391,7 +386,7 @@ async def test_a_create_the_engine_cut_is_undone_once_it_is_back(
         with monkeypatch.context() as patched:
             patched.setattr(Container, "start", gone)
             patched.setattr(Volume, "remove", gone)
-            patched.setattr(DockerBackend, "_remove_containers", gone)
+            patched.setattr(Lifecycle, "remove_containers", gone)
             for name in ("undone", "kept"):
                 response = await api.client.post(api.path(), json={"display_name": name})
                 assert response.status_code == 503, response.text

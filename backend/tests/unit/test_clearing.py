@@ -7,14 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lab_workspace_manager.backends import WorkspaceState
+from lab_workspace_manager.backends.measurement import Measurement
 from lab_workspace_manager.models import ComputeSpec, WorkspaceSpec, WorkspaceStatus
-from lab_workspace_manager.policies.measurement import Measurement
 from lab_workspace_manager.policies.usage import Sample, UsageMonitor
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 
 def over_the_limit(clear: bool, always: bool) -> str | None:
-    monitor = UsageMonitor(make_settings(always_clear_volume_on_stop=always), backend=None)  # type: ignore[arg-type]
+    monitor = UsageMonitor(
+        make_settings(always_clear_volume_on_stop=always), backend=None, stop=None
+    )  # type: ignore[arg-type]
     now = datetime.now(UTC)
     state = WorkspaceState(
         id="full000001",

@@ -1,4 +1,4 @@
-"""The WebSocket bridge's periodic check (api/routes/sockets.py), on fakes: which sockets it
+"""The WebSocket bridge's periodic check (bridges.py), on fakes: which sockets it
 ends and why, and that one slow answer holds up no other."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from lab_workspace_manager.api.routes import sockets
+from lab_workspace_manager import bridges
 from lab_workspace_manager.auth import Identity
 from lab_workspace_manager.errors import BackendUnavailable, Unauthenticated
 
@@ -40,13 +40,13 @@ class FakeBackend:
         return (owner, "10.0.0.1:8080") if owner else None
 
 
-def bridge(workspace_id: str, user: str, expires: float | None = None) -> sockets.Bridge:
-    return sockets.Bridge(workspace_id, Identity(user, False, token=f"token-{user}"), expires)
+def bridge(workspace_id: str, user: str, expires: float | None = None) -> bridges.Bridge:
+    return bridges.Bridge(workspace_id, Identity(user, False, token=f"token-{user}"), expires)
 
 
 async def test_a_socket_ends_when_its_token_its_workspace_or_its_session_ends() -> None:
     auth, backend = FakeAuth(), FakeBackend()
-    open_ = sockets.Sockets(auth, backend)  # type: ignore[arg-type]
+    open_ = bridges.Sockets(auth, backend)  # type: ignore[arg-type]
     kept, revoked, stopped, expired = (
         bridge("ws1", "alice"),
         bridge("ws2", "bob"),
@@ -67,9 +67,9 @@ async def test_a_socket_ends_when_its_token_its_workspace_or_its_session_ends() 
 async def test_undecidable_is_kept_and_a_slow_answer_delays_no_other(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sockets, "RECHECK_SECONDS", 0.5)
+    monkeypatch.setattr(bridges, "RECHECK_SECONDS", 0.5)
     auth, backend = FakeAuth(), FakeBackend()
-    open_ = sockets.Sockets(auth, backend)  # type: ignore[arg-type]
+    open_ = bridges.Sockets(auth, backend)  # type: ignore[arg-type]
     slow, revoked = bridge("ws1", "alice"), bridge("ws2", "bob")
     open_.open |= {slow, revoked}
     auth.slow.add("token-alice")

@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from ...events import TERMINAL, EventBus, WorkspaceEvent
 from ...models import WorkspaceStatus
-from ..deps import CurrentIdentity, ServiceDep, UserId, WorkspaceId
+from ..deps import CurrentIdentity, EventsDep, ServiceDep, UserId, WorkspaceId
 
 router = APIRouter(tags=["events"])
 
@@ -93,10 +93,10 @@ async def workspace_events(
     service: ServiceDep,
     identity: CurrentIdentity,
     request: Request,
+    bus: EventsDep,
     timeout: Timeout = None,
 ) -> StreamingResponse:
     state = await service.get(user_id, workspace_id)  # 404 if it is not theirs
-    bus: EventBus = request.app.state.events
     slot = bus.open_stream(identity.user_id)  # counted for who follows, not whom
 
     async def stream() -> AsyncIterator[str]:
@@ -143,9 +143,12 @@ async def workspace_events(
     operation_id="followUser",
 )
 async def user_events(
-    user_id: UserId, identity: CurrentIdentity, request: Request, timeout: Timeout = None
+    user_id: UserId,
+    identity: CurrentIdentity,
+    request: Request,
+    bus: EventsDep,
+    timeout: Timeout = None,
 ) -> StreamingResponse:
-    bus: EventBus = request.app.state.events
     slot = bus.open_stream(identity.user_id)
 
     async def stream() -> AsyncIterator[str]:

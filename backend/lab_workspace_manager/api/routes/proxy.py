@@ -19,21 +19,27 @@ Every request let through counts as activity of that workspace.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, replace
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
 
-from ...auth import Authenticator, Identity
+from ...auth import Identity
 from ...auth.base import find_token, token_in_headers
-from ...auth.workspace_sessions import COOKIE_NAME, SESSION_SECONDS, WorkspaceSessions
-from ...backends import WorkspaceBackend
+from ...auth.workspace_sessions import COOKIE_NAME, SESSION_SECONDS
 from ...errors import Forbidden, Unauthenticated
 from ...naming import WORKSPACE_ID_PATTERN, workspace_path
+from ...runtime import Runtime
 from ...settings import Settings
-from ..deps import BackendDep, SettingsDep, get_authenticator
+from ..deps import (
+    ActivityDep,
+    AuthenticatorDep,
+    LocationsDep,
+    RuntimeDep,
+    SettingsDep,
+    WorkspaceSessionsDep,
+)
 from ..origins import (
     HOST_ONLY_PREFIX,
     client_address,
@@ -44,30 +50,8 @@ from ..origins import (
 
 router = APIRouter(tags=["proxy"], include_in_schema=False)
 
-LOCATION_SECONDS = 5.0
 _WORKSPACE_ID = WORKSPACE_ID_PATTERN.strip("^$")
 WORKSPACE_HEADER = "X-Workspace-Id"
-
-
-class Locations:
-    """workspace id -> (owner, upstream) for a few seconds; shared by the process."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, tuple[str, str] | None]] = {}
-
-    def get(self, workspace_id: str) -> tuple[bool, tuple[str, str] | None]:
-        entry = self._entries.get(workspace_id)
-        if entry and entry[0] > time.monotonic():
-            return True, entry[1]
-        return False, None
-
-    def forget(self, workspace_id: str) -> None:
-        self._entries.pop(workspace_id, None)
-
-    def put(self, workspace_id: str, location: tuple[str, str] | None) -> None:
-        if len(self._entries) > 10_000:
-            self._entries.clear()
-        self._entries[workspace_id] = (time.monotonic() + LOCATION_SECONDS, location)
 
 
 def workspace_in(uri: str, prefix: str) -> str | None:
@@ -113,19 +97,18 @@ class Caller:
 
 
 async def caller_of_workspace(
-    request: HTTPConnection, settings: Settings, workspace_id: str
+    request: HTTPConnection, runtime: Runtime, workspace_id: str
 ) -> Caller:
     """Who asks for the workspace."""
-    authenticator: Authenticator = request.app.state.authenticator
+    settings, authenticator = runtime.settings, runtime.authenticator
     client = client_address(request, settings)
     if settings.unsafe_workspaces_on_manager_origin:
         found = find_token(request, sign_in_cookies(request, settings))
         if found is None:
             raise Unauthenticated("Sign in to open this workspace.")
         return Caller(replace(await authenticator.identify(found[0], client), token=found[0]))
-    sessions: WorkspaceSessions = request.app.state.workspace_sessions
     for value in session_values(request):
-        grant = sessions.session(value, workspace_id)
+        grant = runtime.workspace_sessions.session(value, workspace_id)
         if grant is None:
             continue
         try:
@@ -148,28 +131,17 @@ async def caller_of_workspace(
     return Caller(replace(await authenticator.identify(token, client), token=token))
 
 
-async def located(
-    request: HTTPConnection, backend: WorkspaceBackend, workspace_id: str, fresh: bool
-) -> tuple[str, str] | None:
-    locations: Locations = request.app.state.locations
-    known, location = locations.get(workspace_id)
-    if fresh or not known:
-        location = await backend.locate(workspace_id)
-        locations.put(workspace_id, location)
-    return location
-
-
 @router.get("/auth/workspace-access", status_code=status.HTTP_204_NO_CONTENT)
 async def workspace_access(
-    request: Request, backend: BackendDep, settings: SettingsDep
+    request: Request, runtime: RuntimeDep, locations: LocationsDep, activity: ActivityDep
 ) -> Response:
-    workspace_id = requested_workspace(request, settings)
-    caller = await caller_of_workspace(request, settings, workspace_id)
-    location = await located(request, backend, workspace_id, fresh=False)
+    workspace_id = requested_workspace(request, runtime.settings)
+    caller = await caller_of_workspace(request, runtime, workspace_id)
+    location = await locations.locate(workspace_id)
     # Unknown, stopped and other people's workspaces look the same from outside.
     if location is None or not caller.identity.may_act_for(location[0]):
         raise Forbidden("This workspace is not running, or it is not yours.")
-    request.app.state.activity.touch(workspace_id)
+    activity.touch(workspace_id)
     return Response(
         status_code=status.HTTP_204_NO_CONTENT,
         headers={
@@ -181,14 +153,14 @@ async def workspace_access(
 
 @router.get("/auth/workspace-unreachable")
 async def workspace_unreachable(
-    request: Request, backend: BackendDep, settings: SettingsDep
+    request: Request, runtime: RuntimeDep, locations: LocationsDep
 ) -> Response:
     """Why a request that was let through found no workspace: it stopped, moved or went away
     since the yes was remembered (403 then, as for any stopped workspace), or it is running
     and not answering (502)."""
-    workspace_id = requested_workspace(request, settings)
-    caller = await caller_of_workspace(request, settings, workspace_id)
-    location = await located(request, backend, workspace_id, fresh=True)
+    workspace_id = requested_workspace(request, runtime.settings)
+    caller = await caller_of_workspace(request, runtime, workspace_id)
+    location = await locations.locate(workspace_id, fresh=True)
     if location is None or not caller.identity.may_act_for(location[0]):
         raise Forbidden("This workspace is not running, or it is not yours.")
     return JSONResponse(
@@ -202,18 +174,21 @@ async def workspace_unreachable(
 
 @router.get("/auth/workspace-handoff")
 async def workspace_handoff(
-    request: Request, settings: SettingsDep, code: str = Query("", max_length=8192)
+    request: Request,
+    settings: SettingsDep,
+    sessions: WorkspaceSessionsDep,
+    authenticator: AuthenticatorDep,
+    code: str = Query("", max_length=8192),
 ) -> Response:
     """On a workspace's origin: a code from `:open` becomes that origin's session cookie, and
     the browser goes on to the workspace (the code leaves the address bar)."""
     if settings.unsafe_workspaces_on_manager_origin:
         raise Forbidden("Workspaces are served on the manager's own origin here: no hand-off.")
     workspace_id = requested_workspace(request, settings)
-    sessions: WorkspaceSessions = request.app.state.workspace_sessions
     grant, cookie = sessions.redeem(code, workspace_id)
     # The token it came from must still be valid now.
     client = client_address(request, settings)
-    identity = await get_authenticator(request).identify(grant.token, client)
+    identity = await authenticator.identify(grant.token, client)
     if identity.user_id != grant.user_id:
         raise Unauthenticated("This link was made for another sign-in. Open the workspace again.")
     response = Response(

@@ -15,27 +15,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from ...auth import Authenticator, Identity
-from ...backends import WorkspaceBackend
-from ...errors import BackendUnavailable, ManagerError
+from ...bridges import Bridge
+from ...errors import ManagerError
 from ...policies.idle import ActivityLog
 from ...settings import Settings
+from ..deps import ActivityDep, LocationsDep, RuntimeDep, SocketsDep
 from ..origins import browser_host
-from .proxy import caller_of_workspace, located, requested_workspace
+from .proxy import caller_of_workspace, requested_workspace
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
-RECHECK_SECONDS = 5.0
 # Bounds, so that one user's sockets cannot take the manager's memory or its event loop: a
 # message is held whole while it passes (Jupyter's own limit for messages it receives is
 # 10 MiB; outputs it sends may be larger), at most one waits per direction, and a workspace
@@ -47,65 +44,6 @@ MAX_SOCKETS_PER_WORKSPACE = 32
 FORWARDED = ("origin", "user-agent", "x-forwarded-for")
 CREDENTIAL_COOKIES = ("ct_token", "workspace_session")
 POLICY_VIOLATION = 1008  # with the reason: the access it was opened with has ended
-
-AccessCheck = Callable[[str, Identity], Awaitable[str]]
-
-
-@dataclass(eq=False)
-class Bridge:
-    workspace_id: str
-    identity: Identity
-    expires: float | None  # the session's end, if it came from one
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    reason: str = ""
-
-
-class Sockets:
-    """The WebSockets this process bridges, and their periodic check."""
-
-    def __init__(self, authenticator: Authenticator, backend: WorkspaceBackend) -> None:
-        self.open: set[Bridge] = set()
-        self._authenticator = authenticator
-        self._backend = backend
-
-    def count(self, workspace_id: str) -> int:
-        return sum(1 for bridge in self.open if bridge.workspace_id == workspace_id)
-
-    async def recheck(self) -> None:
-        """All at once, each with a time limit: one slow answer (ML Lab) holds up no other."""
-        bridges = list(self.open)
-        reasons = await asyncio.gather(
-            *(self._recheck_one(bridge) for bridge in bridges), return_exceptions=True
-        )
-        for bridge, reason in zip(bridges, reasons, strict=True):
-            if isinstance(reason, str) and reason:
-                bridge.reason = reason
-                bridge.ended.set()
-
-    async def _recheck_one(self, bridge: Bridge) -> str:
-        if bridge.expires is not None and bridge.expires <= time.time():
-            return "Your session for this workspace expired: open it again from the web app."
-        try:
-            return await asyncio.wait_for(
-                self.refusal(bridge.workspace_id, bridge.identity), RECHECK_SECONDS
-            )
-        except TimeoutError:
-            return ""  # cannot be decided now: ask again next time
-
-    async def refusal(self, workspace_id: str, identity: Identity) -> str:
-        """Why this caller would not get through to this workspace now; "" if they would."""
-        try:
-            now = await self._authenticator.identify(identity.token)
-        except BackendUnavailable:
-            return ""  # cannot be decided now: ask again next time
-        except ManagerError:
-            return "Your sign-in ended: open the workspace again from the web app."
-        if now.user_id != identity.user_id:
-            return "Your sign-in ended: open the workspace again from the web app."
-        location = await self._backend.locate(workspace_id)
-        if location is None or not now.may_act_for(location[0]):
-            return "The workspace stopped, or you may no longer open it."
-        return ""
 
 
 def upstream_path(uri: str, settings: Settings) -> str:
@@ -127,15 +65,20 @@ def forwarded_cookies(header: str) -> str:
 
 
 @router.websocket("/auth/workspace-socket")
-async def workspace_socket(client: WebSocket) -> None:
+async def workspace_socket(
+    client: WebSocket,
+    runtime: RuntimeDep,
+    locations: LocationsDep,
+    sockets: SocketsDep,
+    activity: ActivityDep,
+) -> None:
     """nginx hands every WebSocket of a workspace here (with X-Workspace-Id or, on the
     manager's origin, X-Original-URI), instead of an access check."""
-    state = client.app.state
-    settings: Settings = state.settings
+    settings = runtime.settings
     try:
         workspace_id = requested_workspace(client, settings)
-        caller = await caller_of_workspace(client, settings, workspace_id)
-        location = await located(client, state.backend, workspace_id, fresh=False)
+        caller = await caller_of_workspace(client, runtime, workspace_id)
+        location = await locations.locate(workspace_id)
     except ManagerError as exc:
         log.info("a WebSocket was refused: %s", exc.message)
         await client.close(code=POLICY_VIOLATION, reason=exc.message[:120])
@@ -145,7 +88,6 @@ async def workspace_socket(client: WebSocket) -> None:
             code=POLICY_VIOLATION, reason="This workspace is not running, or it is not yours."
         )
         return
-    sockets: Sockets = state.sockets
     if sockets.count(workspace_id) >= MAX_SOCKETS_PER_WORKSPACE:
         await client.close(
             code=1013,  # try again later
@@ -188,7 +130,7 @@ async def workspace_socket(client: WebSocket) -> None:
     try:
         async with upstream:
             await client.accept(subprotocol=upstream.subprotocol)
-            await _pump(client, upstream, bridge, state.activity)
+            await _pump(client, upstream, bridge, activity)
     finally:
         sockets.open.discard(bridge)
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # closed by the browser

@@ -43,7 +43,7 @@ async def get_config(
         volume_size_hard=backend.disk_limits.hard_volume_size,
         egress_blocked=backend.egress_blocked,
         workspaces_on_manager_origin=settings.unsafe_workspaces_on_manager_origin
-        and backend.name != "mllab",
+        and backend.proxied_by_manager,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import PlainTextResponse
 
-from ...auth.workspace_sessions import HANDOFF_PATH, WorkspaceSessions
+from ...auth.workspace_sessions import HANDOFF_PATH
 from ...errors import Conflict
 from ...models import (
     Workspace,
@@ -17,7 +17,15 @@ from ...models import (
     WorkspaceStatus,
     WorkspaceUpdate,
 )
-from ..deps import BackendDep, CurrentIdentity, ServiceDep, SettingsDep, UserId, WorkspaceId
+from ..deps import (
+    BackendDep,
+    CurrentIdentity,
+    ServiceDep,
+    SettingsDep,
+    UserId,
+    WorkspaceId,
+    WorkspaceSessionsDep,
+)
 from ..origins import manager_origin, workspace_origin
 
 router = APIRouter(prefix="/users/{user_id}/workspace", tags=["workspaces"])
@@ -88,6 +96,7 @@ async def open_workspace(
     identity: CurrentIdentity,
     backend: BackendDep,
     settings: SettingsDep,
+    sessions: WorkspaceSessionsDep,
     request: Request,
 ) -> WorkspaceOpening:
     """The address that opens a running workspace in a browser.
@@ -101,9 +110,8 @@ async def open_workspace(
             f"The workspace is {workspace.status.value}, not running: start it, and open it "
             "once it runs."
         )
-    if backend.name == "mllab" or settings.unsafe_workspaces_on_manager_origin:
+    if not backend.proxied_by_manager or settings.unsafe_workspaces_on_manager_origin:
         return WorkspaceOpening(url=workspace.access_url)
-    sessions: WorkspaceSessions = request.app.state.workspace_sessions
     code = sessions.code(
         workspace_id, identity.user_id, identity.token, manager_origin(request, settings) or ""
     )

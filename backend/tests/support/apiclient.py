@@ -126,7 +126,7 @@ def standalone_sign_up(app: FastAPI) -> SignUp:
 
 
 def issue_token(app: FastAPI, user: str, is_admin: bool = False) -> str:
-    authenticator = app.state.authenticator
+    authenticator = app.state.runtime.authenticator
     assert isinstance(authenticator, StandaloneAuth)
     token, _ = authenticator.issue(user, None, is_admin, "test")
     return token
@@ -162,7 +162,7 @@ async def open_api(
 ) -> AsyncIterator[Api]:
     """A signed-in user on a fresh app; what the test created is deleted afterwards."""
     async with running(create_app(settings, backend)) as app:
-        api = Api(app, app.state.backend, settings, user=user, token=token, sign_up=sign_up)
+        api = Api(app, app.state.runtime.backend, settings, user=user, token=token, sign_up=sign_up)
         try:
             yield api
         finally:

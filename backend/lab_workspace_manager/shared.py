@@ -1,0 +1,163 @@
+"""What managers running side by side against one engine share: kept in `DATA_DIR/shared`.
+
+Several manager processes (replicas behind one address, or an old and a new one during an
+update) keep every invariant when they are given the same `DATA_DIR` (one volume), as they must
+be anyway for sign-in tokens. What the engine's labels do not hold lives here, as small files
+that need no server:
+
+- locks (`flock`, released by the kernel if a process dies): per owner, while quotas are
+  checked and what they allowed is made; per workspace, while it is being changed (so two
+  managers never build the same workspace twice);
+- names being created or renamed (files made with O_EXCL: the first manager wins);
+- the last activity of each workspace (a file's modification time), so that one manager's
+  idle watcher sees the traffic the others' proxies saw;
+- how a background create is getting on (its pull's progress, or why it failed).
+
+A process's own waiting is still done in memory first (see `operations.py`): these files only
+settle what another process may be doing at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from pathlib import Path
+
+POLL_SECONDS = 0.02  # how often a lock held by another manager is tried again
+STALE_CLAIM_SECONDS = 600  # a name claim this old was left by a manager that died mid-way
+STALE_PENDING_SECONDS = 300  # a pull that told nothing for this long is not under way
+
+
+def _key(*parts: str) -> str:
+    """A file name for any user id or workspace id (ids may hold characters names cannot)."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+class HeldElsewhere(Exception):
+    """Another manager process holds the lock."""
+
+
+class SharedState:
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir / "shared"
+        for folder in ("locks", "names", "activity", "pending", "used"):
+            (self.root / folder).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    # --- locks --------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def lock(self, *key: str, wait: bool = True) -> AsyncIterator[None]:
+        """Hold the lock named by `key` against other processes. Without `wait`, a lock held
+        elsewhere raises `HeldElsewhere` at once. Waiting polls: it never holds a thread."""
+        path = self.root / "locks" / _key(*key)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not wait:
+                        raise HeldElsewhere from None
+                    await asyncio.sleep(POLL_SECONDS)
+            yield
+        finally:
+            os.close(fd)  # (releases the lock)
+
+    @contextmanager
+    def holding(self, *key: str) -> Iterator[None]:
+        """`lock`, for a worker thread: waits for the lock in the thread."""
+        fd = os.open(self.root / "locks" / _key(*key), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    # --- names --------------------------------------------------------------------------------
+    def claim_name(self, owner: str, folded_name: str) -> bool:
+        """Claim a display name while a workspace is created or renamed to it; False if
+        another request (of any manager) holds it."""
+        path = self.root / "names" / _key(owner, folded_name)
+        for _ in range(2):
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                return True
+            except FileExistsError:
+                with suppress(FileNotFoundError):
+                    if time.time() - path.stat().st_mtime < STALE_CLAIM_SECONDS:
+                        return False
+                    path.unlink()  # left by a manager that died: take it over
+        return False
+
+    def release_name(self, owner: str, folded_name: str) -> None:
+        with suppress(FileNotFoundError):
+            (self.root / "names" / _key(owner, folded_name)).unlink()
+
+    # --- single use -----------------------------------------------------------------------------
+    def use_once(self, nonce: str, until: float) -> bool:
+        """True the first time any manager asks about `nonce` (a code's), False after; it is
+        remembered until `until` (Unix time)."""
+        used = self.root / "used"
+        now = time.time()
+        if int(now) % 60 == 0:  # now and then: forget what has expired
+            for old in used.iterdir():
+                with suppress(FileNotFoundError, ValueError):
+                    if float(old.read_text() or 0) < now:
+                        old.unlink()
+        try:
+            fd = os.open(used / _key(nonce), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as out:
+            out.write(str(until))
+        return True
+
+    # --- activity -----------------------------------------------------------------------------
+    def touch(self, workspace_id: str, when: float) -> None:
+        path = self.root / "activity" / _key(workspace_id)
+        try:
+            os.utime(path, (when, when))
+        except FileNotFoundError:
+            with suppress(FileExistsError):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.utime(path, (when, when))
+
+    def last_activity(self, workspace_id: str) -> float | None:
+        try:
+            return (self.root / "activity" / _key(workspace_id)).stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def forget_activity(self, workspace_id: str) -> None:
+        with suppress(FileNotFoundError):
+            (self.root / "activity" / _key(workspace_id)).unlink()
+
+    # --- creates under way --------------------------------------------------------------------
+    def set_pending(self, workspace_id: str, status: str, message: str) -> None:
+        path = self.root / "pending" / _key(workspace_id)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"status": status, "message": message}))
+        os.replace(temporary, path)
+
+    def pending(self, workspace_id: str) -> tuple[str, str] | None:
+        """(status, message) of a create under way or failed in any manager. A "pending" not
+        told about for STALE_PENDING_SECONDS was left by a manager that died mid-way."""
+        path = self.root / "pending" / _key(workspace_id)
+        try:
+            found = json.loads(path.read_text())
+            age = time.time() - path.stat().st_mtime
+        except (FileNotFoundError, ValueError):
+            return None
+        if found["status"] == "pending" and age > STALE_PENDING_SECONDS:
+            return None
+        return str(found["status"]), str(found["message"])
+
+    def clear_pending(self, workspace_id: str) -> None:
+        with suppress(FileNotFoundError):
+            (self.root / "pending" / _key(workspace_id)).unlink()
