@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import anyio.to_thread
 import httpx
 
 from .auth import Authenticator, Identity, create_authenticator
@@ -85,6 +86,7 @@ class Runtime:
         await self.backend.open()
         periodic: list[tuple[float, Job]] = [
             (self.settings.reconcile_interval, self.backend.reconcile),
+            (self.settings.reconcile_interval, self._sweep),
             (RECHECK_SECONDS, self.sockets.recheck),
         ]
         if self.backend.watched_by_manager:
@@ -94,6 +96,10 @@ class Runtime:
                 (self.settings.disk_usage_interval, self.usage.sample_disk),
             ]
         self._jobs = [asyncio.create_task(every(seconds, job)) for seconds, job in periodic]
+
+    async def _sweep(self) -> None:
+        """What managers that died left in the shared state."""
+        await anyio.to_thread.run_sync(self.shared.sweep)
 
     async def close(self) -> None:
         for job in self._jobs:

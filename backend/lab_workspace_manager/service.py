@@ -243,13 +243,13 @@ class WorkspaceService:
             return
         key = display_name.casefold() if display_name is not None else None
         shared = self._admissions.shared
-        claimed = False
+        claim: str | None = None
         try:
             async with AsyncExitStack() as held:
                 await held.enter_async_context(self._admissions.lock(owner))
                 if key is not None:
-                    claimed = shared.claim_name(owner, key)
-                    if not claimed:
+                    claim = shared.claim_name(owner, key)
+                    if claim is None:
                         raise self._name_taken(display_name)
                 # What other managers made since this one last looked counts too.
                 await self.backend.refresh(owner)
@@ -264,8 +264,8 @@ class WorkspaceService:
                     await held.aclose()  # the claimed name is enough from here
                 yield
         finally:
-            if claimed and key is not None:
-                shared.release_name(owner, key)
+            if claim is not None and key is not None:
+                shared.release_name(owner, key, claim)
 
     @staticmethod
     def _name_taken(display_name: str | None) -> Conflict:

@@ -49,43 +49,55 @@ class IssuedToken:
 
 class _SecretsFile:
     """`auth.json`: generated secrets and the issued tokens, rewritten atomically. Managers
-    that share DATA_DIR share it: each change is made under a lock on the latest version, and
-    a version another manager wrote is read as soon as it is there."""
+    that share DATA_DIR share it: each change is made under a lock, on the latest version,
+    and counts a generation up (in `auth.generation`, a few bytes read on every look); a
+    generation another manager wrote is read at the next look."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._generation_path = path.with_suffix(".generation")
         self._lock = threading.Lock()
         self.data: dict[str, Any] = {}
-        self._version: tuple[int, int] | None = None  # (inode, mtime) of what was read
+        self.generation: str | None = None  # of `data`; None: read again
         self.reload()
 
     def reload(self) -> bool:
-        """Read the file if another version is there; True if one was read."""
+        """Read the file if another generation is there; True if `data` was replaced."""
         try:
-            found = self.path.stat()
+            generation = self._generation_path.read_text()
         except FileNotFoundError:
+            generation = ""  # (written before generations were counted, or never)
+        if generation == self.generation:
             return False
-        version = (found.st_ino, found.st_mtime_ns)
-        if version == self._version:
-            return False
-        self.data = json.loads(self.path.read_text())
-        self._version = version
+        try:
+            self.data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            self.data = {}
+        self.generation = generation
         return True
 
     @contextmanager
     def changing(self) -> Iterator[dict[str, Any]]:
-        """The latest data, to change; written when the block ends."""
+        """The latest data, to change; written when the block ends without an error."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with self._lock, open(self.path.with_suffix(".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # (released when closed)
-            self.reload()
-            yield self.data
-            temporary = self.path.with_suffix(".tmp")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as out:
-                json.dump(self.data, out, indent=1, default=str)
-            os.replace(temporary, self.path)
-            self._version = None  # read again next time, by whoever keeps a view of it
+            try:
+                self.generation = None
+                self.reload()
+                yield self.data
+                _write(self.path, json.dumps(self.data, indent=1, default=str))
+                _write(self._generation_path, secrets.token_hex(8))
+            finally:
+                self.generation = None  # whatever happened, read it again next time
+
+
+def _write(path: Path, text: str) -> None:
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(temporary, path)
 
 
 class StandaloneAuth(Authenticator):
@@ -180,9 +192,7 @@ class StandaloneAuth(Authenticator):
         return sorted(self._tokens.values(), key=lambda t: t.created_at, reverse=True)
 
     def revoke(self, token_id: str) -> None:
-        self._read_latest()
-        if token_id in self._tokens:
-            self._keep_tokens(lambda token: token.id != token_id)
+        self._keep_tokens(lambda token: token.id != token_id)
 
     def _keep_tokens(self, keep: Callable[[IssuedToken], bool]) -> None:
         with self._file.changing() as data:

@@ -77,7 +77,7 @@ class WorkspaceSessions:
                 f"{CODE_SECONDS} s) or for another workspace. Open the workspace again from "
                 "the web app."
             )
-        if not self._shared.use_once(grant.nonce, grant.expires):
+        if not self._shared.use_once(grant.nonce):
             raise Unauthenticated(
                 "This link to the workspace was used already. Open the workspace again from "
                 "the web app."

@@ -35,7 +35,7 @@ from ...errors import (
 from ...models import WorkspaceSpec
 from ...operations import Operations
 from ...settings import Settings
-from ...shared import HeldElsewhere, SharedState
+from ...shared import HeldElsewhere, LockFile, SharedState
 from ..base import BY_USER, DiskLimits, KeptVolumeState, WorkspaceBackend, WorkspaceState
 from ..measurement import Measurement
 from . import egress
@@ -206,6 +206,7 @@ class DockerBackend(WorkspaceBackend):
                 "delete the workspace",
                 self.lifecycle.delete,
                 delete_volume,
+                last=True,
             )
 
     async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
@@ -310,19 +311,24 @@ class DockerBackend(WorkspaceBackend):
         function: Callable[..., T],
         *args: Any,
         managers: bool = False,
+        last: bool = False,
     ) -> T:
         """Run a change of one workspace in a worker thread, while no other change of it runs
         (`Busy` if one does); reads after it see it, events or not. `managers`: the manager's
         own work (automatic stops, an administrator's, tidying up), which waits its turn and
-        runs in the background pool, apart from its user's share."""
+        runs in the background pool, apart from its user's share. `last`: the workspace is
+        gone once it is done (its shared lock is removed)."""
         pool = self.pools.background if managers else self.pools.changes
         try:
             async with (
                 self.operations.run(owner, workspace_id, what, managers=managers),
-                self._held_here(owner, workspace_id, managers),
+                self._held_here(owner, workspace_id, managers) as held,
             ):
                 try:
-                    return await in_thread(pool, action, function, owner, workspace_id, *args)
+                    done = await in_thread(pool, action, function, owner, workspace_id, *args)
+                    if held is not None:
+                        held.remove = last
+                    return done
                 finally:
                     # Made or not, the change's outcome stands (the engine may have gone away
                     # just after it): a listing that fails is left to the inventory's thread.
@@ -338,12 +344,18 @@ class DockerBackend(WorkspaceBackend):
             raise
 
     @asynccontextmanager
-    async def _held_here(self, owner: str, workspace_id: str, wait: bool) -> AsyncIterator[None]:
+    async def _held_here(
+        self, owner: str, workspace_id: str, wait: bool
+    ) -> AsyncIterator[LockFile | None]:
         """The workspace, held against the other managers that share DATA_DIR: one of them
-        changing it is as busy as a change here."""
+        changing it is as busy as a change here. Only a workspace the owner may have is held
+        (a new one's id is this manager's alone; ids of no workspace make no lock files)."""
+        if not self.observer.may_exist(owner, workspace_id):
+            yield None
+            return
         try:
-            async with self.shared.lock("workspace", owner, workspace_id, wait=wait):
-                yield
+            async with self.shared.lock("workspace", owner, workspace_id, wait=wait) as held:
+                yield held
         except HeldElsewhere:
             raise Busy(
                 "The workspace is being changed through another manager of this installation. "

@@ -78,6 +78,11 @@ class Inventory:
         with self._lock:
             return self._all() if self._usable() else None
 
+    def remembered_of(self, owner: str) -> Summaries | None:
+        """`owner`'s containers as last listed, if that may be used; else None."""
+        with self._lock:
+            return self._by_owner.get(owner, []) if self._usable() else None
+
     def containers(self, owner: str | None = None) -> Summaries:
         """This instance's containers (`owner`'s only, if given): the engine's list entries,
         not to be modified."""

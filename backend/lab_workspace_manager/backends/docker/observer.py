@@ -93,6 +93,14 @@ class Observer:
             observed.append(Observed(record, container, exit_info))
         return observed
 
+    def may_exist(self, owner: str, workspace_id: str) -> bool:
+        """Whether the owner may have this workspace, as far as the inventory remembers
+        (without asking the engine: True when it remembers nothing)."""
+        summaries = self.inventory.remembered_of(owner)
+        if summaries is None:
+            return True
+        return any(s["Labels"].get(L.WORKSPACE) == workspace_id for s in summaries)
+
     def running_at(self, summaries: list[Summary], workspace_id: str) -> tuple[str, str] | None:
         """(owner, host:port) of the workspace, if it runs."""
         for found in group(summaries, self.settings, workspace_id).values():
