@@ -259,10 +259,20 @@ async def test_a_change_made_stands_when_the_listing_after_it_fails(api: Api) ->
     backend = api.backend
     assert isinstance(backend, DockerBackend)
 
-    def engine_gone(owner: str | None = None) -> None:
-        raise requests.exceptions.ConnectionError("engine gone")
+    create, refresh = backend.lifecycle.create, backend.inventory.refresh
+    made_it = []
 
-    backend.inventory.refresh = engine_gone  # type: ignore[method-assign]
+    def create_then_engine_gone(*args: Any) -> None:
+        create(*args)
+        made_it.append(True)
+
+    def gone_once_made(owner: str | None = None) -> None:
+        if made_it:
+            raise requests.exceptions.ConnectionError("engine gone")
+        refresh(owner)
+
+    backend.lifecycle.create = create_then_engine_gone  # type: ignore[method-assign]
+    backend.inventory.refresh = gone_once_made  # type: ignore[method-assign]
     made = await api.client.post(api.path(), json={"display_name": "made", "compute": SMALL})
     assert made.status_code == 201, made.text
     assert [w["id"] for w in (await api.client.get(api.path())).json()] == [made.json()["id"]]
