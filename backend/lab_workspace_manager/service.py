@@ -47,9 +47,14 @@ class Admissions:
         self._locks: dict[str, asyncio.Lock] = {}
 
     @asynccontextmanager
-    async def lock(self, owner: str) -> AsyncIterator[None]:
-        async with self._locks.setdefault(owner, asyncio.Lock()), self.shared.lock("owner", owner):
-            yield
+    async def lock(self, owner: str) -> AsyncIterator[bool]:
+        """The owner's lock; True if another manager held it last (it may have made what
+        this one has not seen yet)."""
+        async with (
+            self._locks.setdefault(owner, asyncio.Lock()),
+            self.shared.lock("owner", owner) as held,
+        ):
+            yield held.take_over(self.shared.me)
 
 
 class WorkspaceService:
@@ -246,13 +251,13 @@ class WorkspaceService:
         claim: str | None = None
         try:
             async with AsyncExitStack() as held:
-                await held.enter_async_context(self._admissions.lock(owner))
+                elsewhere = await held.enter_async_context(self._admissions.lock(owner))
                 if key is not None:
                     claim = shared.claim_name(owner, key)
                     if claim is None:
                         raise self._name_taken(display_name)
-                # What other managers made since this one last looked counts too.
-                await self.backend.refresh(owner)
+                if elsewhere:  # what another manager made counts before this one has seen it
+                    await self.backend.refresh(owner)
                 mine = await self.backend.list_workspaces(owner)
                 if key is not None and any(
                     w.spec.display_name.casefold() == key and w.id != workspace_id for w in mine

@@ -53,6 +53,7 @@ class HeldElsewhere(Exception):
 class SharedState:
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "shared"
+        self.me = secrets.token_hex(8)  # this process, as the holder of a lock
         for folder in ("locks", "names", "activity", "pending", "used"):
             (self.root / folder).mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -75,7 +76,7 @@ class SharedState:
             if _still_there(fd, path):
                 break
             os.close(fd)  # removed by its last holder meanwhile: lock the new one
-        held = LockFile(path)
+        held = LockFile(path, fd)
         try:
             yield held
         finally:
@@ -204,7 +205,18 @@ class SharedState:
 @dataclass
 class LockFile:
     path: Path
+    fd: int
     remove: bool = False  # set by its holder: nothing will need this lock again
+
+    def take_over(self, holder: str) -> bool:
+        """Write `holder` into the lock; whether the last one to write was another."""
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        last = os.read(self.fd, 64).decode(errors="replace")
+        if last != holder:
+            os.lseek(self.fd, 0, os.SEEK_SET)
+            os.ftruncate(self.fd, 0)
+            os.write(self.fd, holder.encode())
+        return last != holder
 
 
 def _still_there(fd: int, path: Path) -> bool:

@@ -74,7 +74,7 @@ class Lifecycle:
             # Undo first: the engine may have made the record even if its answer was lost.
             undo.append(lambda: self.remove_containers(owner, workspace_id))
             self.create_record(owner, workspace_id, spec, start)
-            self.build(owner, workspace_id, spec, None, start, undo=undo)
+            self.build(owner, workspace_id, spec, None, start, undo=undo, image_here=True)
         except BaseException as exc:
             self.publish(owner, workspace_id, "failed", failure(exc))
             log.info("creating workspace %s of %s failed; rolling back", workspace_id, owner)
@@ -127,12 +127,14 @@ class Lifecycle:
         old: Summary | None,
         start: bool,
         undo: list[Callable[[], object]] | None = None,
+        image_here: bool = False,
     ) -> None:
         """The one way a workspace container is made: image, volume, container, start.
         An `old` container is replaced only once the new one exists, so a failure leaves it
         untouched; the volume (and the data in it) is kept. `undo` is told how to take back
-        what this made."""
-        self.images.ensure(spec.container_image, (owner, workspace_id))
+        what this made; `image_here`: the image was just found on the host."""
+        if not image_here:
+            self.images.ensure(spec.container_image, (owner, workspace_id))
         self._ensure_gpus(spec.compute.gpus)
         facts = self.facts.get()
         if old is None:  # (a first container: its volume may be new too)
