@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 # Most workspaces answer within this many seconds of starting: until then they are probed
 # every `interval`, so `running` (and `?wait=true`, and the "ready" event) follows within a
-# tenth of a second of the first answer. Slower ones are probed less and less often.
+# twentieth of a second of the first answer (a refused connection costs the probe little).
+# Slower ones are probed less and less often.
 FAST_SECONDS = 30.0
 SLOWEST = 5.0  # seconds between probes at most
 PROBE_SECONDS = 2.0  # for one probe, all of it
@@ -47,7 +48,7 @@ class _Probe:
 
 
 class ReadinessTracker:
-    def __init__(self, timeout: float, interval: float = 0.1) -> None:
+    def __init__(self, timeout: float, interval: float = 0.05) -> None:
         self._timeout = timeout
         self._interval = interval
         self._probes: dict[str, _Probe] = {}
