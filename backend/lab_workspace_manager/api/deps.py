@@ -1,6 +1,9 @@
 """Typed dependencies shared by the routes: the runtime's parts, the service acting for the
 caller, and who may do what. Routes take these (`SettingsDep`, `ServiceDep`, ...) and never
-reach into `app.state` themselves."""
+reach into `app.state` themselves.
+
+Every dependency is `async def`: none does I/O, and FastAPI runs a plain `def` one in its
+thread pool, a trip that would cost every request (the proxy's access check included)."""
 
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-Requested-With"
 
 
-def get_runtime(connection: HTTPConnection) -> Runtime:
+async def get_runtime(connection: HTTPConnection) -> Runtime:
     """(HTTP requests and WebSockets alike.)"""
     runtime: Runtime = connection.app.state.runtime
     return runtime
@@ -39,35 +42,35 @@ def get_runtime(connection: HTTPConnection) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_settings(runtime: RuntimeDep) -> Settings:
     return runtime.settings
 
 
-def get_backend(runtime: RuntimeDep) -> WorkspaceBackend:
+async def get_backend(runtime: RuntimeDep) -> WorkspaceBackend:
     return runtime.backend
 
 
-def get_authenticator(runtime: RuntimeDep) -> Authenticator:
+async def get_authenticator(runtime: RuntimeDep) -> Authenticator:
     return runtime.authenticator
 
 
-def get_events(runtime: RuntimeDep) -> EventBus:
+async def get_events(runtime: RuntimeDep) -> EventBus:
     return runtime.events
 
 
-def get_locations(runtime: RuntimeDep) -> Locations:
+async def get_locations(runtime: RuntimeDep) -> Locations:
     return runtime.locations
 
 
-def get_activity(runtime: RuntimeDep) -> ActivityLog:
+async def get_activity(runtime: RuntimeDep) -> ActivityLog:
     return runtime.activity
 
 
-def get_workspace_sessions(runtime: RuntimeDep) -> WorkspaceSessions:
+async def get_workspace_sessions(runtime: RuntimeDep) -> WorkspaceSessions:
     return runtime.workspace_sessions
 
 
-def get_sockets(runtime: RuntimeDep) -> Sockets:
+async def get_sockets(runtime: RuntimeDep) -> Sockets:
     return runtime.sockets
 
 
@@ -110,12 +113,12 @@ async def current_identity(
 CurrentIdentity = Annotated[Identity, Depends(current_identity)]
 
 
-def get_service(runtime: RuntimeDep, identity: CurrentIdentity) -> WorkspaceService:
+async def get_service(runtime: RuntimeDep, identity: CurrentIdentity) -> WorkspaceService:
     """The workspace service, acting for the caller (the ML Lab backend uses their token)."""
     return runtime.service_for(identity)
 
 
-def user_path(
+async def user_path(
     user_id: Annotated[
         str, Path(pattern=USER_ID_PATTERN, max_length=128, description="The workspace owner's id.")
     ],
@@ -130,7 +133,7 @@ def user_path(
     return user_id
 
 
-def admin_identity(identity: CurrentIdentity) -> Identity:
+async def admin_identity(identity: CurrentIdentity) -> Identity:
     if not identity.is_admin:
         raise Forbidden("Only administrators may do this.")
     return identity

@@ -67,7 +67,7 @@ def me(identity: Identity, mode: str) -> Me:
     return Me(id=identity.user_id, is_admin=identity.is_admin, auth_mode=mode)
 
 
-def standalone(authenticator: AuthenticatorDep) -> StandaloneAuth:
+async def standalone(authenticator: AuthenticatorDep) -> StandaloneAuth:
     if not isinstance(authenticator, StandaloneAuth):
         raise NotFound("In ML Lab mode tokens are issued by ML Lab, not by the workspace manager.")
     return authenticator
