@@ -1,13 +1,13 @@
-"""Two users misbehave while another works: the other's list and its workspace through the
-proxy, measured without them and then with them.
+"""Users misbehave while another works: the other's list and its workspace through the
+proxy, measured without them, while one user floods, and while two misbehave.
 
-One misbehaving user restarts its workspace from 8 connections as fast as it can (answered
-at once: 409 while a restart is under way, 429 beyond its share, most of them by nginx's
+The flooding user restarts its workspace from 8 connections as fast as it can (answered at
+once: 409 while a restart is under way, 429 beyond its share, most of them by nginx's
 per-caller limit); its program runs in a container with half a CPU, as it would run on a
-machine of its own, not on the manager's. The other has a workspace that answers every
+machine of its own, not on the manager's. The second has a workspace that answers every
 request with a page that is not JSON (the idle watcher asks it every round) and one that
-fills its /workspace over and over. What is compared is the working user's latency: p99 with
-the misbehaving, against p99 without.
+fills its /workspace over and over. What is compared is the working user's latency (p50;
+p99 shown) with the misbehaving, against without.
 """
 
 from __future__ import annotations
@@ -73,17 +73,27 @@ def measure(bench: Bench, seconds: float) -> dict[str, Any]:
                 }
 
             alone = both()
+            with Misbehaving(bench, 2 * seconds + 8, others=False):
+                flooded = both()
             with Misbehaving(bench, 2 * seconds + 8) as misbehaving:
                 crowded = both()
-            return {"alone": alone, "crowded": crowded, "answers": misbehaving.answers}
+            return {
+                "alone": alone,
+                "flooded": flooded,
+                "crowded": crowded,
+                "answers": misbehaving.answers,
+            }
         finally:
             bench.delete(worker, WORKER, workspace["id"])
 
 
 class Misbehaving:
-    def __init__(self, bench: Bench, seconds: float) -> None:
+    """The flood for `seconds`; with `others`, the second user's workspaces too."""
+
+    def __init__(self, bench: Bench, seconds: float, others: bool = True) -> None:
         self.bench = bench
         self.seconds = seconds
+        self.others = others
         self.answers: Counter[int] = Counter()
         self.made: list[tuple[str, str]] = []
         self.flood: Any = None
@@ -93,20 +103,9 @@ class Misbehaving:
         with bench.client(FLOODER) as client:
             flooded = bench.create(client, FLOODER, wait=True, display_name="flood", compute=SMALL)
         self.made.append((FLOODER, flooded["id"]))
-        with bench.client(OTHER) as client:
-            garbage = bench.create(
-                client, OTHER, wait=True, display_name="nonsense", compute=SMALL,
-                container_image=ATTACKER_IMAGE, idle_timeout=60,
-            )  # fmt: skip
-            filler = bench.create(
-                client, OTHER, wait=True, display_name="fill", compute=SMALL,
-                container_image=TEST_IMAGE,
-            )  # fmt: skip
-        self.made += [(OTHER, garbage["id"]), (OTHER, filler["id"])]
         engine = bench.target.client
-        wanted = [f"lwm.workspace={filler['id']}", "lwm.kind=workspace"]
-        (container,) = engine.containers.list(filters={"label": wanted})
-        container.exec_run(["sh", "-c", FILL], detach=True)
+        if self.others:
+            self._misbehave_too()
         url = f"{bench.url}/api/users/{FLOODER}/workspace/{flooded['id']}:restart"
         self.flood = engine.containers.run(
             IMAGE,
@@ -118,6 +117,23 @@ class Misbehaving:
         )
         time.sleep(2)  # in full swing
         return self
+
+    def _misbehave_too(self) -> None:
+        """A workspace answering nonsense, and one filling its disk."""
+        bench, engine = self.bench, self.bench.target.client
+        with bench.client(OTHER) as client:
+            garbage = bench.create(
+                client, OTHER, wait=True, display_name="nonsense", compute=SMALL,
+                container_image=ATTACKER_IMAGE, idle_timeout=60,
+            )  # fmt: skip
+            filler = bench.create(
+                client, OTHER, wait=True, display_name="fill", compute=SMALL,
+                container_image=TEST_IMAGE,
+            )  # fmt: skip
+        self.made += [(OTHER, garbage["id"]), (OTHER, filler["id"])]
+        wanted = [f"lwm.workspace={filler['id']}", "lwm.kind=workspace"]
+        (container,) = engine.containers.list(filters={"label": wanted})
+        container.exec_run(["sh", "-c", FILL], detach=True)
 
     def __exit__(self, *exc: object) -> None:
         if self.flood is not None:

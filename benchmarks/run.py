@@ -153,23 +153,32 @@ def benchmark(bench: Bench, args: argparse.Namespace, timings: list[str], rows: 
         )
     )
 
-    crowd = phase("two users misbehave", lambda: misbehaving.measure(bench, duration / 2), timings)
-    for key, what in (
-        ("list", "another user's list (1 connection)"),
-        ("proxy", f"its workspace through the proxy ({misbehaving.PROXY_CONNECTIONS} connections)"),
+    crowd = phase("users misbehave", lambda: misbehaving.measure(bench, duration / 2), timings)
+    for condition, while_, goal in (
+        ("flooded", "while one user floods restarts", True),
+        (
+            "crowded",
+            "while 2 users misbehave (restart flood; nonsense replies; disk filler)",
+            False,
+        ),
     ):
-        alone, crowded = crowd["alone"][key], crowd["crowded"][key]
-        rows.append(
-            Row(
-                f"{what} while 2 users misbehave (restart flood; nonsense replies; disk filler)",
-                rate(crowded),
-                "alone: " + rate(alone),
-                f"p50 ×{crowded.p50_ms / alone.p50_ms:.2f}, "
-                f"p99 ×{crowded.p99_ms / alone.p99_ms:.2f}",
-                "p50 ≤ 2× alone",
-                crowded.p50_ms <= 2 * alone.p50_ms and not crowded.errors,
+        for key, what in (
+            ("list", "another user's list (1 connection)"),
+            ("proxy", f"its workspace through the proxy ({misbehaving.PROXY_CONNECTIONS} conn.)"),
+        ):
+            alone, crowded = crowd["alone"][key], crowd[condition][key]
+            ratio = crowded.p50_ms / alone.p50_ms
+            rows.append(
+                Row(
+                    f"{what} {while_}",
+                    rate(crowded),
+                    "alone: " + rate(alone),
+                    f"p50 ×{ratio:.2f}, p99 ×{crowded.p99_ms / alone.p99_ms:.2f}",
+                    # (The goal is for a flood; the rest is recorded.)
+                    "p50 ≤ 2× alone" if goal else "recorded",
+                    (ratio <= 2 and not crowded.errors) if goal else None,
+                )
             )
-        )
     print("answers to the restart flood:", dict(crowd["answers"]), flush=True)
 
     users = 20 if quick else 100
