@@ -59,6 +59,10 @@ CREATING = "being created"
 CREATE = "create the workspace"
 
 
+class _BusyElsewhere(Busy):
+    """Busy: another manager sharing DATA_DIR changes the workspace."""
+
+
 class DockerBackend(WorkspaceBackend):
     name = "docker"
 
@@ -108,9 +112,17 @@ class DockerBackend(WorkspaceBackend):
         return sorted(states, key=lambda s: s.created_at)
 
     async def get(self, owner: str, workspace_id: str) -> WorkspaceState:
+        read = "read the workspace"
         observed = await in_thread(
-            self.pools.reads, "read the workspace", self.observer.observe, owner, workspace_id
+            self.pools.reads, read, self.observer.observe, owner, workspace_id
         )
+        if not observed:
+            # Made through another manager a moment ago, before this one heard of it? (An
+            # id that is not theirs costs a listing, as a change of one does.)
+            await in_thread(self.pools.reads, read, self.inventory.refresh, owner)
+            observed = await in_thread(
+                self.pools.reads, read, self.observer.observe, owner, workspace_id
+            )
         if not observed:
             raise workspace_not_found(workspace_id)
         return self.observer.state(observed[0])
@@ -128,12 +140,12 @@ class DockerBackend(WorkspaceBackend):
             raise
         if present:
             create = self.lifecycle.create
-            await self._change(owner, workspace_id, CREATING, CREATE, create, spec, start)
+            await self._change(owner, workspace_id, CREATING, CREATE, create, spec, start, new=True)
         else:
             # A pull can take minutes: the workspace exists (pending, with the pull's
             # progress) as soon as its record does, and is built once the image is here.
             record = self.lifecycle.create_record
-            await self._change(owner, workspace_id, CREATING, CREATE, record, spec, start)
+            await self._change(owner, workspace_id, CREATING, CREATE, record, spec, start, new=True)
             build = self._build_after_pull(owner, workspace_id, image)
             self.pending.pull(workspace_id, image, build)
         return await self.get(owner, workspace_id)
@@ -311,6 +323,7 @@ class DockerBackend(WorkspaceBackend):
         function: Callable[..., T],
         *args: Any,
         managers: bool = False,
+        new: bool = False,
         last: bool = False,
     ) -> T:
         """Run a change of one workspace in a worker thread, while no other change of it runs
@@ -322,7 +335,7 @@ class DockerBackend(WorkspaceBackend):
         try:
             async with (
                 self.operations.run(owner, workspace_id, what, managers=managers),
-                self._held_here(owner, workspace_id, managers) as held,
+                self._held_here(owner, workspace_id, managers, new) as held,
             ):
                 try:
                     done = await in_thread(pool, action, function, owner, workspace_id, *args)
@@ -336,6 +349,8 @@ class DockerBackend(WorkspaceBackend):
                         await in_thread(pool, action, self.inventory.refresh, owner)
                     except ManagerError:
                         self.inventory.changed()
+        except _BusyElsewhere:
+            raise  # (known to be theirs: only their workspaces are held across managers)
         except Busy:
             # Busy with what? Parallel requests for an id that is not theirs learn only that.
             creating = self.operations.in_progress(owner, workspace_id) == CREATING
@@ -345,22 +360,31 @@ class DockerBackend(WorkspaceBackend):
 
     @asynccontextmanager
     async def _held_here(
-        self, owner: str, workspace_id: str, wait: bool
+        self, owner: str, workspace_id: str, wait: bool, new: bool
     ) -> AsyncIterator[LockFile | None]:
         """The workspace, held against the other managers that share DATA_DIR: one of them
-        changing it is as busy as a change here. Only a workspace the owner may have is held
-        (a new one's id is this manager's alone; ids of no workspace make no lock files)."""
-        if not self.observer.may_exist(owner, workspace_id):
+        changing it is as busy as a change here. Only a workspace of the owner's is held: a
+        `new` one's id is this manager's alone, and ids of no workspace make no lock files."""
+        if new or not await self._theirs(owner, workspace_id):
             yield None
             return
         try:
             async with self.shared.lock("workspace", owner, workspace_id, wait=wait) as held:
                 yield held
         except HeldElsewhere:
-            raise Busy(
+            raise _BusyElsewhere(
                 "The workspace is being changed through another manager of this installation. "
                 "Wait until that has finished (its status changes), then try again."
             ) from None
+
+    async def _theirs(self, owner: str, workspace_id: str) -> bool:
+        """Whether the owner has the workspace: as remembered, or (what another manager made
+        may not be remembered yet) as the engine says."""
+        if self.observer.may_exist(owner, workspace_id):
+            return True
+        read = "read the workspace"
+        found = await in_thread(self.pools.reads, read, self.observer.scan, owner, workspace_id)
+        return workspace_id in found and bool(found[workspace_id].records)
 
     async def _exists(self, owner: str, workspace_id: str) -> bool:
         observed = await in_thread(
