@@ -66,7 +66,16 @@ def work_in_a_new_workspace(page: Page, name: str, manager_port: int, prefix: st
     assert tree.url.startswith(origin + prefix + "/workspaces/"), tree.url
 
     try:
-        notebook = new_notebook(tree)
+        try:
+            notebook = new_notebook(tree)
+        except (AssertionError, PlaywrightTimeoutError):
+            if not any("ERR_NETWORK_CHANGED" in trouble for trouble in troubles):
+                raise
+            # Chromium drops what it is loading when the host's addresses change (the engine
+            # adds a bridge for a network it makes): as a person would, the test reloads once.
+            troubles.clear()
+            tree.reload()
+            notebook = new_notebook(tree)
     except (AssertionError, PlaywrightTimeoutError) as exc:
         screenshot(tree, f"notebook-{name}-failed-tree")  # what the page showed instead
         raise AssertionError(
