@@ -63,19 +63,10 @@ class SharedState:
         """Hold the lock named by `key` against other processes. Without `wait`, a lock held
         elsewhere raises `HeldElsewhere` at once. Waiting polls: it never holds a thread."""
         path = self.root / "locks" / _key(*key)
-        while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                if not wait:
-                    raise HeldElsewhere from None
-                await asyncio.sleep(POLL_SECONDS)
-                continue
-            if _still_there(fd, path):
-                break
-            os.close(fd)  # removed by its last holder meanwhile: lock the new one
+        while (fd := _take(path, blocking=False)) is None:
+            if not wait:
+                raise HeldElsewhere
+            await asyncio.sleep(POLL_SECONDS)
         held = LockFile(path, fd)
         try:
             yield held
@@ -88,13 +79,8 @@ class SharedState:
     @contextmanager
     def holding(self, *key: str) -> Iterator[None]:
         """`lock`, for a worker thread: waits for the lock in the thread."""
-        path = self.root / "locks" / _key(*key)
-        while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            if _still_there(fd, path):
-                break
-            os.close(fd)
+        fd = _take(self.root / "locks" / _key(*key), blocking=True)
+        assert fd is not None
         try:
             yield
         finally:
@@ -217,6 +203,22 @@ class LockFile:
             os.ftruncate(self.fd, 0)
             os.write(self.fd, holder.encode())
         return last != holder
+
+
+def _take(path: Path, blocking: bool) -> int | None:
+    """A descriptor holding the lock on the file at `path`; None if another holds it and
+    not `blocking`. The file locked is the one still there (not removed by its last holder
+    while this waited)."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        if _still_there(fd, path):
+            return fd
+        os.close(fd)
 
 
 def _still_there(fd: int, path: Path) -> bool:

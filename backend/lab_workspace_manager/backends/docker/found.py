@@ -91,10 +91,11 @@ def built_from(container: Summary) -> str:
 
 def cleaning(found: Found) -> bool:
     """Whether a cleaner is still emptying the workspace's volume."""
-    return any(
-        c["Labels"].get(L.KIND) == L.KIND_CLEANER and c["State"] == "running"
-        for c in found.everything
-    )
+    return any(_is_cleaner_at_work(c) for c in found.everything)
+
+
+def _is_cleaner_at_work(summary: Summary) -> bool:
+    return bool(summary["Labels"].get(L.KIND) == L.KIND_CLEANER and summary["State"] == "running")
 
 
 def never_started(found: Found) -> bool:
@@ -114,10 +115,5 @@ def leftovers(found: Found) -> list[Summary]:
         keep.add(found.newest()["Id"])
         if found.container is not None:
             keep.add(found.container["Id"])
-    return [
-        c
-        for c in found.everything
-        if c["Id"] not in keep
-        # A cleaner still emptying a volume finishes (and removes itself) first.
-        and not (c["Labels"].get(L.KIND) == L.KIND_CLEANER and c["State"] == "running")
-    ]
+    # A cleaner still emptying a volume finishes (and removes itself) first.
+    return [c for c in found.everything if c["Id"] not in keep and not _is_cleaner_at_work(c)]

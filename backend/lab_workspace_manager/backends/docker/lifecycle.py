@@ -29,7 +29,7 @@ from . import spec as build
 from .engine import remove_container
 from .exits import read_logs
 from .facts import KnownFacts
-from .found import Summary, built_from, cleaning, is_up
+from .found import Found, Summary, built_from, cleaning, is_up
 from .images import Images, Publish
 from .networks import UserNetworks
 from .observer import Observer
@@ -262,9 +262,7 @@ class Lifecycle:
             return
         if found is not None and found.records:  # (kept by id: only the owner's own goes)
             self.pending.forget(workspace_id)
-        for summary in found.everything if found else []:
-            self.readiness.forget(summary["Id"])
-            remove_container(self.client, summary["Id"])
+        self._remove_found(found)
         self._remove_volumes(volumes)
         self.publish(owner, workspace_id, "deleted", "Deleted.")
         self.networks.collect(owner)
@@ -280,7 +278,10 @@ class Lifecycle:
         self.publish(owner, workspace_id, "deleted", "The kept data was deleted.")
 
     def remove_containers(self, owner: str, workspace_id: str) -> None:
-        found = self.observer.scan(owner, workspace_id).get(workspace_id)
+        self._remove_found(self.observer.scan(owner, workspace_id).get(workspace_id))
+
+    def _remove_found(self, found: Found | None) -> None:
+        """Every container of a workspace id."""
         for summary in found.everything if found else []:
             self.readiness.forget(summary["Id"])
             remove_container(self.client, summary["Id"])
