@@ -100,9 +100,10 @@ class Settings(BaseSettings):
     cookie_secure: bool = Field(False, validation_alias=_aliases("COOKIE_SECURE"))
 
     # --- where workspaces live ----------------------------------------------------------------
-    # docker: the engine directly; mllab: ML Lab services (the default in ML Lab mode);
-    # memory: an in-memory fake for development.
-    workspace_backend: Literal["docker", "mllab", "memory"] | None = Field(
+    # docker: the engine directly; swarm: services on a Docker Swarm cluster (DOCKER_HOST is
+    # a manager node's engine); mllab: ML Lab services (the default in ML Lab mode); memory:
+    # an in-memory fake for development.
+    workspace_backend: Literal["docker", "swarm", "mllab", "memory"] | None = Field(
         None, validation_alias=_aliases("WORKSPACE_BACKEND")
     )
     # Several managers may share one engine: everything this one creates carries this label
@@ -114,6 +115,21 @@ class Settings(BaseSettings):
     # The manager's own container (name or id), when it runs in one: it joins each user's
     # network to reach their workspaces. The image sets it to its own container id.
     manager_container: str | None = Field(None, validation_alias=_aliases("MANAGER_CONTAINER"))
+    # Swarm: how the manager reaches the engine of one node (a workspace's data lives on the
+    # node where it first ran: removing it, measuring disk and CPU use happen there). A
+    # template with {hostname} and/or {address} (the node's address in the swarm), e.g.
+    # "tcp://{address}:2376" with SWARM_NODE_TLS_DIR, or a unix socket per node. Unset: the
+    # manager reaches no node's engine; data of deleted workspaces stays on its node and
+    # `/stats` says "not measured on this node".
+    swarm_node_docker_host: str | None = Field(
+        None, validation_alias=_aliases("SWARM_NODE_DOCKER_HOST")
+    )
+    # ca.pem, cert.pem and key.pem for nodes' engines on TCP (Docker's "protect the daemon
+    # socket" setup): without them a tcp:// node engine is refused.
+    swarm_node_tls_dir: Path | None = Field(None, validation_alias=_aliases("SWARM_NODE_TLS_DIR"))
+    # Encrypt each user's overlay network (IPsec between nodes). Needs the nodes' kernels to
+    # have ESP (CONFIG_INET_ESP); without it encrypted overlays carry no traffic at all.
+    swarm_encrypt_networks: bool = Field(False, validation_alias=_aliases("SWARM_ENCRYPT_NETWORKS"))
     # The path prefix under which the public proxy serves workspaces; a workspace is reached at
     # `<prefix>/workspaces/<id>/` and gets exactly that as WORKSPACE_BASE_URL.
     workspace_public_prefix: str = Field("", validation_alias=_aliases("WORKSPACE_PUBLIC_PREFIX"))

@@ -11,6 +11,7 @@ are in `tests.support`.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import docker
 import pytest
@@ -26,7 +27,17 @@ from tests.support.images import (
     OOM_IMAGE,
     TEST_IMAGE,
 )
-from tests.support.settings import SESSION_INSTANCE, make_settings
+from tests.support.manager_image import IMAGE as MANAGER_IMAGE
+from tests.support.manager_image import Manager, start_manager
+from tests.support.settings import SESSION_INSTANCE, environment_of, make_settings
+from tests.support.swarm_cluster import (
+    NODE_NAMES,
+    SOCKET_DIR,
+    Cluster,
+    pull_as,
+    running_cluster,
+    swarm_settings,
+)
 
 
 @pytest.fixture
@@ -73,3 +84,58 @@ def contaxy(
         yield running
     finally:
         server.__exit__(None, None, None)
+
+
+# The test images every node of the test swarm has under their own names (as the host has
+# them), so that the swarm's tests use the same settings as the others.
+SWARM_IMAGES = (TEST_IMAGE, CRASH_IMAGE, OOM_IMAGE, ALT_IMAGE)
+
+
+@pytest.fixture(scope="session")
+def swarm(engine: docker.DockerClient) -> Iterator[Cluster]:
+    """A real three-node Docker Swarm (`tests.support.swarm_cluster`), for the session."""
+    try:
+        engine.images.get(MANAGER_IMAGE)
+    except docker.errors.ImageNotFound:
+        pytest.fail(f"{MANAGER_IMAGE} is missing: run 'python3 build.py --make'.")
+    with running_cluster(engine, [*SWARM_IMAGES, MANAGER_IMAGE]) as cluster:
+        with ThreadPoolExecutor(len(NODE_NAMES)) as pool:
+            wanted = [(n, i) for n in NODE_NAMES for i in (*SWARM_IMAGES, MANAGER_IMAGE)]
+            list(pool.map(lambda ni: pull_as(cluster, *ni), wanted))
+        yield cluster
+
+
+# The settings a swarm test manager has (beyond make_settings' own values).
+SWARM_SETTINGS = (
+    "workspace_image_default",
+    "workspace_image_default_display_name",
+    "workspace_image_options",
+    "workspace_image_pull",
+    "cpus_default",
+    "cpus_max",
+    "memory_default",
+    "memory_min",
+    "memory_max",
+    "volume_size_default",
+    "volume_size_max",
+    "workspace_ready_timeout",
+    "workspace_backend",
+    "swarm_node_docker_host",
+)
+
+
+@pytest.fixture(scope="session")
+def swarm_manager(swarm: Cluster) -> Iterator[Manager]:
+    """The manager's image running on node1 with the Swarm backend: the only way to reach
+    workspaces on the swarm's overlay networks (its proxy, its readiness probes)."""
+    node1 = swarm.client("node1")
+    settings = swarm_settings(swarm, SESSION_INSTANCE)
+    manager = start_manager(
+        node1,
+        environment=environment_of(settings, *SWARM_SETTINGS),
+        docker_socket=f"{SOCKET_DIR}/docker.sock",
+        address=swarm.addresses["node1"],
+        mounts=[str(swarm.folder)],
+    )
+    yield manager
+    manager.container.remove(force=True, v=True)

@@ -19,6 +19,10 @@ def create_backend(settings: Settings, http: httpx.AsyncClient) -> WorkspaceBack
         from .mllab import MLLabBackend
 
         return MLLabBackend(settings, http)
+    if settings.workspace_backend == "swarm":
+        from .swarm.backend import SwarmBackend
+
+        return SwarmBackend(settings)
     from .docker.backend import DockerBackend
 
     return DockerBackend(settings)

@@ -15,6 +15,7 @@ from lab_workspace_manager.app import create_app
 from lab_workspace_manager.auth.standalone import StandaloneAuth
 from lab_workspace_manager.backends import WorkspaceBackend
 from lab_workspace_manager.backends.docker.backend import DockerBackend
+from lab_workspace_manager.backends.swarm.backend import SwarmBackend
 from lab_workspace_manager.settings import Settings
 
 
@@ -26,34 +27,50 @@ class Api:
 
     def __init__(
         self,
-        app: FastAPI,
+        app: FastAPI | None,
         backend: WorkspaceBackend,
         settings: Settings,
         user: str | None = None,
         token: str | None = None,
         is_admin: bool = False,
         sign_up: SignUp | None = None,
+        url: str | None = None,
     ) -> None:
+        """`app` in this process, or (app None) a manager's API at `url` over HTTP."""
         self.app = app
         self.backend = backend
         self.settings = settings
-        self._sign_up = sign_up or standalone_sign_up(app)
+        self.url = url
+        assert app is not None or (url and sign_up), "an app, or a URL and a sign-up"
+        self._sign_up = sign_up or standalone_sign_up(app)  # type: ignore[arg-type]
         if token is None:
             user, token = self._sign_up(user, is_admin)
         self.user = user or "user-" + secrets.token_hex(3)
         self.token = token
-        self.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://manager",
-            timeout=120,
-            headers={"Authorization": f"Bearer {self.token}"},
-        )
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if app is not None:
+            self.client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://manager",
+                timeout=120,
+                headers=headers,
+            )
+        else:
+            self.client = httpx.AsyncClient(
+                base_url=f"{url}/api", timeout=120, headers=headers, trust_env=False
+            )
         self._others: list[Api] = []
 
     def as_user(self, user: str | None = None, is_admin: bool = False) -> Api:
         """Another signed-in user on the same app."""
         other = Api(
-            self.app, self.backend, self.settings, user, is_admin=is_admin, sign_up=self._sign_up
+            self.app,
+            self.backend,
+            self.settings,
+            user,
+            is_admin=is_admin,
+            sign_up=self._sign_up,
+            url=self.url,
         )
         self._others.append(other)
         return other
@@ -68,6 +85,8 @@ class Api:
         the fake, the same memory)."""
         if isinstance(self.backend, DockerBackend):
             return DockerBackend(settings)
+        if self.backend.name == "swarm":
+            return SwarmBackend(settings)
         return self.backend  # the fake's memory; ML Lab keeps no state in the backend
 
     def user_path(self, tail: str) -> str:
@@ -121,6 +140,24 @@ def standalone_sign_up(app: FastAPI) -> SignUp:
     def sign_up(user: str | None, is_admin: bool) -> tuple[str, str]:
         user = user or "user-" + secrets.token_hex(3)
         return user, issue_token(app, user, is_admin)
+
+    return sign_up
+
+
+def http_sign_up(url: str, admin_token: str) -> SignUp:
+    """Users of a manager reached over HTTP: tokens issued by its administrator."""
+
+    def sign_up(user: str | None, is_admin: bool) -> tuple[str, str]:
+        user = user or "user-" + secrets.token_hex(3)
+        response = httpx.post(
+            f"{url}/api/auth/tokens",
+            json={"user_id": user, "is_admin": is_admin},
+            headers={"Authorization": f"Bearer {admin_token}"},
+            trust_env=False,
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        return user, str(response.json()["token"])
 
     return sign_up
 

@@ -73,10 +73,14 @@ def start_manager(
     docker_socket: str = "/var/run/docker.sock",
     network: str | None = None,
     port: int | None = None,
+    address: str = "127.0.0.1",
+    mounts: list[str] | None = None,
 ) -> Manager:
     """`docker_socket`: the host path of the engine's socket (a private engine's, for the
     benchmarks); `network`: a network to start on (an engine without a default bridge);
-    `port`: the loopback port to publish it on (any free one by default)."""
+    `port`: the port to publish it on (any free one by default), on `address` of the engine's
+    host (a swarm node's address for a manager on that node); `mounts`: more folders of
+    the engine's host, by path, at the same path."""
     try:
         engine.images.get(IMAGE)
     except docker.errors.ImageNotFound:
@@ -88,8 +92,11 @@ def start_manager(
         IMAGE,
         detach=True,
         name=name or f"{instance}-manager",
-        ports={"8080/tcp": ("127.0.0.1", port)},
-        volumes={docker_socket: {"bind": "/var/run/docker.sock", "mode": "rw"}},
+        ports={"8080/tcp": (address, port)},
+        volumes={
+            docker_socket: {"bind": "/var/run/docker.sock", "mode": "rw"},
+            **{path: {"bind": path, "mode": "rw"} for path in mounts or []},
+        },
         network=network,
         environment={
             "ADMIN_TOKEN": admin_token,
@@ -104,7 +111,7 @@ def start_manager(
     )
     container.reload()
     port = container.attrs["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
-    manager = Manager(container, f"http://127.0.0.1:{port}", admin_token, instance)
+    manager = Manager(container, f"http://{address}:{port}", admin_token, instance)
     deadline = time.monotonic() + 60
     while True:
         try:

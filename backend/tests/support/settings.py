@@ -6,10 +6,13 @@ imported: import them from here only, so that every test and helper sees the sam
 
 from __future__ import annotations
 
+import json
 import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from pydantic import AliasChoices, SecretStr
 
 from lab_workspace_manager.settings import Settings
 from tests.support.images import ALT_IMAGE, CRASH_IMAGE, OOM_IMAGE, TEST_IMAGE
@@ -46,3 +49,22 @@ def make_settings(**overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def environment_of(settings: Settings, *names: str) -> dict[str, str]:
+    """What a manager process is given to have `settings`' values of the fields `names`:
+    each as its first environment variable name, lists as JSON, secrets revealed."""
+    environment = {}
+    dumped = settings.model_dump(mode="json")
+    for name in names:
+        alias = Settings.model_fields[name].validation_alias
+        variable = alias.choices[0] if isinstance(alias, AliasChoices) else str(alias)
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            text = value.get_secret_value()
+        elif isinstance(dumped[name], list | dict):
+            text = json.dumps(dumped[name])
+        else:
+            text = str(dumped[name])
+        environment[str(variable).upper()] = text
+    return environment

@@ -1,0 +1,671 @@
+"""Workspaces as services on a Docker Swarm cluster: one service with one task each.
+
+DOCKER_HOST is the engine of a manager node (the manager's own node, when it runs in the
+swarm). A workspace is:
+  - its service, whose labels are its record (`spec.py`); stop scales it to 0, start to 1;
+  - its volume, made by the node its first task ran on; from then on a placement constraint
+    keeps the workspace on that node (`pin`), so it never starts empty elsewhere;
+  - its owner's overlay network, shared by that owner's workspaces and joined by the manager.
+
+Reads ask the swarm (services, their tasks, the nodes: three calls). Each change runs in a
+worker thread while no other change of the same workspace runs (`operations.py`); a change
+that starts a task is followed in the background until the workspace settles, telling its
+progress as events. Whether a running task answers is probed by the manager over the user's
+network, as for the Docker backend: the manager must run in the swarm, joined to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+
+from ... import naming
+from ...errors import Conflict, InvalidInput, ManagerError, NotFound, workspace_not_found
+from ...models import WorkspaceSpec, WorkspaceStatus
+from ...operations import Operations
+from ...settings import Settings
+from ..base import (
+    BY_USER,
+    KEPT_BUT_IN_USE,
+    SETTLED,
+    KeptVolumeState,
+    WorkspaceBackend,
+    WorkspaceState,
+)
+from ..docker import labels as L
+from ..docker.engine import Pools, in_thread, make_client
+from ..docker.exits import parse_time
+from ..docker.measure import UsageMeter
+from ..docker.readiness import ReadinessTracker
+from ..docker.spec import WORKSPACE_PORT
+from ..measurement import Measurement
+from . import spec as build
+from .nodes import NodeEngines
+from .spec import Record
+from .tasks import Json, Node, Seen, address_on, observe
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How often a change's progress is looked at while it settles: often at first (most
+# workspaces answer within seconds), then less.
+FOLLOW_FAST = 0.1
+FOLLOW_FAST_SECONDS = 30.0
+FOLLOW_SLOW = 1.0
+# A stop waits this long for the task's container to be gone (its grace period and more).
+STOP_WAIT = 30.0
+# A delete waits this long for the task's container to go before removing its volume.
+VOLUME_WAIT = 60.0
+MAX_LOG_BYTES = 1024 * 1024
+
+
+class SwarmBackend(WorkspaceBackend):
+    name = "swarm"
+
+    def __init__(self, settings: Settings, client: docker.DockerClient | None = None) -> None:
+        self.settings = settings
+        self.client = client or make_client(settings.docker_host)
+        self.nodes = NodeEngines(settings)
+        self.pools = Pools()
+        self.operations = Operations()
+        self.readiness = ReadinessTracker(settings.workspace_ready_timeout)
+        self._followed: dict[str, asyncio.Task[None]] = {}
+        self._meters: dict[str, UsageMeter] = {}
+
+    # --- reading ------------------------------------------------------------------------------
+    def _services(self, owner: str | None, workspace_id: str | None = None) -> list[Json]:
+        wanted = L.selector(self.settings.instance_id, L.KIND_WORKSPACE, owner, workspace_id)
+        return list(self.client.api.services(filters={"label": wanted}))
+
+    def _tasks(self, services: list[Json]) -> dict[str, list[Json]]:
+        by_service: dict[str, list[Json]] = {s["ID"]: [] for s in services}
+        if services:
+            for task in self.client.api.tasks(filters={"service": list(by_service)}):
+                by_service.setdefault(task["ServiceID"], []).append(task)
+        return by_service
+
+    def _nodes(self) -> dict[str, Node]:
+        return {n["ID"]: Node.from_api(n) for n in self.client.api.nodes()}
+
+    def _read(
+        self, owner: str | None, workspace_id: str | None = None
+    ) -> list[tuple[Json, Record, list[Json]]]:
+        """(service, record, tasks) of the owner's workspaces (or one), in one consistent
+        look: services, their tasks, in that order."""
+        services = self._services(owner, workspace_id)
+        tasks = self._tasks(services)
+        found = []
+        for service in services:
+            labels = service["Spec"].get("Labels") or {}
+            try:
+                record = Record.from_labels(labels)
+            except (KeyError, ValueError) as exc:
+                log.warning("service %s has unreadable labels: %s", service["ID"], exc)
+                continue
+            if owner is not None and record.owner != owner:
+                continue
+            found.append((service, record, tasks.get(service["ID"], [])))
+        return found
+
+    def _seen(self, record: Record, tasks: list[Json], nodes: dict[str, Node]) -> Seen:
+        network = naming.network_name(self.settings.instance_id, record.owner)
+        path = naming.workspace_path(self.settings.workspace_public_prefix, record.workspace_id)
+
+        def answers(task: Json, address: str) -> tuple[bool, float]:
+            return self.readiness.check(task["ID"], f"http://{address}{path}")
+
+        timeout = self.settings.workspace_ready_timeout
+        return observe(record, tasks, nodes, network, WORKSPACE_PORT, answers, timeout)
+
+    def _state(self, record: Record, seen: Seen) -> WorkspaceState:
+        running = seen.status is WorkspaceStatus.RUNNING
+        return WorkspaceState(
+            id=record.workspace_id,
+            owner=record.owner,
+            spec=record.spec,
+            status=seen.status,
+            status_message=seen.message,
+            is_stopped=record.desired == "stopped",
+            created_at=record.created_at,
+            access_url=(
+                naming.workspace_path(self.settings.workspace_public_prefix, record.workspace_id)
+                if running
+                else None
+            ),
+            started_at=seen.started_at if running else None,
+        )
+
+    async def _look(
+        self, owner: str | None, workspace_id: str | None = None
+    ) -> list[tuple[Json, Record, Seen]]:
+        def read() -> tuple[list[tuple[Json, Record, list[Json]]], dict[str, Node]]:
+            return self._read(owner, workspace_id), self._nodes()
+
+        found, nodes = await in_thread(self.pools.reads, "read the workspaces", read)
+        # Seen on the event loop: the readiness probes are asyncio tasks.
+        return [
+            (service, record, self._seen(record, tasks, nodes)) for service, record, tasks in found
+        ]
+
+    # --- the contract -------------------------------------------------------------------------
+    async def list_workspaces(self, owner: str | None) -> list[WorkspaceState]:
+        states = [self._state(record, seen) for _, record, seen in await self._look(owner)]
+        return sorted(states, key=lambda s: s.created_at)
+
+    async def get(self, owner: str, workspace_id: str) -> WorkspaceState:
+        found = await self._look(owner, workspace_id)
+        if not found:
+            raise workspace_not_found(workspace_id)
+        _, record, seen = found[0]
+        return self._state(record, seen)
+
+    async def create(
+        self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool
+    ) -> WorkspaceState:
+        record = Record.new(owner, workspace_id, spec, start)
+        await self._change(
+            owner, workspace_id, "being created", "create the workspace", self._create, record
+        )
+        if start:
+            self.publish(owner, workspace_id, "creating", "Created; waiting for a node.")
+            self._follow(owner, workspace_id)
+        return await self.get(owner, workspace_id)
+
+    async def update(self, owner: str, workspace_id: str, spec: WorkspaceSpec) -> WorkspaceState:
+        def change(record: Record) -> Record:
+            self._check_fits(spec)
+            return record.changed(spec=spec)
+
+        await self._change(
+            owner,
+            workspace_id,
+            "being changed",
+            "change the workspace",
+            self._rewrite,
+            change,
+            False,
+        )
+        self._follow(owner, workspace_id)
+        return await self.get(owner, workspace_id)
+
+    async def start(self, owner: str, workspace_id: str) -> WorkspaceState:
+        def change(record: Record) -> Record:
+            if record.desired == "running":
+                return record
+            return record.changed(desired="running", reason="")
+
+        await self._change(
+            owner,
+            workspace_id,
+            "being started",
+            "start the workspace",
+            self._rewrite,
+            change,
+            False,
+        )
+        self._follow(owner, workspace_id)
+        return await self.get(owner, workspace_id)
+
+    async def restart(self, owner: str, workspace_id: str) -> WorkspaceState:
+        def change(record: Record) -> Record:
+            return record.changed(desired="running", reason="")
+
+        await self._change(
+            owner,
+            workspace_id,
+            "being restarted",
+            "restart the workspace",
+            self._rewrite,
+            change,
+            True,
+        )
+        self._follow(owner, workspace_id)
+        return await self.get(owner, workspace_id)
+
+    async def stop(self, owner: str, workspace_id: str, reason: str = BY_USER) -> WorkspaceState:
+        def change(record: Record) -> Record:
+            if record.desired == "stopped" and record.reason == reason:
+                return record
+            return record.changed(desired="stopped", reason=reason)
+
+        await self._change(
+            owner,
+            workspace_id,
+            "being stopped",
+            "stop the workspace",
+            self._stop,
+            change,
+            managers=reason != BY_USER,
+        )
+        state = await self.get(owner, workspace_id)
+        self.publish(owner, workspace_id, "stopped", state.status_message)
+        return state
+
+    async def delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
+        with suppress(NotFound):
+            await self._change(
+                owner,
+                workspace_id,
+                "being deleted",
+                "delete the workspace",
+                self._delete,
+                delete_volume,
+            )
+            self.publish(owner, workspace_id, "deleted", "Deleted.")
+
+    async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
+        def read() -> str:
+            found = self._read(owner, workspace_id)
+            if not found:
+                raise workspace_not_found(workspace_id)
+            chunks = self.client.api.service_logs(
+                found[0][0]["ID"], stdout=True, stderr=True, tail=tail, follow=False
+            )
+            kept = bytearray()
+            for chunk in chunks:
+                kept += chunk
+                if len(kept) > 2 * MAX_LOG_BYTES:
+                    del kept[: len(kept) - MAX_LOG_BYTES]
+            return bytes(kept[-MAX_LOG_BYTES:]).decode(errors="replace")
+
+        return await in_thread(self.pools.logs, "read the workspace's logs", read)
+
+    async def check_health(self) -> None:
+        await in_thread(self.pools.reads, "reach the swarm", self._check_swarm)
+
+    def _check_swarm(self) -> None:
+        swarm = self.client.api.info().get("Swarm") or {}
+        if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+            raise ManagerError(
+                "DOCKER_HOST is not the engine of a manager node of an active swarm "
+                f"(its swarm state: {swarm.get('LocalNodeState', 'unknown')}). Point it at a "
+                "manager node, or use WORKSPACE_BACKEND=docker."
+            )
+
+    async def open(self) -> None:
+        try:
+            await in_thread(self.pools.background, "join the user networks", self._join_all)
+        except ManagerError as exc:
+            log.warning("the swarm is not reachable yet: %s", exc.message)
+
+    async def locate(self, workspace_id: str) -> tuple[str, str] | None:
+        def find() -> tuple[str, str] | None:
+            for _, record, tasks in self._read(None, workspace_id):
+                network = naming.network_name(self.settings.instance_id, record.owner)
+                for task in tasks:
+                    if task["Status"]["State"] == "running" and task["DesiredState"] == "running":
+                        address = address_on(task, network, WORKSPACE_PORT)
+                        if address:
+                            return record.owner, address
+            return None
+
+        return await in_thread(self.pools.access, "find the workspace", find)
+
+    async def reconcile(self) -> list[str]:
+        """Pin workspaces whose first task was placed while no manager followed them; remove
+        user networks no workspace uses."""
+        done: list[str] = []
+        for _, record, seen in await self._look(None):
+            if not record.node_id and seen.node_id:
+                with suppress(ManagerError):
+                    await self._change(
+                        record.owner,
+                        record.workspace_id,
+                        "being tidied up",
+                        "pin the workspace",
+                        self._pin,
+                        seen.node_id,
+                        managers=True,
+                    )
+        done += await in_thread(self.pools.background, "tidy up the swarm", self._collect_networks)
+        return done
+
+    async def kept_volumes(self, owner: str | None) -> list[KeptVolumeState]:
+        return await in_thread(self.pools.reads, "list the kept data", self._kept, owner)
+
+    async def delete_kept_volume(self, owner: str, workspace_id: str) -> None:
+        def remove() -> None:
+            if self._read(owner, workspace_id):
+                raise Conflict(KEPT_BUT_IN_USE.format(workspace_id=workspace_id))
+            for node, volume in self._volumes(owner):
+                if (volume.get("Labels") or {}).get(L.WORKSPACE) == workspace_id:
+                    self.nodes.client(node).api.remove_volume(volume["Name"])
+                    return
+            raise NotFound(f"There is no kept data of a workspace '{workspace_id}' of yours.")
+
+        await in_thread(self.pools.changes, "delete the kept data", remove)
+
+    async def measure(self, disk: bool) -> dict[str, Measurement]:
+        def measure() -> dict[str, Measurement]:
+            measured: dict[str, Measurement] = {}
+            if not self.nodes.configured:
+                return measured
+            for node in self._nodes().values():
+                if node.state != "ready":
+                    continue
+                try:
+                    client = self.nodes.client(node)
+                    meter = self._meters.setdefault(
+                        node.id, UsageMeter(client, self.settings.instance_id)
+                    )
+                    measured.update(meter.disk() if disk else meter.compute())
+                except (ManagerError, docker.errors.DockerException) as exc:
+                    log.info("node %s not measured: %s", node.hostname, exc)
+            return measured
+
+        return await in_thread(self.pools.background, "measure the nodes", measure)
+
+    async def close(self) -> None:
+        for task in self._followed.values():
+            task.cancel()
+        await self.readiness.close()
+        self.nodes.close()
+        self.client.close()
+
+    # --- changes (in worker threads) ----------------------------------------------------------
+    async def _change(
+        self,
+        owner: str,
+        workspace_id: str,
+        what: str,
+        action: str,
+        function: Callable[..., T],
+        *args: Any,
+        managers: bool = False,
+    ) -> T:
+        pool = self.pools.background if managers else self.pools.changes
+        async with self.operations.run(owner, workspace_id, what, managers=managers):
+            return await in_thread(pool, action, function, owner, workspace_id, *args)
+
+    def _check_fits(self, spec: WorkspaceSpec) -> None:
+        """Refuse what no node of the cluster could ever run (what fits but finds no room now
+        waits, pending, and says so)."""
+        c = spec.compute
+        nodes = [n for n in self._nodes().values() if n.state == "ready"]
+        if not nodes:
+            return
+        largest_cpus = max(n.cpus for n in nodes)
+        largest_memory = max(n.memory for n in nodes)
+        if any(n.cpus >= c.cpus and n.memory >= c.memory for n in nodes):
+            return
+        raise InvalidInput(
+            f"No node of this cluster has {c.cpus:g} CPUs and {c.memory} MB of memory (the "
+            f"largest have {largest_cpus:g} CPUs and {largest_memory} MB): ask for less."
+        )
+
+    def _create(self, owner: str, workspace_id: str, record: Record) -> None:
+        self._check_fits(record.spec)
+        self._ensure_network(owner)
+        try:
+            self.client.api.create_service(**build.service_config(self.settings, record))
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                raise Conflict(f"Workspace id '{workspace_id}' is already in use.") from exc
+            raise
+
+    def _service(self, owner: str, workspace_id: str) -> tuple[Json, Record]:
+        found = self._read(owner, workspace_id)
+        if not found:
+            raise workspace_not_found(workspace_id)
+        service, record, _ = found[0]
+        return service, record
+
+    def _write(self, service: Json, record: Record, force: bool = False) -> None:
+        """Store `record` in the service (labels, task, replicas); refused if the service
+        changed since it was read."""
+        config = build.service_config(self.settings, record)
+        template = config["task_template"]
+        previous = service["Spec"].get("TaskTemplate") or {}
+        template["ForceUpdate"] = previous.get("ForceUpdate", 0) + (1 if force else 0)
+        try:
+            self.client.api.update_service(
+                service["ID"],
+                service["Version"]["Index"],
+                task_template=template,
+                name=config["name"],
+                labels=config["labels"],
+                mode=config["mode"],
+                endpoint_spec=config["endpoint_spec"],
+            )
+        except docker.errors.APIError as exc:
+            if "update out of sequence" in str(exc.explanation):
+                raise Conflict(
+                    "The workspace was changed by another request at the same time; reload it "
+                    "and try again."
+                ) from exc
+            raise
+
+    def _rewrite(
+        self, owner: str, workspace_id: str, change: Callable[[Record], Record], force: bool
+    ) -> None:
+        service, record = self._service(owner, workspace_id)
+        changed = change(record)
+        if changed != record or force:
+            self._write(service, changed, force)
+
+    def _stop(self, owner: str, workspace_id: str, change: Callable[[Record], Record]) -> None:
+        service, record = self._service(owner, workspace_id)
+        changed = change(record)
+        if changed != record:
+            self._write(service, changed)
+        self._wait_stopped(service["ID"])
+
+    def _wait_stopped(self, service_id: str) -> None:
+        """Until no task of the service runs (its container is stopped, the volume free)."""
+        deadline = time.monotonic() + STOP_WAIT
+        while time.monotonic() < deadline:
+            tasks = self.client.api.tasks(filters={"service": service_id})
+            if not any(
+                t["Status"]["State"] in ("running", "starting", "preparing", "assigned", "accepted")
+                for t in tasks
+            ):
+                return
+            time.sleep(0.2)
+
+    def _pin(self, owner: str, workspace_id: str, node_id: str) -> None:
+        service, record = self._service(owner, workspace_id)
+        if record.node_id:
+            return
+        nodes = self._nodes()
+        node = nodes.get(node_id)
+        self._write(
+            service, record.changed(node_id=node_id, node_name=node.hostname if node else "")
+        )
+
+    def _delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
+        service, record = self._service(owner, workspace_id)
+        volume_at = None
+        if delete_volume and record.node_id:
+            node = self._nodes().get(record.node_id)
+            if node is None:
+                raise Conflict(
+                    f"The workspace's data is on node {record.node_name}, which has left the "
+                    "cluster: delete the workspace keeping its data."
+                )
+            volume_at = self.nodes.client(node)  # refuses before anything is removed
+        self.client.api.remove_service(service["ID"])
+        if volume_at is not None:
+            self._remove_volume(
+                volume_at, naming.volume_name(self.settings.instance_id, owner, workspace_id)
+            )
+        self._collect_network(owner)
+
+    def _remove_volume(self, client: docker.DockerClient, name: str) -> None:
+        """Once the task's container is gone (the node removes it a moment after the
+        service): a volume in use cannot be removed."""
+        deadline = time.monotonic() + VOLUME_WAIT
+        while True:
+            try:
+                client.api.remove_volume(name)
+                return
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409 or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
+
+    # --- networks -----------------------------------------------------------------------------
+    def _ensure_network(self, owner: str) -> None:
+        config = build.network_config(self.settings, owner)
+        try:
+            found = self.client.api.inspect_network(config["name"])
+        except docker.errors.NotFound:
+            try:
+                self.client.api.create_network(**config)
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:
+                    raise
+        else:
+            labels = found.get("Labels") or {}
+            if labels.get(L.INSTANCE) != self.settings.instance_id or labels.get(L.OWNER) != owner:
+                raise Conflict(
+                    f"The network {config['name']} is not this user's (its labels say "
+                    "otherwise), so no workspace joins it. An administrator must remove it."
+                )
+        self._join(config["name"])
+
+    def _join(self, network: str) -> None:
+        manager = self.settings.manager_container
+        if not manager:
+            return
+        try:
+            self.client.api.connect_container_to_network(manager, network)
+        except docker.errors.APIError as exc:
+            # "already exists" (a bridge), "is already attached" (an overlay)
+            if "already" not in str(exc.explanation):
+                raise
+
+    def _join_all(self) -> None:
+        self._check_swarm()
+        mine = L.selector(self.settings.instance_id, L.KIND_NETWORK)
+        for network in self.client.api.networks(filters={"label": mine}):
+            self._join(network["Name"])
+
+    def _collect_network(self, owner: str) -> bool:
+        """Remove the owner's network once no workspace of theirs is left."""
+        if self._services(owner):
+            return False
+        name = naming.network_name(self.settings.instance_id, owner)
+        if self.settings.manager_container:
+            with suppress(docker.errors.APIError):
+                self.client.api.disconnect_container_from_network(
+                    self.settings.manager_container, name, force=True
+                )
+        try:
+            self.client.api.remove_network(name)
+        except docker.errors.APIError as exc:
+            if exc.status_code != 404:
+                log.info("network %s not removed yet: %s", name, exc.explanation)
+            return False
+        return True
+
+    def _collect_networks(self) -> list[str]:
+        mine = L.selector(self.settings.instance_id, L.KIND_NETWORK)
+        removed = []
+        for network in self.client.api.networks(filters={"label": mine}):
+            owner = (network.get("Labels") or {}).get(L.OWNER)
+            if owner and self._collect_network(owner):
+                removed.append(network["Name"])
+        return removed
+
+    # --- kept data ----------------------------------------------------------------------------
+    def _volumes(self, owner: str | None) -> list[tuple[Node, Json]]:
+        found: list[tuple[Node, Json]] = []
+        if not self.nodes.configured:
+            return found
+        wanted = L.selector(self.settings.instance_id, L.KIND_VOLUME, owner)
+        for node in self._nodes().values():
+            if node.state != "ready":
+                continue
+            try:
+                client = self.nodes.client(node)
+                volumes = client.api.volumes(filters={"label": wanted}).get("Volumes") or []
+            except (ManagerError, docker.errors.DockerException) as exc:
+                log.info("volumes of node %s not listed: %s", node.hostname, exc)
+                continue
+            found += [(node, volume) for volume in volumes]
+        return found
+
+    def _kept(self, owner: str | None) -> list[KeptVolumeState]:
+        workspaces = {record.workspace_id for _, record, _ in self._read(owner)}
+        kept = []
+        for _, volume in self._volumes(owner):
+            labels = volume.get("Labels") or {}
+            workspace_id = labels.get(L.WORKSPACE, "")
+            if not workspace_id or workspace_id in workspaces:
+                continue
+            size = labels.get(L.VOLUME_SIZE, "")
+            kept.append(
+                KeptVolumeState(
+                    workspace_id=workspace_id,
+                    owner=labels.get(L.OWNER, ""),
+                    display_name=labels.get(L.DISPLAY_NAME, ""),
+                    size=int(size) if size.isdigit() else 0,
+                    created_at=parse_time(volume.get("CreatedAt")),
+                )
+            )
+        return kept
+
+    # --- following a change until it settles --------------------------------------------------
+    def _follow(self, owner: str, workspace_id: str) -> None:
+        running = self._followed.get(workspace_id)
+        if running is not None and not running.done():
+            return
+        self._followed[workspace_id] = asyncio.create_task(self._settle(owner, workspace_id))
+
+    async def _settle(self, owner: str, workspace_id: str) -> None:
+        """Tell the change's progress as events, pin the workspace to its node as soon as
+        its first task is placed, until it runs, stops or fails."""
+        began = time.monotonic()
+        told = ""
+        try:
+            while time.monotonic() - began < self.settings.workspace_ready_timeout + 60:
+                found = await self._look(owner, workspace_id)
+                if not found:
+                    return
+                _, record, seen = found[0]
+                if not record.node_id and seen.node_id:
+                    with suppress(ManagerError):
+                        await self._change(
+                            owner,
+                            workspace_id,
+                            "being placed",
+                            "pin the workspace",
+                            self._pin,
+                            seen.node_id,
+                            managers=True,
+                        )
+                if seen.message != told:
+                    told = seen.message
+                    self.publish(owner, workspace_id, _phase(seen), seen.message)
+                if seen.status in SETTLED:
+                    return
+                fast = time.monotonic() - began < FOLLOW_FAST_SECONDS
+                await asyncio.sleep(FOLLOW_FAST if fast else FOLLOW_SLOW)
+        except ManagerError as exc:
+            log.info("stopped following workspace %s: %s", workspace_id, exc.message)
+        except Exception:
+            log.exception("following workspace %s failed", workspace_id)
+        finally:
+            self._followed.pop(workspace_id, None)
+
+
+def _phase(seen: Seen) -> str:
+    if seen.status is WorkspaceStatus.RUNNING:
+        return "ready"
+    if seen.status is WorkspaceStatus.FAILED:
+        return "failed"
+    if seen.message.startswith("Preparing"):
+        return "pulling"
+    if seen.message.startswith("Started"):
+        return "waiting"
+    return "starting"

@@ -1,0 +1,75 @@
+"""The engines of single nodes: where a workspace's data is, and what it uses.
+
+The swarm's API (on a manager node) runs services; a volume, a container's stats and its
+disk use are each one node's own. `SWARM_NODE_DOCKER_HOST` says how the manager reaches a
+node's engine: a template with {hostname} and {address}. A tcp:// engine is only reached with
+TLS (SWARM_NODE_TLS_DIR): an engine's API is root on its node.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import docker
+import docker.tls
+
+from ...errors import Conflict
+from ...settings import Settings
+from ..docker.engine import make_client
+from .tasks import Node
+
+
+class NodeEngines:
+    def __init__(self, settings: Settings) -> None:
+        self._template = settings.swarm_node_docker_host
+        self._tls_dir = settings.swarm_node_tls_dir
+        self._clients: dict[str, docker.DockerClient] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._template)
+
+    def client(self, node: Node) -> docker.DockerClient:
+        """The engine of `node`; `Conflict` saying why when the manager cannot reach it."""
+        if not self._template:
+            raise Conflict(
+                f"This manager cannot reach the engine of node {node.hostname} "
+                "(SWARM_NODE_DOCKER_HOST is not set), where this workspace's data is."
+            )
+        if not node.usable and node.state != "ready":
+            raise Conflict(
+                f"Node {node.hostname}, where this workspace's data is, is {node.why_not()}: "
+                "try again once it is back."
+            )
+        url = self._template.format(hostname=node.hostname, address=node.address)
+        with self._lock:
+            client = self._clients.get(url)
+            if client is None:
+                client = self._clients[url] = self._make(url)
+            return client
+
+    def _make(self, url: str) -> docker.DockerClient:
+        if not url.startswith("tcp://"):
+            return make_client(url, timeout=30)
+        if self._tls_dir is None:
+            raise Conflict(
+                "A node's engine on tcp:// is only reached with TLS: set SWARM_NODE_TLS_DIR "
+                "(ca.pem, cert.pem, key.pem)."
+            )
+        folder = Path(self._tls_dir)
+        tls = docker.tls.TLSConfig(
+            client_cert=(str(folder / "cert.pem"), str(folder / "key.pem")),
+            ca_cert=str(folder / "ca.pem"),
+            verify=True,
+        )
+        return docker.DockerClient(
+            base_url=url.replace("tcp://", "https://"), version="1.41", timeout=30, tls=tls
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
