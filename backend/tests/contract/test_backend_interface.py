@@ -42,6 +42,9 @@ class Opened:
     stranger: str
 
 
+# (The Swarm backend keeps the contract through the API suite, `test_contract.py`, only: its
+# workspaces are reached, and so found running, only from inside the swarm, where the manager's
+# image runs; this process is outside.)
 @pytest.fixture(params=["memory", "docker", "mllab"])
 async def opened(request: pytest.FixtureRequest) -> AsyncIterator[Opened]:
     owner, stranger = "direct-" + secrets.token_hex(3), "direct-" + secrets.token_hex(3)
