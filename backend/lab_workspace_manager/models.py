@@ -148,6 +148,11 @@ class WorkspaceStats(BaseModel):
     container_hard_limit: int | None = Field(
         None, description="The same for the container's own files (its writable layer)."
     )
+    not_measured: str | None = Field(
+        None,
+        description="Why this workspace is not measured (the engine of the node it is on "
+        "cannot be reached, say); None where it is.",
+    )
     warnings: list[str] = Field(default_factory=list)
 
 

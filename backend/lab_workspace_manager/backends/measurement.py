@@ -16,3 +16,5 @@ class Measurement:
     # The sizes (MB) the engine itself holds them to; None where only measured.
     volume_hard_limit: int | None = None
     container_hard_limit: int | None = None
+    # Why nothing could be measured ("" when it was): said to the user instead of zeros.
+    not_measured: str = ""

@@ -189,6 +189,7 @@ class UsageMonitor:
             disk_measured_at=sample.disk_measured_at,
             volume_hard_limit=sample.disk.volume_hard_limit,
             container_hard_limit=sample.disk.container_hard_limit,
+            not_measured=compute.not_measured or sample.disk.not_measured or None,
         )
         return with_warnings(stats)
 

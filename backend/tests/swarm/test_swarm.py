@@ -19,8 +19,6 @@ import docker
 import pytest
 
 from lab_workspace_manager.backends.swarm.backend import SwarmBackend
-from lab_workspace_manager.errors import InvalidInput
-from lab_workspace_manager.models import WorkspaceSpec
 from tests.support.apiclient import Api, eventually, http_sign_up
 from tests.support.images import TEST_IMAGE
 from tests.support.jupyter import execute, open_channels, start_kernel
@@ -146,26 +144,6 @@ async def test_workspaces_spread_over_the_nodes_by_their_reservations(
     await api.action(created[0]["id"], "stop")
     started = await eventually(api, fourth["id"], lambda w: w["status"] == "running")
     assert started["status_message"].startswith("Running on node ")
-
-
-async def test_a_workspace_bigger_than_any_node_is_refused(swarm: Cluster) -> None:
-    settings = swarm_settings(swarm, "t" + secrets.token_hex(3), cpus_max=8)
-    backend = SwarmBackend(settings)
-    spec = WorkspaceSpec.model_validate(
-        {
-            "display_name": "huge",
-            "container_image": settings.workspace_image_default,
-            "compute": {"cpus": 3, "memory": 256, "volume_size": 500},
-        }
-    )
-    try:
-        with pytest.raises(InvalidInput, match="No node of this cluster has 3 CPUs"):
-            await backend.create("alice", "hugews1", spec, True)
-        assert not swarm.client().api.services(
-            filters={"label": f"lwm.instance={settings.instance_id}"}
-        )
-    finally:
-        await backend.close()
 
 
 async def test_limits_hold_on_the_node_that_runs_the_task(

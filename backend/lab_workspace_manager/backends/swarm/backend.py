@@ -49,7 +49,7 @@ from ..measurement import Measurement
 from . import spec as build
 from .nodes import NodeEngines
 from .spec import Record
-from .tasks import Json, Node, Seen, address_on, observe
+from .tasks import Json, Node, Seen, address_on, current_task, observe
 
 log = logging.getLogger(__name__)
 
@@ -335,6 +335,7 @@ class SwarmBackend(WorkspaceBackend):
         def remove() -> None:
             if self._read(owner, workspace_id):
                 raise Conflict(KEPT_BUT_IN_USE.format(workspace_id=workspace_id))
+            # (Kept data on a node the manager cannot reach is not listed, nor found here.)
             for node, volume in self._volumes(owner):
                 if (volume.get("Labels") or {}).get(L.WORKSPACE) == workspace_id:
                     self.nodes.client(node).api.remove_volume(volume["Name"])
@@ -344,24 +345,35 @@ class SwarmBackend(WorkspaceBackend):
         await in_thread(self.pools.changes, "delete the kept data", remove)
 
     async def measure(self, disk: bool) -> dict[str, Measurement]:
-        def measure() -> dict[str, Measurement]:
-            measured: dict[str, Measurement] = {}
-            if not self.nodes.configured:
-                return measured
-            for node in self._nodes().values():
-                if node.state != "ready":
-                    continue
-                try:
-                    client = self.nodes.client(node)
-                    meter = self._meters.setdefault(
-                        node.id, UsageMeter(client, self.settings.instance_id)
-                    )
-                    measured.update(meter.disk() if disk else meter.compute())
-                except (ManagerError, docker.errors.DockerException) as exc:
-                    log.info("node %s not measured: %s", node.hostname, exc)
-            return measured
+        """On each node whose engine the manager reaches; a workspace on any other node is
+        "not measured", saying why (never measured as nothing)."""
+        what = "measure disk use" if disk else "measure CPU and memory"
+        return await in_thread(self.pools.background, what, self._measure, disk)
 
-        return await in_thread(self.pools.background, "measure the nodes", measure)
+    def _measure(self, disk: bool) -> dict[str, Measurement]:
+        nodes = self._nodes()
+        measured: dict[str, Measurement] = {}
+        unreached: dict[str, str] = {}
+        for node in nodes.values():
+            try:
+                meter = self._meters.get(node.id)
+                if meter is None:
+                    meter = UsageMeter(self.nodes.client(node), self.settings.instance_id)
+                    self._meters[node.id] = meter
+                measured.update(meter.disk() if disk else meter.compute())
+            except (ManagerError, docker.errors.DockerException, OSError) as exc:
+                self._meters.pop(node.id, None)
+                unreached[node.id] = getattr(exc, "message", None) or str(exc)
+        for _, record, tasks in self._read(None):
+            task = current_task(tasks)
+            node_id = record.node_id or (task or {}).get("NodeID", "")
+            if record.workspace_id in measured or node_id not in unreached:
+                continue
+            name = nodes[node_id].hostname
+            measured[record.workspace_id] = Measurement(
+                not_measured=f"Not measured on node {name}: {unreached[node_id]}"
+            )
+        return measured
 
     async def close(self) -> None:
         for task in self._followed.values():
@@ -490,7 +502,13 @@ class SwarmBackend(WorkspaceBackend):
                     f"The workspace's data is on node {record.node_name}, which has left the "
                     "cluster: delete the workspace keeping its data."
                 )
-            volume_at = self.nodes.client(node)  # refuses before anything is removed
+            try:  # refused before anything is removed
+                volume_at = self.nodes.client(node)
+            except Conflict as exc:
+                raise Conflict(
+                    f"The workspace's data is on node {node.hostname}, and {exc.message} Delete "
+                    "it keeping its data, or try again later."
+                ) from exc
         self.client.api.remove_service(service["ID"])
         if volume_at is not None:
             self._remove_volume(

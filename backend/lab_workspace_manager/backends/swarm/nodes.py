@@ -35,14 +35,11 @@ class NodeEngines:
         """The engine of `node`; `Conflict` saying why when the manager cannot reach it."""
         if not self._template:
             raise Conflict(
-                f"This manager cannot reach the engine of node {node.hostname} "
-                "(SWARM_NODE_DOCKER_HOST is not set), where this workspace's data is."
+                f"this manager does not reach the engine of node {node.hostname} "
+                "(an administrator sets SWARM_NODE_DOCKER_HOST for that)."
             )
-        if not node.usable and node.state != "ready":
-            raise Conflict(
-                f"Node {node.hostname}, where this workspace's data is, is {node.why_not()}: "
-                "try again once it is back."
-            )
+        if node.state != "ready":
+            raise Conflict(f"node {node.hostname} is {node.why_not()}; try again once it is back.")
         url = self._template.format(hostname=node.hostname, address=node.address)
         with self._lock:
             client = self._clients.get(url)

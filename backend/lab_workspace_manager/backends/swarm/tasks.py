@@ -102,7 +102,9 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 def failures_since(tasks: list[Json], since: datetime) -> int:
-    """Tasks that failed since the workspace was last (re)started."""
+    """Tasks that failed since the workspace was last (re)started (to the second: the
+    times read are)."""
+    since = since.replace(microsecond=0)
     count = 0
     for task in tasks:
         created = parse_time(task.get("CreatedAt"))

@@ -16,6 +16,17 @@ const w = workspace({
 });
 
 describe('details page', () => {
+  it('says why a workspace is not measured instead of showing nothing used', async () => {
+    const why = 'Not measured on node node2: this manager does not reach the engine of node node2.';
+    server.use(
+      http.get(`${API}/users/alice/workspace/wsdetails`, () => HttpResponse.json(w)),
+      handlers.stats({ not_measured: why }),
+    );
+    const { user } = renderApp('#/users/alice/workspace/wsdetails');
+    await user.click(await screen.findByRole('tab', { name: 'Usage' }));
+    expect(await screen.findByRole('status')).toHaveTextContent(why);
+  });
+
   it('has tabs for overview, logs, usage and the embedded workspace; postpones idle stop', async () => {
     let extended = 0;
     server.use(

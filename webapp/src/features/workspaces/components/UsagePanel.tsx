@@ -18,6 +18,11 @@ export function UsagePanel({ workspace }: { workspace: Workspace }) {
   const s = stats.data;
   return (
     <>
+      {s.not_measured && (
+        <Alert severity="info" role="status">
+          {s.not_measured}
+        </Alert>
+      )}
       <UsageBars stats={s} showContainer />
       <Typography variant="body2" color="text.secondary">
         CPU and memory measured {s.measured_at ? formatDateTime(s.measured_at) : 'not yet'}; disk measured{' '}
