@@ -21,7 +21,7 @@ from typing import TypeVar
 from tests.support.manager_image import IMAGE, start_manager
 from tests.support.settings import DATA_DIR, SESSION_INSTANCE
 
-from . import load, misbehaving, ready, scale
+from . import load, misbehaving, ready, scale, swarm
 from .context import Bench
 from .engine import Target, open_target, remove_labelled
 from .report import Row, table, write_results
@@ -251,6 +251,45 @@ def benchmark(bench: Bench, args: argparse.Namespace, timings: list[str], rows: 
     rows.append(bundle_row())
 
 
+def swarm_rows(args: argparse.Namespace, timings: list[str], rows: list[Row]) -> None:
+    """Time to ready and a burst on a three-node swarm (benchmarks/swarm.py)."""
+    print("== swarm: start the cluster", flush=True)
+    with swarm.swarm_bench(args.quick) as (bench, cluster):
+        repetitions = 3 if args.quick else 7
+        times = phase(
+            "swarm: time to ready",
+            lambda: swarm.time_to_ready(bench, cluster, repetitions),
+            timings,
+        )
+        managed, raw = median_spread(times["manager"])[0], median_spread(times["raw"])[0]
+        rows.append(
+            Row(
+                f"Swarm, 3 nodes: time to ready through the proxy (median [min–max] of "
+                f"{len(times['raw'])}; raw: `docker service create`)",
+                seconds(times["manager"]),
+                seconds(times["raw"]),
+                f"{managed / raw:.2f}",
+                "≤ 1.15×",
+                managed <= 1.15 * raw,
+            )
+        )
+        count = 5 if args.quick else 20
+        burst = phase(
+            f"swarm: burst of {count}", lambda: swarm.burst(bench, cluster, count), timings
+        )
+        spread = ", ".join(f"{n} {c}" for n, c in burst["spread"].items())
+        rows.append(
+            Row(
+                f"Swarm: burst of {count} creates until all answer (spread: {spread})",
+                f"{burst['manager']:.1f} s",
+                f"{burst['raw']:.1f} s",
+                f"{burst['manager'] / burst['raw']:.2f}",
+                "≤ 1.15×",
+                burst["manager"] <= 1.15 * burst["raw"],
+            )
+        )
+
+
 def open_engine(args: argparse.Namespace) -> tuple[Target, Callable[[], None]]:
     if args.engine_socket:
         return open_target(args.engine_socket), lambda: None
@@ -276,10 +315,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, 200 workspaces")
     parser.add_argument("--engine-socket", help="run on this engine instead of a private one")
     parser.add_argument("--note", help="what kind of run this is (heads results.md)")
+    parser.add_argument("--swarm-only", action="store_true", help="only the Swarm rows")
     args = parser.parse_args()
     started = time.monotonic()
     timings: list[str] = []
     rows: list[Row] = []
+    if args.swarm_only:
+        swarm_rows(args, timings, rows)
+        print("\n" + table(rows) + "\n", flush=True)
+        return
     target, stop_engine = open_engine(args)
     try:
         manager = start_manager(target.client, docker_socket=target.socket, network=target.network)
@@ -299,6 +343,11 @@ def main() -> None:
         target.close()
         stop_engine()
         shutil.rmtree(DATA_DIR, ignore_errors=True)  # made by importing tests.support.settings
+    try:
+        swarm_rows(args, timings, rows)
+    except BaseException:
+        print("\nfailed; what was measured until then:\n" + table(rows), flush=True)
+        raise
     timings.append(f"whole run: {time.monotonic() - started:.0f} s")
     kind = args.note or ("quick run (--quick)" if args.quick else "full run")
     command = "python3 build.py --bench" + " --quick" * args.quick

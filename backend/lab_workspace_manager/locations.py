@@ -2,7 +2,10 @@
 
 A Jupyter page is dozens of requests: each need not ask the backend. An entry lives a few
 seconds, and is dropped at once when the workspace is changed through the service (stopped,
-started, moved to a new container or deleted).
+started, moved to a new container or deleted). "Not running" is remembered only for a moment:
+a workspace that is starting (a swarm places and starts it after its create has answered) is
+reached as soon as it runs, while a flood of requests for one that does not run still asks
+the backend only a few times a second.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import time
 from .backends import WorkspaceBackend
 
 LOCATION_SECONDS = 5.0
+NOT_RUNNING_SECONDS = 0.2
 
 
 class Locations:
@@ -30,7 +34,8 @@ class Locations:
         location = await self._backend.locate(workspace_id)
         if len(self._entries) > 10_000:
             self._entries.clear()
-        self._entries[workspace_id] = (time.monotonic() + LOCATION_SECONDS, location)
+        lifetime = LOCATION_SECONDS if location else NOT_RUNNING_SECONDS
+        self._entries[workspace_id] = (time.monotonic() + lifetime, location)
         return location
 
     def forget(self, workspace_id: str) -> None:

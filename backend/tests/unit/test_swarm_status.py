@@ -64,7 +64,7 @@ def test_a_service_reserves_and_limits_what_the_workspace_asked_for() -> None:
     }
     assert template["Placement"] == {"Constraints": []}  # not placed yet
     assert config["mode"] == {"Replicated": {"Replicas": 1}}
-    assert config["endpoint_spec"] == {"Mode": "vip", "Ports": []}  # nothing published
+    assert config["endpoint_spec"] == {"Mode": "dnsrr", "Ports": []}  # nothing published
 
     placed = record.changed(node_id="n1", node_name="node1", desired="stopped")
     config = build.service_config(settings, placed)

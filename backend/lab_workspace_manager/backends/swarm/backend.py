@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import docker
@@ -31,6 +33,7 @@ from ...errors import Conflict, InvalidInput, ManagerError, NotFound, workspace_
 from ...models import WorkspaceSpec, WorkspaceStatus
 from ...operations import Operations
 from ...settings import Settings
+from ...shared import SharedState
 from ..base import (
     BY_USER,
     KEPT_BUT_IN_USE,
@@ -65,6 +68,10 @@ STOP_WAIT = 30.0
 # A delete waits this long for the task's container to go before removing its volume.
 VOLUME_WAIT = 60.0
 MAX_LOG_BYTES = 1024 * 1024
+# Seconds a look at the nodes is used for.
+NODES_SECONDS = 1.0
+# Seconds the manager tries to join a user network the swarm has only just made.
+JOIN_WAIT = 10.0
 
 
 class SwarmBackend(WorkspaceBackend):
@@ -77,8 +84,18 @@ class SwarmBackend(WorkspaceBackend):
         self.pools = Pools()
         self.operations = Operations()
         self.readiness = ReadinessTracker(settings.workspace_ready_timeout)
-        self._followed: dict[str, asyncio.Task[None]] = {}
+        self._nodes_seen: tuple[float, dict[str, Node]] | None = None
+        self._unused_networks: set[str] = set()  # by id, as found by the last reconcile
+        self._nodes_lock = threading.Lock()
+        self._followed: dict[str, _Followed] = {}
+        self._follower: asyncio.Task[None] | None = None
         self._meters: dict[str, UsageMeter] = {}
+        # Per owner: "the network exists" and "a service of theirs exists" change together
+        # (a create's network is not collected before its service is made), here and in
+        # the other managers sharing DATA_DIR.
+        self.shared = SharedState(settings.data_dir)
+        self._owner_locks: dict[str, threading.Lock] = {}
+        self._owner_locks_guard = threading.Lock()
 
     # --- reading ------------------------------------------------------------------------------
     def _services(self, owner: str | None, workspace_id: str | None = None) -> list[Json]:
@@ -93,14 +110,29 @@ class SwarmBackend(WorkspaceBackend):
         return by_service
 
     def _nodes(self) -> dict[str, Node]:
-        return {n["ID"]: Node.from_api(n) for n in self.client.api.nodes()}
+        """The nodes, as seen at most NODES_SECONDS ago: every read and check names them,
+        and they change seldom (a node that goes down takes the swarm seconds to notice)."""
+        with self._nodes_lock:
+            if self._nodes_seen and time.monotonic() - self._nodes_seen[0] < NODES_SECONDS:
+                return self._nodes_seen[1]
+        nodes = {n["ID"]: Node.from_api(n) for n in self.client.api.nodes()}
+        with self._nodes_lock:
+            self._nodes_seen = (time.monotonic(), nodes)
+        return nodes
 
     def _read(
         self, owner: str | None, workspace_id: str | None = None
     ) -> list[tuple[Json, Record, list[Json]]]:
         """(service, record, tasks) of the owner's workspaces (or one), in one consistent
         look: services, their tasks, in that order."""
-        services = self._services(owner, workspace_id)
+        return [
+            f
+            for f in self._records(self._services(owner, workspace_id))
+            if owner is None or f[1].owner == owner
+        ]
+
+    def _records(self, services: list[Json]) -> list[tuple[Json, Record, list[Json]]]:
+        """(service, record, tasks) of these services; unreadable ones are left out."""
         tasks = self._tasks(services)
         found = []
         for service in services:
@@ -109,8 +141,6 @@ class SwarmBackend(WorkspaceBackend):
                 record = Record.from_labels(labels)
             except (KeyError, ValueError) as exc:
                 log.warning("service %s has unreadable labels: %s", service["ID"], exc)
-                continue
-            if owner is not None and record.owner != owner:
                 continue
             found.append((service, record, tasks.get(service["ID"], [])))
         return found
@@ -177,7 +207,8 @@ class SwarmBackend(WorkspaceBackend):
         if start:
             self.publish(owner, workspace_id, "creating", "Created; waiting for a node.")
             self._follow(owner, workspace_id)
-        return await self.get(owner, workspace_id)
+        # As made, without reading it back: nothing of it has happened yet.
+        return self._state(record, observe(record, [], {}, "", WORKSPACE_PORT, _never, 1.0))
 
     async def update(self, owner: str, workspace_id: str, spec: WorkspaceSpec) -> WorkspaceState:
         def change(record: Record) -> Record:
@@ -311,7 +342,7 @@ class SwarmBackend(WorkspaceBackend):
 
     async def reconcile(self) -> list[str]:
         """Pin workspaces whose first task was placed while no manager followed them; remove
-        user networks no workspace uses."""
+        user networks no workspace has used since the last reconcile."""
         done: list[str] = []
         for _, record, seen in await self._look(None):
             if not record.node_id and seen.node_id:
@@ -376,8 +407,8 @@ class SwarmBackend(WorkspaceBackend):
         return measured
 
     async def close(self) -> None:
-        for task in self._followed.values():
-            task.cancel()
+        if self._follower is not None:
+            self._follower.cancel()
         await self.readiness.close()
         self.nodes.close()
         self.client.close()
@@ -413,15 +444,23 @@ class SwarmBackend(WorkspaceBackend):
             f"largest have {largest_cpus:g} CPUs and {largest_memory} MB): ask for less."
         )
 
+    @contextmanager
+    def _owner_held(self, owner: str) -> Iterator[None]:
+        with self._owner_locks_guard:
+            lock = self._owner_locks.setdefault(owner, threading.Lock())
+        with lock, self.shared.holding("network", owner):
+            yield
+
     def _create(self, owner: str, workspace_id: str, record: Record) -> None:
         self._check_fits(record.spec)
-        self._ensure_network(owner)
-        try:
-            self.client.api.create_service(**build.service_config(self.settings, record))
-        except docker.errors.APIError as exc:
-            if exc.status_code == 409:
-                raise Conflict(f"Workspace id '{workspace_id}' is already in use.") from exc
-            raise
+        with self._owner_held(owner):
+            self._ensure_network(owner)
+            try:
+                self.client.api.create_service(**build.service_config(self.settings, record))
+            except docker.errors.APIError as exc:
+                if exc.status_code == 409:
+                    raise Conflict(f"Workspace id '{workspace_id}' is already in use.") from exc
+                raise
 
     def _service(self, owner: str, workspace_id: str) -> tuple[Json, Record]:
         found = self._read(owner, workspace_id)
@@ -514,7 +553,9 @@ class SwarmBackend(WorkspaceBackend):
             self._remove_volume(
                 volume_at, naming.volume_name(self.settings.instance_id, owner, workspace_id)
             )
-        self._collect_network(owner)
+        # The owner's network stays: `reconcile` removes it once unused for a while. (A
+        # network made again just after one of its name was removed is refused to the
+        # manager's container for a while: "Could not attach to network ...: not found".)
 
     def _remove_volume(self, client: docker.DockerClient, name: str) -> None:
         """Once the task's container is gone (the node removes it a moment after the
@@ -535,13 +576,10 @@ class SwarmBackend(WorkspaceBackend):
     def _ensure_network(self, owner: str) -> None:
         config = build.network_config(self.settings, owner)
         try:
-            found = self.client.api.inspect_network(config["name"])
+            # The swarm's own record (a node may still hold a removed one of the same name).
+            found = self.client.api.inspect_network(config["name"], scope="swarm")
         except docker.errors.NotFound:
-            try:
-                self.client.api.create_network(**config)
-            except docker.errors.APIError as exc:
-                if exc.status_code != 409:
-                    raise
+            found = self.client.api.create_network(**config)
         else:
             labels = found.get("Labels") or {}
             if labels.get(L.INSTANCE) != self.settings.instance_id or labels.get(L.OWNER) != owner:
@@ -549,18 +587,29 @@ class SwarmBackend(WorkspaceBackend):
                     f"The network {config['name']} is not this user's (its labels say "
                     "otherwise), so no workspace joins it. An administrator must remove it."
                 )
-        self._join(config["name"])
+        self._join(found["Id"])
 
     def _join(self, network: str) -> None:
+        """Connect the manager's own container to a user network, so that its proxy reaches
+        their workspaces. A network made a moment ago may not be known to the swarm's
+        dispatcher yet (its attachment is refused as "not found" for a short while)."""
         manager = self.settings.manager_container
         if not manager:
             return
-        try:
-            self.client.api.connect_container_to_network(manager, network)
-        except docker.errors.APIError as exc:
-            # "already exists" (a bridge), "is already attached" (an overlay)
-            if "already" not in str(exc.explanation):
-                raise
+        deadline = time.monotonic() + JOIN_WAIT
+        while True:
+            try:
+                self.client.api.connect_container_to_network(manager, network)
+                return
+            except docker.errors.APIError as exc:
+                explanation = str(exc.explanation)
+                # "already exists" (a bridge), "is already attached" (an overlay)
+                if "already" in explanation:
+                    return
+                if "NotFound" not in explanation or time.monotonic() > deadline:
+                    raise
+                log.info("joining network %s: %s; trying again", network, explanation)
+            time.sleep(0.2)
 
     def _join_all(self) -> None:
         self._check_swarm()
@@ -570,6 +619,10 @@ class SwarmBackend(WorkspaceBackend):
 
     def _collect_network(self, owner: str) -> bool:
         """Remove the owner's network once no workspace of theirs is left."""
+        with self._owner_held(owner):
+            return self._remove_unused_network(owner)
+
+    def _remove_unused_network(self, owner: str) -> bool:
         if self._services(owner):
             return False
         name = naming.network_name(self.settings.instance_id, owner)
@@ -587,12 +640,19 @@ class SwarmBackend(WorkspaceBackend):
         return True
 
     def _collect_networks(self) -> list[str]:
+        """Remove the user networks that no workspace has used since the last time."""
         mine = L.selector(self.settings.instance_id, L.KIND_NETWORK)
         removed = []
+        unused = set()
         for network in self.client.api.networks(filters={"label": mine}):
             owner = (network.get("Labels") or {}).get(L.OWNER)
-            if owner and self._collect_network(owner):
+            if not owner or self._services(owner):
+                continue
+            if network["Id"] in self._unused_networks and self._collect_network(owner):
                 removed.append(network["Name"])
+            else:
+                unused.add(network["Id"])
+        self._unused_networks = unused
         return removed
 
     # --- kept data ----------------------------------------------------------------------------
@@ -633,48 +693,89 @@ class SwarmBackend(WorkspaceBackend):
             )
         return kept
 
-    # --- following a change until it settles --------------------------------------------------
+    # --- following changes until they settle ---------------------------------------------------
     def _follow(self, owner: str, workspace_id: str) -> None:
-        running = self._followed.get(workspace_id)
-        if running is not None and not running.done():
-            return
-        self._followed[workspace_id] = asyncio.create_task(self._settle(owner, workspace_id))
+        """Tell the progress of a change as events until the workspace runs, stops or fails
+        (and pin it to its node as soon as its first task is placed)."""
+        self._followed[workspace_id] = _Followed(owner, time.monotonic())
+        if self._follower is None or self._follower.done():
+            self._follower = asyncio.create_task(self._follow_all())
 
-    async def _settle(self, owner: str, workspace_id: str) -> None:
-        """Tell the change's progress as events, pin the workspace to its node as soon as
-        its first task is placed, until it runs, stops or fails."""
-        began = time.monotonic()
-        told = ""
-        try:
-            while time.monotonic() - began < self.settings.workspace_ready_timeout + 60:
-                found = await self._look(owner, workspace_id)
-                if not found:
-                    return
-                _, record, seen = found[0]
-                if not record.node_id and seen.node_id:
-                    with suppress(ManagerError):
-                        await self._change(
-                            owner,
-                            workspace_id,
-                            "being placed",
-                            "pin the workspace",
-                            self._pin,
-                            seen.node_id,
-                            managers=True,
-                        )
-                if seen.message != told:
-                    told = seen.message
-                    self.publish(owner, workspace_id, _phase(seen), seen.message)
-                if seen.status in SETTLED:
-                    return
-                fast = time.monotonic() - began < FOLLOW_FAST_SECONDS
-                await asyncio.sleep(FOLLOW_FAST if fast else FOLLOW_SLOW)
-        except ManagerError as exc:
-            log.info("stopped following workspace %s: %s", workspace_id, exc.message)
-        except Exception:
-            log.exception("following workspace %s failed", workspace_id)
-        finally:
+    async def _follow_all(self) -> None:
+        """One look for all the workspaces followed at a time (three engine calls), however
+        many there are: a burst of creates does not multiply the polling."""
+        while self._followed:
+            ids = list(self._followed)
+            present: set[str] | None = None  # (not known when the look failed)
+            try:
+                found, nodes = await in_thread(
+                    self.pools.background, "follow the workspaces", self._read_followed, ids
+                )
+                present = {record.workspace_id for _, record, _ in found}
+                for _, record, tasks in found:
+                    await self._tell(record, self._seen(record, tasks, nodes))
+            except ManagerError as exc:
+                log.info("following workspaces: %s", exc.message)
+            except Exception:
+                log.exception("following workspaces failed")
+            now = time.monotonic()
+            for workspace_id in ids:
+                followed = self._followed.get(workspace_id)
+                gone = present is not None and workspace_id not in present
+                late = (
+                    followed and now - followed.began > self.settings.workspace_ready_timeout + 60
+                )
+                if followed is not None and (gone or late):
+                    del self._followed[workspace_id]
+            fast = any(now - f.began < FOLLOW_FAST_SECONDS for f in self._followed.values())
+            await asyncio.sleep(FOLLOW_FAST if fast else FOLLOW_SLOW)
+
+    def _read_followed(
+        self, ids: list[str]
+    ) -> tuple[list[tuple[Json, Record, list[Json]]], dict[str, Node]]:
+        names = [
+            build.service_name(self.settings, f.owner, workspace_id)
+            for workspace_id, f in list(self._followed.items())
+            if workspace_id in ids
+        ]
+        wanted = L.selector(self.settings.instance_id, L.KIND_WORKSPACE)
+        # (Names filter by prefix: what is not followed is dropped below.)
+        services = self.client.api.services(filters={"label": wanted, "name": names})
+        found = [f for f in self._records(services) if f[1].workspace_id in ids]
+        return found, self._nodes()
+
+    async def _tell(self, record: Record, seen: Seen) -> None:
+        followed = self._followed.get(record.workspace_id)
+        if followed is None:
+            return
+        owner, workspace_id = record.owner, record.workspace_id
+        if not record.node_id and seen.node_id:
+            with suppress(ManagerError):
+                await self._change(
+                    owner,
+                    workspace_id,
+                    "being placed",
+                    "pin the workspace",
+                    self._pin,
+                    seen.node_id,
+                    managers=True,
+                )
+        if seen.message != followed.told:
+            followed.told = seen.message
+            self.publish(owner, workspace_id, _phase(seen), seen.message)
+        if seen.status in SETTLED:
             self._followed.pop(workspace_id, None)
+
+
+@dataclass
+class _Followed:
+    owner: str
+    began: float
+    told: str = ""
+
+
+def _never(task: Json, address: str) -> tuple[bool, float]:
+    return False, 0.0
 
 
 def _phase(seen: Seen) -> str:

@@ -110,8 +110,10 @@ def service_config(settings: Settings, record: Record) -> dict[str, Any]:
         "labels": record.to_labels(settings.instance_id),
         "task_template": task_template(settings, record),
         "mode": {"Replicated": {"Replicas": 1 if record.desired == "running" else 0}},
-        # No published ports: the manager's proxy is the only way in (on the user's network).
-        "endpoint_spec": {"Mode": "vip", "Ports": []},
+        # No published ports: the manager's proxy is the only way in (on the user's network),
+        # to the task's own address. DNS round robin: no virtual IP, so no IPVS rules for
+        # each workspace on every node (and none needed: kernels without IPVS work too).
+        "endpoint_spec": {"Mode": "dnsrr", "Ports": []},
     }
 
 
