@@ -6,9 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from lab_workspace_manager.backends.swarm import spec as build
+from lab_workspace_manager.backends.swarm.nodes import NodeEngines
 from lab_workspace_manager.backends.swarm.spec import Record
 from lab_workspace_manager.backends.swarm.tasks import Node, observe
+from lab_workspace_manager.errors import Conflict
 from lab_workspace_manager.models import WorkspaceSpec, WorkspaceStatus
 from tests.support.settings import make_settings
 
@@ -83,9 +87,11 @@ def test_running_only_once_it_answers() -> None:
     running = seen(record, [task("running")])
     assert (running.status, running.address) == (WorkspaceStatus.RUNNING, "10.232.1.7:8080")
     assert running.message == "Running on node node1."
+    # Its task runs and holds its reservation: pending (counted, stopped when idle), never
+    # "failed" while it runs.
     silent = seen(record, [task("running")], answers=False, waited=61)
-    assert silent.status is WorkspaceStatus.FAILED
-    assert "did not answer HTTP on port 8080 within 60 s" in silent.message
+    assert silent.status is WorkspaceStatus.PENDING
+    assert "has not answered HTTP on port 8080 within 60 s" in silent.message
 
 
 def test_no_room_is_said_plainly() -> None:
@@ -137,3 +143,28 @@ def test_stopped_is_stopped_with_its_reason() -> None:
     assert seen(record, []).message == "Stopped by its user."
     idle = record.changed(reason="after 30 min without activity")
     assert seen(idle, [task("running")]).status is WorkspaceStatus.STOPPED
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["tcp://{address}:2375", "http://{address}:2375", "{address}:2375", " TCP://{address}:2375"],
+)
+def test_a_nodes_engine_on_tcp_is_only_reached_with_tls(template: str) -> None:
+    engines = NodeEngines(make_settings(swarm_node_docker_host=template))
+    with pytest.raises(Conflict, match="only reached with TLS"):
+        engines.client(NODES["n1"])
+
+
+def test_what_a_node_says_of_itself_cannot_bend_the_template() -> None:
+    engines = NodeEngines(make_settings(swarm_node_docker_host="unix:///run/e/{hostname}.sock"))
+    evil = Node("n9", "../../var/run/docker", "10.0.0.9", "ready", "active", 2, 4000)
+    with pytest.raises(Conflict, match="host name the manager does not use"):
+        engines.client(evil)
+    odd = Node("n8", "node8", "10.0.0.8; rm", "ready", "active", 2, 4000)
+    with pytest.raises(Conflict, match="no usable address"):
+        NodeEngines(make_settings(swarm_node_docker_host="tcp://{address}:2376")).client(odd)
+    unknown = NodeEngines(make_settings(swarm_node_docker_host="unix:///run/{secret}.sock"))
+    with pytest.raises(Conflict, match="may only use"):
+        unknown.client(NODES["n1"])
+    assert engines.client(NODES["n1"]).api.base_url == "http+docker://localhost"
+    engines.close()

@@ -88,6 +88,8 @@ class SwarmBackend(WorkspaceBackend):
         self._unused_networks: set[str] = set()  # by id, as found by the last reconcile
         self._nodes_lock = threading.Lock()
         self._followed: dict[str, _Followed] = {}
+        self._pinning: set[str] = set()  # workspace ids being pinned
+        self._pins: set[asyncio.Task[None]] = set()
         self._follower: asyncio.Task[None] | None = None
         self._meters: dict[str, UsageMeter] = {}
         # Per owner: "the network exists" and "a service of theirs exists" change together
@@ -322,6 +324,12 @@ class SwarmBackend(WorkspaceBackend):
             )
 
     async def open(self) -> None:
+        if self.settings.egress_block:
+            log.warning(
+                "WORKSPACE_EGRESS_BLOCK=%s is not enforced on a swarm: workspaces can reach "
+                "link-local addresses and the nodes' own services (see the README)",
+                ",".join(self.settings.egress_block),
+            )
         try:
             await in_thread(self.pools.background, "join the user networks", self._join_all)
         except ManagerError as exc:
@@ -392,9 +400,13 @@ class SwarmBackend(WorkspaceBackend):
                     meter = UsageMeter(self.nodes.client(node), self.settings.instance_id)
                     self._meters[node.id] = meter
                 measured.update(meter.disk() if disk else meter.compute())
-            except (ManagerError, docker.errors.DockerException, OSError) as exc:
+            except ManagerError as exc:
                 self._meters.pop(node.id, None)
-                unreached[node.id] = getattr(exc, "message", None) or str(exc)
+                unreached[node.id] = exc.message
+            except (docker.errors.DockerException, OSError) as exc:
+                self._meters.pop(node.id, None)
+                log.info("node %s not measured: %s", node.hostname, exc)
+                unreached[node.id] = "its engine did not answer."
         for _, record, tasks in self._read(None):
             task = current_task(tasks)
             node_id = record.node_id or (task or {}).get("NodeID", "")
@@ -409,6 +421,8 @@ class SwarmBackend(WorkspaceBackend):
     async def close(self) -> None:
         if self._follower is not None:
             self._follower.cancel()
+        for pin in list(self._pins):
+            pin.cancel()
         await self.readiness.close()
         self.nodes.close()
         self.client.close()
@@ -721,11 +735,9 @@ class SwarmBackend(WorkspaceBackend):
             now = time.monotonic()
             for workspace_id in ids:
                 followed = self._followed.get(workspace_id)
-                gone = present is not None and workspace_id not in present
-                late = (
-                    followed and now - followed.began > self.settings.workspace_ready_timeout + 60
-                )
-                if followed is not None and (gone or late):
+                # Followed until it settles (or is gone), however long it waits for a node:
+                # until placed and pinned, a restart could move it away from its data.
+                if followed is not None and present is not None and workspace_id not in present:
                     del self._followed[workspace_id]
             fast = any(now - f.began < FOLLOW_FAST_SECONDS for f in self._followed.values())
             await asyncio.sleep(FOLLOW_FAST if fast else FOLLOW_SLOW)
@@ -744,22 +756,34 @@ class SwarmBackend(WorkspaceBackend):
         found = [f for f in self._records(services) if f[1].workspace_id in ids]
         return found, self._nodes()
 
+    async def _pin_soon(self, owner: str, workspace_id: str, node_id: str) -> None:
+        try:
+            await self._change(
+                owner,
+                workspace_id,
+                "being placed",
+                "pin the workspace",
+                self._pin,
+                node_id,
+                managers=True,
+            )
+        except ManagerError as exc:
+            log.info("workspace %s not pinned yet: %s", workspace_id, exc.message)
+        finally:
+            self._pinning.discard(workspace_id)
+
     async def _tell(self, record: Record, seen: Seen) -> None:
         followed = self._followed.get(record.workspace_id)
         if followed is None:
             return
         owner, workspace_id = record.owner, record.workspace_id
-        if not record.node_id and seen.node_id:
-            with suppress(ManagerError):
-                await self._change(
-                    owner,
-                    workspace_id,
-                    "being placed",
-                    "pin the workspace",
-                    self._pin,
-                    seen.node_id,
-                    managers=True,
-                )
+        if not record.node_id and seen.node_id and workspace_id not in self._pinning:
+            # Apart from this loop: a pin waits its turn behind a change of the workspace
+            # under way (a stop takes up to STOP_WAIT), and the loop serves every user.
+            self._pinning.add(workspace_id)
+            pin = asyncio.create_task(self._pin_soon(owner, workspace_id, seen.node_id))
+            self._pins.add(pin)
+            pin.add_done_callback(self._pins.discard)
         if seen.message != followed.told:
             followed.told = seen.message
             self.publish(owner, workspace_id, _phase(seen), seen.message)

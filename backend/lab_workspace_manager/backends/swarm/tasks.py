@@ -172,11 +172,14 @@ def observe(
                 task["ID"],
             )
         if waited > ready_timeout:
+            # Still pending, not failed: its task runs and holds what it reserved, so it
+            # counts toward quotas and is stopped when idle like any other.
             return Seen(
-                WorkspaceStatus.FAILED,
-                f"It started{where} but did not answer HTTP on port {port} within "
-                f"{ready_timeout:g} s. Check its logs.",
+                WorkspaceStatus.PENDING,
+                f"It started{where} but has not answered HTTP on port {port} within "
+                f"{ready_timeout:g} s. Check its logs; stop it if it is stuck.",
                 task["NodeID"],
+                task_id=task["ID"],
             )
         return Seen(
             WorkspaceStatus.PENDING,
