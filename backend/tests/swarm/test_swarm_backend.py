@@ -97,7 +97,7 @@ async def test_the_node_pulls_the_image_and_the_status_says_so(
     assert any(m.startswith("Preparing on node") and f"pulling {image}" in m for m in said), said
 
 
-async def test_a_crashing_workspace_is_retried_then_failed_with_its_reason(
+async def test_a_crashing_workspace_is_retried_then_failed_then_left_stopped_by_a_change(
     backend: SwarmBackend,
 ) -> None:
     workspace_id = new_workspace_id()
@@ -111,6 +111,11 @@ async def test_a_crashing_workspace_is_retried_then_failed_with_its_reason(
     state = await backend.get("alice", workspace_id)
     assert "exited with code" in state.status_message
     assert state.status_message.endswith("It was not started again.")
+
+    # New settings do not start it behind the quotas' back: it is left stopped.
+    changed = await backend.update("alice", workspace_id, spec(TEST_IMAGE))
+    assert changed.status is WorkspaceStatus.STOPPED
+    assert changed.status_message == ("Stopped after it failed; start it to try the new settings.")
 
 
 async def test_usage_is_measured_on_the_node_or_said_to_be_not(

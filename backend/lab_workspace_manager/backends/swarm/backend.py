@@ -68,6 +68,12 @@ STOP_WAIT = 30.0
 # A delete waits this long for the task's container to go before removing its volume.
 VOLUME_WAIT = 60.0
 MAX_LOG_BYTES = 1024 * 1024
+# Completes "Stopped ..." for a failed workspace whose settings were changed.
+AFTER_FAILING = "after it failed; start it to try the new settings"
+# `locate`: seconds before an id not running at the last look is looked for again, and
+# before any answer is looked at again.
+LOCATE_SECONDS = 0.2
+LOCATED_MAX_AGE = 2.0
 # Seconds a look at the nodes is used for.
 NODES_SECONDS = 1.0
 # Seconds the manager tries to join a user network the swarm has only just made.
@@ -86,6 +92,9 @@ class SwarmBackend(WorkspaceBackend):
         self.readiness = ReadinessTracker(settings.workspace_ready_timeout)
         self._nodes_seen: tuple[float, dict[str, Node]] | None = None
         self._unused_networks: set[str] = set()  # by id, as found by the last reconcile
+        # (when, workspace id -> (owner, address)) of the running workspaces, for `locate`
+        self._located: tuple[float, dict[str, tuple[str, str]]] | None = None
+        self._locating = asyncio.Lock()
         self._nodes_lock = threading.Lock()
         self._followed: dict[str, _Followed] = {}
         self._pinning: set[str] = set()  # workspace ids being pinned
@@ -213,8 +222,15 @@ class SwarmBackend(WorkspaceBackend):
         return self._state(record, observe(record, [], {}, "", WORKSPACE_PORT, _never, 1.0))
 
     async def update(self, owner: str, workspace_id: str, spec: WorkspaceSpec) -> WorkspaceState:
+        # A new task template makes the swarm start a task: a workspace that failed (its
+        # restarts used up) would run again without the quotas a start is checked against.
+        # It is left stopped instead, to be started by its user.
+        failed = (await self.get(owner, workspace_id)).status is WorkspaceStatus.FAILED
+
         def change(record: Record) -> Record:
             self._check_fits(spec)
+            if failed and record.desired == "running":
+                return record.changed(spec=spec, desired="stopped", reason=AFTER_FAILING)
             return record.changed(spec=spec)
 
         await self._change(
@@ -336,17 +352,52 @@ class SwarmBackend(WorkspaceBackend):
             log.warning("the swarm is not reachable yet: %s", exc.message)
 
     async def locate(self, workspace_id: str) -> tuple[str, str] | None:
-        def find() -> tuple[str, str] | None:
-            for _, record, tasks in self._read(None, workspace_id):
-                network = naming.network_name(self.settings.instance_id, record.owner)
-                for task in tasks:
-                    if task["Status"]["State"] == "running" and task["DesiredState"] == "running":
-                        address = address_on(task, network, WORKSPACE_PORT)
-                        if address:
-                            return record.owner, address
-            return None
+        """The proxy's access check asks this for every workspace it has not seen lately:
+        answered from one look at every running workspace, shared by all lookups and taken
+        again at most every LOCATE_SECONDS for an id it lacks (a flood of made-up ids costs
+        no more), after LOCATED_MAX_AGE for any (the swarm moves tasks by itself), and at
+        once after a change made here."""
+        seen = self._located
+        if not self._fresh_enough(seen, workspace_id):
+            async with self._locating:  # one look at a time
+                seen = self._located
+                if not self._fresh_enough(seen, workspace_id):
+                    began = time.monotonic()
+                    found = await in_thread(
+                        self.pools.access, "find the workspace", self._running_addresses
+                    )
+                    seen = (began, found)
+                    if self._located is None or self._located[0] <= began:
+                        self._located = seen
+        assert seen is not None
+        return seen[1].get(workspace_id)
 
-        return await in_thread(self.pools.access, "find the workspace", find)
+    @staticmethod
+    def _fresh_enough(
+        seen: tuple[float, dict[str, tuple[str, str]]] | None, workspace_id: str
+    ) -> bool:
+        if seen is None:
+            return False
+        age = time.monotonic() - seen[0]
+        return age < LOCATED_MAX_AGE and (workspace_id in seen[1] or age < LOCATE_SECONDS)
+
+    def _running_addresses(self) -> dict[str, tuple[str, str]]:
+        """workspace id -> (owner, host:port) of every running task of this instance."""
+        records = {}
+        for service in self._services(None):
+            with suppress(KeyError, ValueError):  # (unreadable: logged by the reads)
+                records[service["ID"]] = Record.from_labels(service["Spec"].get("Labels") or {})
+        located = {}
+        # Only the tasks wanted running (not every service's history of ended ones).
+        for task in self.client.api.tasks(filters={"desired-state": "running"}):
+            record = records.get(task.get("ServiceID", ""))
+            if record is None or task["Status"]["State"] != "running":
+                continue
+            network = naming.network_name(self.settings.instance_id, record.owner)
+            address = address_on(task, network, WORKSPACE_PORT)
+            if address:
+                located[record.workspace_id] = (record.owner, address)
+        return located
 
     async def reconcile(self) -> list[str]:
         """Pin workspaces whose first task was placed while no manager followed them; remove
@@ -440,7 +491,10 @@ class SwarmBackend(WorkspaceBackend):
     ) -> T:
         pool = self.pools.background if managers else self.pools.changes
         async with self.operations.run(owner, workspace_id, what, managers=managers):
-            return await in_thread(pool, action, function, owner, workspace_id, *args)
+            try:
+                return await in_thread(pool, action, function, owner, workspace_id, *args)
+            finally:
+                self._located = None  # where workspaces run is looked at again
 
     def _check_fits(self, spec: WorkspaceSpec) -> None:
         """Refuse what no node of the cluster could ever run (what fits but finds no room now
