@@ -195,6 +195,19 @@ async def test_stop_and_start_keep_the_node_and_the_data(
     assert container.exec_run(["cat", "/workspace/data.txt"]).output == b"precious\n"
 
 
+async def test_clear_on_stop_empties_the_workspace_on_its_node(
+    api: Api, swarm: Cluster, swarm_manager: Manager
+) -> None:
+    workspace = await api.create_running(display_name="scratch", clear_volume_on_stop=True)
+    _, container = task_of(swarm, swarm_manager.instance, workspace["id"])
+    assert container.exec_run(["sh", "-c", "echo gone > /workspace/data.txt"])[0] == 0
+    assert (await api.action(workspace["id"], "stop"))["status"] == "stopped"
+    started = await api.action(workspace["id"], "start", wait=True)
+    assert started["status"] == "running"
+    _, container = task_of(swarm, swarm_manager.instance, workspace["id"])
+    assert container.exec_run(["ls", "-A", "/workspace"]).output == b""
+
+
 async def test_the_proxy_opens_a_workspace_on_another_node(
     api: Api, swarm: Cluster, swarm_manager: Manager
 ) -> None:

@@ -3,6 +3,7 @@ tasks and nodes (what the swarm reports, in the user's words)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -133,6 +134,13 @@ def test_a_crash_is_retried_then_reported() -> None:
             assert state.status is WorkspaceStatus.PENDING
             assert state.message.startswith("Starting again: It exited with code 3")
     assert state.status is WorkspaceStatus.FAILED
+    # Pinned to its node after they began (its first task was placed, then crashed): the
+    # crashes still count from its start, not from the pin.
+    started = replace(record, changed_at=record.changed_at - timedelta(seconds=10))
+    before_pin = [
+        {**t, "CreatedAt": (record.changed_at - timedelta(seconds=5)).isoformat()} for t in crashed
+    ]
+    assert seen(started.pinned("n1", "node1"), before_pin).status is WorkspaceStatus.FAILED
     assert state.message == (
         "It exited with code 3 (task: non-zero exit (3)). It was not started again."
     )

@@ -29,9 +29,10 @@ import docker
 import docker.errors
 
 from ... import naming
-from ...errors import Conflict, InvalidInput, ManagerError, NotFound, workspace_not_found
+from ...errors import Busy, Conflict, InvalidInput, ManagerError, NotFound, workspace_not_found
 from ...models import WorkspaceSpec, WorkspaceStatus
 from ...operations import Operations
+from ...policies.clearing import clears_on_stop
 from ...settings import Settings
 from ...shared import SharedState
 from ..base import (
@@ -42,6 +43,7 @@ from ..base import (
     WorkspaceBackend,
     WorkspaceState,
 )
+from ..docker import cleaner
 from ..docker import labels as L
 from ..docker.engine import Pools, in_thread, make_client
 from ..docker.exits import parse_time
@@ -252,13 +254,7 @@ class SwarmBackend(WorkspaceBackend):
             return record.changed(desired="running", reason="")
 
         await self._change(
-            owner,
-            workspace_id,
-            "being started",
-            "start the workspace",
-            self._rewrite,
-            change,
-            False,
+            owner, workspace_id, "being started", "start the workspace", self._start, change
         )
         self._follow(owner, workspace_id)
         return await self.get(owner, workspace_id)
@@ -572,10 +568,48 @@ class SwarmBackend(WorkspaceBackend):
 
     def _stop(self, owner: str, workspace_id: str, change: Callable[[Record], Record]) -> None:
         service, record = self._service(owner, workspace_id)
+        tasks = self.client.api.tasks(filters={"service": service["ID"]})
+        was_up = any(t["Status"]["State"] == "running" for t in tasks)
         changed = change(record)
         if changed != record:
             self._write(service, changed)
         self._wait_stopped(service["ID"])
+        if was_up and record.node_id and clears_on_stop(record.spec, self.settings):
+            self._clear(owner, workspace_id, record)
+
+    def _clear(self, owner: str, workspace_id: str, record: Record) -> None:
+        """Empty /workspace on its node, as clear-on-stop asks (the Docker backend's
+        cleaner, run by that node's engine); what could not be done is told, not raised:
+        the workspace has stopped all the same."""
+        node = self._nodes().get(record.node_id)
+        try:
+            if node is None:
+                raise Conflict(f"node {record.node_name} has left the cluster.")
+            client = self.nodes.client(node)
+            emptied = cleaner.clear_volume(
+                client, self.settings, owner, workspace_id, record.spec.container_image
+            )
+            told = "" if emptied else cleaner.STILL_CLEARING
+        except ManagerError as exc:
+            told = f"/workspace could not be emptied: {exc.message}"
+        except docker.errors.DockerException as exc:
+            log.warning("emptying workspace %s failed: %s", workspace_id, exc)
+            told = "/workspace could not be emptied: its node's engine did not answer."
+        if told:
+            self.publish(owner, workspace_id, "stopped", told)
+
+    def _start(self, owner: str, workspace_id: str, change: Callable[[Record], Record]) -> None:
+        """Not while its /workspace is still being emptied on its node."""
+        _, record = self._service(owner, workspace_id)
+        node = self._nodes().get(record.node_id) if record.node_id else None
+        if node is not None and self.nodes.configured and node.state == "ready":
+            wanted = L.selector(self.settings.instance_id, L.KIND_CLEANER, owner, workspace_id)
+            cleaning = []
+            with suppress(ManagerError):  # (its engine unreachable: nothing is cleaning)
+                cleaning = self.nodes.client(node).api.containers(filters={"label": wanted})
+            if cleaning:
+                raise Busy(cleaner.STILL_CLEARING)
+        self._rewrite(owner, workspace_id, change, False)
 
     def _wait_stopped(self, service_id: str) -> None:
         """Until no task of the service runs (its container is stopped, the volume free)."""
@@ -595,9 +629,7 @@ class SwarmBackend(WorkspaceBackend):
             return
         nodes = self._nodes()
         node = nodes.get(node_id)
-        self._write(
-            service, record.changed(node_id=node_id, node_name=node.hostname if node else "")
-        )
+        self._write(service, record.pinned(node_id, node.hostname if node else ""))
 
     def _delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
         service, record = self._service(owner, workspace_id)

@@ -60,6 +60,11 @@ class Record:
     def changed(self, **changes: Any) -> Record:
         return replace(self, changed_at=datetime.now(UTC), **changes)
 
+    def pinned(self, node_id: str, node_name: str) -> Record:
+        """Where its data is, now that its first task was placed: not a change its user made
+        (`changed_at` stays: the crashes since the last start still count)."""
+        return replace(self, node_id=node_id, node_name=node_name)
+
     def to_labels(self, instance: str) -> dict[str, str]:
         labels = {
             **_workspace_labels(instance, self.owner, self.workspace_id),
