@@ -7,10 +7,9 @@ import pytest
 from lab_workspace_manager.backends import WorkspaceBackend
 from lab_workspace_manager.backends.docker.backend import DockerBackend
 from lab_workspace_manager.backends.memory import InMemoryBackend
-from lab_workspace_manager.backends.swarm.backend import SwarmBackend
-from tests.support.apiclient import Api, http_sign_up, open_api
+from tests.support.apiclient import Api, open_api
 from tests.support.settings import make_settings
-from tests.support.swarm_cluster import swarm_settings
+from tests.support.swarm_cluster import swarm_api
 
 
 @pytest.fixture(params=["memory", "docker", "mllab", "swarm"])
@@ -20,17 +19,8 @@ async def api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
     reached)."""
     if request.param == "swarm":
         cluster = request.getfixturevalue("swarm")
-        manager = request.getfixturevalue("swarm_manager")
-        settings = swarm_settings(cluster, manager.instance)
-        backend = SwarmBackend(settings)  # reads the same swarm as the manager
-        sign_up = http_sign_up(manager.url, manager.admin_token)
-        helper = Api(None, backend, settings, sign_up=sign_up, url=manager.url)
-        try:
+        async with swarm_api(cluster, request.getfixturevalue("swarm_manager")) as helper:
             yield helper
-        finally:
-            await helper.delete_all()
-            await helper.aclose()
-            await backend.close()
         return
     if request.param == "mllab":
         contaxy = request.getfixturevalue("contaxy")

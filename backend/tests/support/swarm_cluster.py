@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +37,10 @@ import docker.errors
 import httpx
 import pytest
 
+from lab_workspace_manager.backends.swarm.backend import SwarmBackend
 from lab_workspace_manager.settings import Settings
+from tests.support.apiclient import Api, http_sign_up
+from tests.support.manager_image import Manager
 from tests.support.settings import SESSION_INSTANCE, make_settings
 
 NODE_DOCKERFILE = b"""FROM debian:bookworm-slim
@@ -340,3 +343,19 @@ def swarm_settings(cluster: Cluster, instance: str, **overrides: object) -> Sett
         swarm_node_docker_host=cluster.node_socket_template,
         **overrides,
     )
+
+
+@contextlib.asynccontextmanager
+async def swarm_api(cluster: Cluster, manager: Manager) -> AsyncIterator[Api]:
+    """A signed-in user of `manager` (its image on the swarm) over HTTP; `api.backend` reads
+    the same swarm from this process. What the test created is deleted afterwards."""
+    settings = swarm_settings(cluster, manager.instance)
+    backend = SwarmBackend(settings)
+    sign_up = http_sign_up(manager.url, manager.admin_token)
+    helper = Api(None, backend, settings, sign_up=sign_up, url=manager.url)
+    try:
+        yield helper
+    finally:
+        await helper.delete_all()
+        await helper.aclose()
+        await backend.close()

@@ -18,13 +18,12 @@ from typing import Any
 import docker
 import pytest
 
-from lab_workspace_manager.backends.swarm.backend import SwarmBackend
-from tests.support.apiclient import Api, eventually, http_sign_up
+from tests.support.apiclient import Api, eventually
 from tests.support.images import TEST_IMAGE
 from tests.support.jupyter import execute, open_channels, start_kernel
 from tests.support.manager_image import Manager
 from tests.support.settings import SESSION_INSTANCE
-from tests.support.swarm_cluster import NODE_NAMES, Cluster, swarm_settings
+from tests.support.swarm_cluster import NODE_NAMES, Cluster, swarm_api
 
 pytestmark = pytest.mark.anyio
 
@@ -33,16 +32,8 @@ JUPYTER_TITLE = "<title>Home Page - Select or create a notebook</title>"
 
 @pytest.fixture
 async def api(swarm: Cluster, swarm_manager: Manager) -> AsyncIterator[Api]:
-    settings = swarm_settings(swarm, swarm_manager.instance)
-    backend = SwarmBackend(settings)
-    sign_up = http_sign_up(swarm_manager.url, swarm_manager.admin_token)
-    helper = Api(None, backend, settings, sign_up=sign_up, url=swarm_manager.url)
-    try:
+    async with swarm_api(swarm, swarm_manager) as helper:
         yield helper
-    finally:
-        await helper.delete_all()
-        await helper.aclose()
-        await backend.close()
 
 
 def task_of(cluster: Cluster, instance: str, workspace_id: str) -> tuple[str, Any]:

@@ -125,19 +125,7 @@ class Observer:
                 or self.pending.rolling_back(workspace_id)
             ):
                 continue  # a workspace's, or a failed create's that the reconciler undoes
-            size = labels.get(L.VOLUME_SIZE, "")
-            kept.append(
-                KeptVolumeState(
-                    workspace_id=workspace_id,
-                    owner=labels.get(L.OWNER, ""),
-                    display_name=labels.get(L.DISPLAY_NAME, ""),
-                    # (Volumes made before they were labelled with their size: the hard one.)
-                    size=int(size)
-                    if size.isdigit()
-                    else disk_limits.volume_size(volume.get("Options")) or 0,
-                    created_at=parse_time(volume.get("CreatedAt")),
-                )
-            )
+            kept.append(kept_volume(volume))
         return sorted(kept, key=lambda k: (k.created_at is None, k.created_at))
 
     # --- what the user sees -------------------------------------------------------------------
@@ -182,3 +170,17 @@ class Observer:
         at = address(container, self.settings.instance_id) or "127.0.0.1"
         path = self._public_path(container["Labels"][L.WORKSPACE])
         return f"http://{at}:{build.WORKSPACE_PORT}{path}"
+
+
+def kept_volume(volume: dict[str, Any]) -> KeptVolumeState:
+    """A workspace volume of this instance (as the engine lists it), as kept data."""
+    labels = volume.get("Labels") or {}
+    size = labels.get(L.VOLUME_SIZE, "")
+    return KeptVolumeState(
+        workspace_id=labels.get(L.WORKSPACE, ""),
+        owner=labels.get(L.OWNER, ""),
+        display_name=labels.get(L.DISPLAY_NAME, ""),
+        # (Volumes made before they were labelled with their size: the hard one.)
+        size=int(size) if size.isdigit() else disk_limits.volume_size(volume.get("Options")) or 0,
+        created_at=parse_time(volume.get("CreatedAt")),
+    )

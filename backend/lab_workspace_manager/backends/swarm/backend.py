@@ -46,8 +46,8 @@ from ..base import (
 from ..docker import cleaner
 from ..docker import labels as L
 from ..docker.engine import Pools, in_thread, make_client
-from ..docker.exits import parse_time
 from ..docker.measure import UsageMeter
+from ..docker.observer import kept_volume
 from ..docker.readiness import ReadinessTracker
 from ..docker.spec import WORKSPACE_PORT
 from ..measurement import Measurement
@@ -781,16 +781,7 @@ class SwarmBackend(WorkspaceBackend):
             workspace_id = labels.get(L.WORKSPACE, "")
             if not workspace_id or workspace_id in workspaces:
                 continue
-            size = labels.get(L.VOLUME_SIZE, "")
-            kept.append(
-                KeptVolumeState(
-                    workspace_id=workspace_id,
-                    owner=labels.get(L.OWNER, ""),
-                    display_name=labels.get(L.DISPLAY_NAME, ""),
-                    size=int(size) if size.isdigit() else 0,
-                    created_at=parse_time(volume.get("CreatedAt")),
-                )
-            )
+            kept.append(kept_volume(volume))
         return kept
 
     # --- following changes until they settle ---------------------------------------------------

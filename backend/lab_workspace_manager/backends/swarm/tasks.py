@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ...models import WorkspaceStatus
 from ...settings import MIB
+from ..docker.exits import parse_time
 from .spec import MAX_RESTARTS, Record
 
 WAITING = {"new", "pending", "allocated"}
@@ -90,15 +91,6 @@ def address_on(task: Json, network: str, port: int) -> str | None:
             for address in attachment.get("Addresses") or []:
                 return f"{address.split('/')[0]}:{port}"
     return None
-
-
-def parse_time(value: str | None) -> datetime | None:
-    if not value or value.startswith("0001-"):
-        return None
-    try:
-        return datetime.fromisoformat(value[:19]).replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def failures_since(tasks: list[Json], since: datetime) -> int:
