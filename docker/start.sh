@@ -27,6 +27,16 @@ run_as_manager python3 -m lab_workspace_manager.proxy_config > /run/nginx/nginx.
 
 run_as_manager python3 -m lab_workspace_manager.app &
 backend=$!
+# nginx takes connections only once the backend answers (whatever it says): a replica that
+# (re)starts behind a load balancer refuses connections meanwhile (the balancer tries another)
+# rather than answering 502.
+tries=0
+until curl -sS -o /dev/null "http://127.0.0.1:$BACKEND_PORT/healthz" 2>/dev/null; do
+  kill -0 "$backend" 2>/dev/null || { echo "start-manager: the backend did not start" >&2; exit 1; }
+  tries=$((tries + 1))
+  [ "$tries" -lt 600 ] || { echo "start-manager: the backend did not answer in 60 s" >&2; exit 1; }
+  sleep 0.1
+done
 run_as_manager nginx -c /run/nginx/nginx.conf -g 'daemon off;' &
 web=$!
 

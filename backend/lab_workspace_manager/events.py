@@ -3,18 +3,22 @@
 Backends publish phases (pulling the image with per-layer progress, creating the volume, the
 container, starting, waiting for it to answer, ready; or failed and why) from any thread. Each
 workspace keeps its recent history, so a client that subscribes after its create returned
-still sees every phase; subscribers of a user see their workspaces' events live.
+still sees every phase; subscribers of a user see their workspaces' events live. With managers
+on several hosts (`DATABASE_URL`), each passes its events on to the others (`relay`), so a
+client sees them whichever manager it follows them through.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
 from .errors import TooManyRequests
+from .shared import SharedState
 
 HISTORY = 200  # events kept per workspace
 HISTORIES = 10_000  # workspaces whose history is kept (the least recently active go first)
@@ -43,10 +47,30 @@ class EventBus:
         self._history: OrderedDict[str, deque[WorkspaceEvent]] = OrderedDict()
         self._subscribers: dict[str, set[asyncio.Queue[WorkspaceEvent]]] = {}
         self._streams: dict[str, int] = {}
+        self._shared: SharedState | None = None
+        self._changed: Callable[[str], None] = lambda workspace_id: None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop subscribers live on (set at start-up)."""
         self._loop = loop
+
+    def relay(self, shared: SharedState, changed: Callable[[str], None]) -> None:
+        """Pass events on to the other managers, and theirs to this one's subscribers (and
+        to `changed`, with the workspace's id: what this one remembers of it may be old)."""
+        self._shared = shared
+        self._changed = changed
+        shared.listen(self._received)
+
+    def _received(self, text: str) -> None:
+        """An event of another manager's (in the shared state's thread)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(
+                self._deliver_theirs, WorkspaceEvent.model_validate_json(text)
+            )
+
+    def _deliver_theirs(self, event: WorkspaceEvent) -> None:
+        self._changed(event.workspace_id)
+        self._deliver(event)
 
     def publish(self, event: WorkspaceEvent) -> None:
         """From any thread."""
@@ -54,6 +78,8 @@ class EventBus:
         # in which they were published, whichever thread published them.
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._deliver, event)
+        if self._shared is not None:
+            self._shared.broadcast(event.model_dump_json())
 
     def _deliver(self, event: WorkspaceEvent) -> None:
         history = self._history.setdefault(event.workspace_id, deque(maxlen=HISTORY))

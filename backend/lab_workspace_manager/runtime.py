@@ -26,7 +26,7 @@ from .policies.idle import ActivityLog, IdleWatcher
 from .policies.usage import UsageMonitor
 from .service import Admissions, WorkspaceService
 from .settings import Settings
-from .shared import SharedState
+from .shared import open_shared_state
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class Runtime:
         authenticator: Authenticator | None = None,
     ) -> None:
         self.settings = settings
-        self.shared = SharedState(settings.data_dir)
+        self.shared = open_shared_state(settings)
         # One HTTP client per process, for calls to ML Lab and to workspaces. Idle connections
         # are dropped before servers drop them (uvicorn after 5 s), so a pooled connection is
         # rarely found closed.
@@ -50,10 +50,10 @@ class Runtime:
             limits=httpx.Limits(keepalive_expiry=4.0),
             trust_env=False,
         )
-        self.backend = backend or create_backend(settings, self.http)
+        self.backend = backend or create_backend(settings, self.http, self.shared)
         self.events = EventBus()
         self.backend.attach_events(self.events)
-        self.authenticator = authenticator or create_authenticator(settings, self.http)
+        self.authenticator = authenticator or create_authenticator(settings, self.http, self.shared)
         self.admissions = Admissions(self.shared)
         self.locations = Locations(self.backend)
         self.activity = ActivityLog(self.shared)
@@ -83,6 +83,7 @@ class Runtime:
     async def open(self) -> None:
         """Prepare the backend, then run the periodic jobs."""
         self.events.bind(asyncio.get_running_loop())
+        self.events.relay(self.shared, self._changed_elsewhere)
         await self.backend.open()
         periodic: list[tuple[float, Job]] = [
             (self.settings.reconcile_interval, self.backend.reconcile),
@@ -97,6 +98,11 @@ class Runtime:
             ]
         self._jobs = [asyncio.create_task(every(seconds, job)) for seconds, job in periodic]
 
+    def _changed_elsewhere(self, workspace_id: str) -> None:
+        """Another manager changed the workspace: its proxy route is looked up again."""
+        self.locations.forget(workspace_id)
+        self.backend.changed_elsewhere(workspace_id)
+
     async def _sweep(self) -> None:
         """What managers that died left in the shared state."""
         await anyio.to_thread.run_sync(self.shared.sweep)
@@ -107,6 +113,7 @@ class Runtime:
         await self.backend.close()
         await self.authenticator.close()
         await self.http.aclose()
+        await anyio.to_thread.run_sync(self.shared.close)
 
 
 async def every(seconds: float, job: Job) -> None:

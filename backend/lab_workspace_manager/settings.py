@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         Path.home() / ".local/share/lab-workspace-manager", validation_alias=_aliases("DATA_DIR")
     )
+    # Managers on several hosts (replicas on a swarm) share their state (locks, names being
+    # made, activity, issued tokens, events) in PostgreSQL instead of DATA_DIR: a URL such as
+    # postgresql://user:password@host:5432/db. One database may serve several instances.
+    database_url: SecretStr | None = Field(None, validation_alias=_aliases("DATABASE_URL"))
+    # Connections to it per manager, at most: each lock held (one per change under way) holds
+    # one.
+    database_connections: int = Field(
+        40, ge=4, le=500, validation_alias=_aliases("DATABASE_CONNECTIONS")
+    )
     token_lifetime_default: int = Field(
         90 * 24 * 3600, validation_alias=_aliases("TOKEN_LIFETIME_DEFAULT")
     )
@@ -281,6 +290,18 @@ class Settings(BaseSettings):
     @classmethod
     def _default_image(cls, values: Any) -> Any:
         return default_image(values)
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _database(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if not re.match(r"postgres(ql)?://", value):
+                raise ValueError(
+                    "DATABASE_URL must be a PostgreSQL URL: postgresql://user:password@host/db"
+                )
+        return value
 
     @field_validator("admin_token", "jwt_secret", "session_secret", mode="before")
     @classmethod

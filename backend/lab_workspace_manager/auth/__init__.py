@@ -11,16 +11,19 @@ from __future__ import annotations
 import httpx
 
 from ..settings import Settings
+from ..shared import SharedState
 from .base import Authenticator, Identity, find_token
 
 __all__ = ["Authenticator", "Identity", "create_authenticator", "find_token"]
 
 
-def create_authenticator(settings: Settings, http: httpx.AsyncClient) -> Authenticator:
+def create_authenticator(
+    settings: Settings, http: httpx.AsyncClient, shared: SharedState
+) -> Authenticator:
     if settings.mllab_mode:
         from .mllab import MLLabAuth
 
         return MLLabAuth(settings, http)
     from .standalone import StandaloneAuth
 
-    return StandaloneAuth(settings)
+    return StandaloneAuth(settings, shared)

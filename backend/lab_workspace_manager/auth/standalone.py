@@ -3,30 +3,27 @@
 User tokens are JWTs (HS256, python-jose) carrying the user id, an id (`jti`) and an expiry.
 A token is valid while its signature checks out, it has not expired and its id is still in the
 list of issued tokens: revoking a token removes it from that list. The secrets and the list are
-kept in `DATA_DIR/auth.json` (mode 0600), so restarts change nothing; values given in
-`ADMIN_TOKEN` / `JWT_SECRET` take precedence and are never written there.
+kept with the shared state (`DATA_DIR/auth.json`, mode 0600, or the database when
+`DATABASE_URL` is set), so restarts change nothing and every manager of an installation knows
+every token; values given in `ADMIN_TOKEN` / `JWT_SECRET` take precedence and are never written
+there.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hmac
-import json
 import logging
-import os
 import secrets
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from jose import JWTError, jwt
 
 from ..errors import Unauthenticated
 from ..settings import Settings
+from ..shared import SharedState, open_shared_state
 from .base import Authenticator, Identity
 
 log = logging.getLogger(__name__)
@@ -47,65 +44,12 @@ class IssuedToken:
     description: str = ""
 
 
-class _SecretsFile:
-    """`auth.json`: generated secrets and the issued tokens, rewritten atomically. Managers
-    that share DATA_DIR share it: each change is made under a lock, on the latest version,
-    and counts a generation up (in `auth.generation`, a few bytes read on every look); a
-    generation another manager wrote is read at the next look."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._generation_path = path.with_suffix(".generation")
-        self._lock = threading.Lock()
-        self.data: dict[str, Any] = {}
-        self.generation: str | None = None  # of `data`; None: read again
-        self.reload()
-
-    def reload(self) -> bool:
-        """Read the file if another generation is there; True if `data` was replaced."""
-        try:
-            generation = self._generation_path.read_text()
-        except FileNotFoundError:
-            generation = ""  # (written before generations were counted, or never)
-        if generation == self.generation:
-            return False
-        try:
-            self.data = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            self.data = {}
-        self.generation = generation
-        return True
-
-    @contextmanager
-    def changing(self) -> Iterator[dict[str, Any]]:
-        """The latest data, to change; written when the block ends without an error."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with self._lock, open(self.path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # (released when closed)
-            try:
-                self.generation = None
-                self.reload()
-                yield self.data
-                _write(self.path, json.dumps(self.data, indent=1, default=str))
-                _write(self._generation_path, secrets.token_hex(8))
-            finally:
-                self.generation = None  # whatever happened, read it again next time
-
-
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_suffix(".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.replace(temporary, path)
-
-
 class StandaloneAuth(Authenticator):
     mode = "standalone"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, shared: SharedState | None = None) -> None:
         self._settings = settings
-        self._file = _SecretsFile(settings.data_dir / "auth.json")
+        self._file = (shared or open_shared_state(settings)).document("auth")
         self._admin_token = self._secret(settings.admin_token, "admin_token", announce=True)
         self._jwt_secret = self._secret(settings.jwt_secret, "jwt_secret", announce=False)
         self._tokens = _tokens_in(self._file.data)
@@ -122,9 +66,7 @@ class StandaloneAuth(Authenticator):
             data[key] = value
         if announce:
             # Printed this once, at generation; afterwards it is only in the file.
-            log.warning(
-                "Generated the administrator token (kept in %s): %s", self._file.path, value
-            )
+            log.warning("Generated the administrator token (kept with the shared state): %s", value)
         return value
 
     async def identify(self, token: str, client: str = "") -> Identity:

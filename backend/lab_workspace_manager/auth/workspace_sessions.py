@@ -18,11 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import secrets
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from jose import jwe
 from jose.exceptions import JOSEError
@@ -63,7 +61,7 @@ class WorkspaceSessions:
     def from_settings(cls, settings: Settings, shared: SharedState) -> WorkspaceSessions:
         if settings.session_secret is not None:
             return cls(settings.session_secret.get_secret_value(), shared)
-        return cls(_kept_secret(settings.data_dir / "session.key"), shared)
+        return cls(shared.kept_secret("session"), shared)
 
     def code(self, workspace_id: str, user_id: str, token: str, frame_origin: str) -> str:
         return self._seal("code", workspace_id, user_id, token, frame_origin, CODE_SECONDS)
@@ -131,20 +129,3 @@ class WorkspaceSessions:
         if grant.expires <= time.time():
             return None
         return grant
-
-
-def _kept_secret(path: Path) -> str:
-    """A secret generated once and kept in DATA_DIR (mode 0600)."""
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    value = secrets.token_urlsafe(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as out:
-        out.write(value)
-    return value

@@ -5,12 +5,15 @@ from __future__ import annotations
 import httpx
 
 from ..settings import Settings
+from ..shared import SharedState
 from .base import KeptVolumeState, WorkspaceBackend, WorkspaceState
 
 __all__ = ["KeptVolumeState", "WorkspaceBackend", "WorkspaceState", "create_backend"]
 
 
-def create_backend(settings: Settings, http: httpx.AsyncClient) -> WorkspaceBackend:
+def create_backend(
+    settings: Settings, http: httpx.AsyncClient, shared: SharedState
+) -> WorkspaceBackend:
     if settings.workspace_backend == "memory":
         from .memory import InMemoryBackend
 
@@ -22,7 +25,7 @@ def create_backend(settings: Settings, http: httpx.AsyncClient) -> WorkspaceBack
     if settings.workspace_backend == "swarm":
         from .swarm.backend import SwarmBackend
 
-        return SwarmBackend(settings)
+        return SwarmBackend(settings, shared=shared)
     from .docker.backend import DockerBackend
 
-    return DockerBackend(settings)
+    return DockerBackend(settings, shared=shared)

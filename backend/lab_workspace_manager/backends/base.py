@@ -146,6 +146,11 @@ class WorkspaceBackend(ABC):
         """Called once at start-up; the default has nothing to prepare."""
         return None
 
+    def changed_elsewhere(self, workspace_id: str) -> None:
+        """Another manager changed the workspace (its event came through the shared state):
+        forget what was remembered of where it runs. The default remembers nothing."""
+        return None
+
     async def refresh(self, owner: str) -> None:
         """Make the next reads of `owner`'s workspaces see every change made so far, by this
         manager or another (for checks that must not miss one); the default reads fresh."""

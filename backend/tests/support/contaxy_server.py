@@ -1,8 +1,9 @@
 """A real ML Lab backend (contaxy 0.0.23) with its own PostgreSQL, on loopback, for tests.
 
 contaxy pins old libraries, so it lives in a virtualenv of its own (`.venv-contaxy` at the
-repository root, made by `build.py`). PostgreSQL is Debian's, in a throwaway cluster. Both run
-as subprocesses on free ports and are stopped (and their data removed) afterwards.
+repository root, made by `build.py`). PostgreSQL is Debian's, in a throwaway cluster
+(`tests.support.postgres`). Both run as subprocesses on free ports and are stopped (and their
+data removed) afterwards.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,15 +20,11 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.manager_image import free_port
+from tests.support.postgres import postgres
+
 ROOT = Path(__file__).resolve().parents[3]
 CONTAXY_VENV = ROOT / ".venv-contaxy"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -71,60 +66,6 @@ def login(endpoint: str, username: str, password: str) -> str:
     )
     response.raise_for_status()
     return str(response.json()["access_token"])
-
-
-def _run_as_postgres(*command: str) -> None:
-    subprocess.run(
-        ["runuser", "-u", "postgres", "--", *command],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-
-@contextlib.contextmanager
-def postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster; yields its connection URI."""
-    if not (PG_BIN / "initdb").exists():
-        raise RuntimeError("PostgreSQL 15 is not installed: apt-get install postgresql")
-    data = Path(tempfile.mkdtemp(prefix="lwm-pg-"))
-    shutil.chown(data, "postgres")
-    port = free_port()
-    _run_as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data}"
-    _run_as_postgres(
-        str(PG_BIN / "pg_ctl"),
-        "-D",
-        str(data),
-        "-o",
-        options,
-        "-l",
-        str(data / "pg.log"),
-        "-w",
-        "start",
-    )
-    try:
-        subprocess.run(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-U",
-                "postgres",
-                "-q",
-                "-c",
-                "ALTER USER postgres PASSWORD 'postgres';",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        yield f"postgresql://postgres:postgres@127.0.0.1:{port}/postgres"
-    finally:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            _run_as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "stop")
-        shutil.rmtree(data, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -63,6 +63,7 @@ class Cluster:
     folder: Path
     network: str
     gateway: str  # the host, on the nodes' network
+    subnet: str  # the nodes' network
     addresses: dict[str, str]  # node name -> its address
     registry: str  # host:port as the nodes reach it
     registry_local: str  # host:port as the host's engine pushes to it
@@ -299,6 +300,7 @@ def running_cluster(engine: docker.DockerClient, images: list[str]) -> Iterator[
         folder=folder,
         network=name,
         gateway=gateway,
+        subnet=str(subnet),
         addresses={node: str(hosts[i + 1]) for i, node in enumerate(NODE_NAMES)},
         registry=f"{gateway}:{port}",
         registry_local=f"127.0.0.1:{port}",

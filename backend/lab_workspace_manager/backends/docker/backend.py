@@ -35,7 +35,7 @@ from ...errors import (
 from ...models import WorkspaceSpec
 from ...operations import Operations
 from ...settings import Settings
-from ...shared import HeldElsewhere, LockFile, SharedState
+from ...shared import Held, HeldElsewhere, SharedState, open_shared_state
 from ..base import BY_USER, DiskLimits, KeptVolumeState, WorkspaceBackend, WorkspaceState
 from ..measurement import Measurement
 from . import egress
@@ -66,10 +66,16 @@ class _BusyElsewhere(Busy):
 class DockerBackend(WorkspaceBackend):
     name = "docker"
 
-    def __init__(self, settings: Settings, client: docker.DockerClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: docker.DockerClient | None = None,
+        shared: SharedState | None = None,
+    ) -> None:
         self.settings = settings
         self.client = client or make_client(settings.docker_host)
-        self.shared = SharedState(settings.data_dir)
+        self._own_shared = shared is None
+        self.shared = shared or open_shared_state(settings)
         self.pools = Pools()
         self.operations = Operations()
         self.pending = PendingCreates(self.shared)
@@ -361,7 +367,7 @@ class DockerBackend(WorkspaceBackend):
     @asynccontextmanager
     async def _held_here(
         self, owner: str, workspace_id: str, wait: bool, new: bool
-    ) -> AsyncIterator[LockFile | None]:
+    ) -> AsyncIterator[Held | None]:
         """The workspace, held against the other managers that share DATA_DIR: one of them
         changing it is as busy as a change here. Only a workspace of the owner's is held: a
         `new` one's id is this manager's alone, and ids of no workspace make no lock files."""
@@ -397,3 +403,5 @@ class DockerBackend(WorkspaceBackend):
         self.pending.close()
         await self.readiness.close()
         self.client.close()
+        if self._own_shared:
+            self.shared.close()

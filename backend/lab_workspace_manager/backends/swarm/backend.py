@@ -34,7 +34,7 @@ from ...models import WorkspaceSpec, WorkspaceStatus
 from ...operations import Operations
 from ...policies.clearing import clears_on_stop
 from ...settings import Settings
-from ...shared import SharedState
+from ...shared import SharedState, open_shared_state
 from ..base import (
     BY_USER,
     KEPT_BUT_IN_USE,
@@ -52,6 +52,7 @@ from ..docker.readiness import ReadinessTracker
 from ..docker.spec import WORKSPACE_PORT
 from ..measurement import Measurement
 from . import spec as build
+from .attachments import Attachments
 from .nodes import NodeEngines
 from .spec import Record
 from .tasks import Json, Node, Seen, address_on, current_task, observe
@@ -79,13 +80,17 @@ LOCATED_MAX_AGE = 2.0
 # Seconds a look at the nodes is used for.
 NODES_SECONDS = 1.0
 # Seconds the manager tries to join a user network the swarm has only just made.
-JOIN_WAIT = 10.0
 
 
 class SwarmBackend(WorkspaceBackend):
     name = "swarm"
 
-    def __init__(self, settings: Settings, client: docker.DockerClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: docker.DockerClient | None = None,
+        shared: SharedState | None = None,
+    ) -> None:
         self.settings = settings
         self.client = client or make_client(settings.docker_host)
         self.nodes = NodeEngines(settings)
@@ -105,10 +110,12 @@ class SwarmBackend(WorkspaceBackend):
         self._meters: dict[str, UsageMeter] = {}
         # Per owner: "the network exists" and "a service of theirs exists" change together
         # (a create's network is not collected before its service is made), here and in
-        # the other managers sharing DATA_DIR.
-        self.shared = SharedState(settings.data_dir)
+        # the other managers (sharing DATA_DIR or DATABASE_URL).
+        self._own_shared = shared is None
+        self.shared = shared or open_shared_state(settings)
         self._owner_locks: dict[str, threading.Lock] = {}
         self._owner_locks_guard = threading.Lock()
+        self.attachments = Attachments(self.client, settings)
 
     # --- reading ------------------------------------------------------------------------------
     def _services(self, owner: str | None, workspace_id: str | None = None) -> list[Json]:
@@ -156,6 +163,9 @@ class SwarmBackend(WorkspaceBackend):
                 log.warning("service %s has unreadable labels: %s", service["ID"], exc)
                 continue
             found.append((service, record, tasks.get(service["ID"], [])))
+            if any(t["Status"]["State"] == "running" for t in tasks.get(service["ID"], [])):
+                network = naming.network_name(self.settings.instance_id, record.owner)
+                self.attachments.join_soon(network)
         return found
 
     def _seen(self, record: Record, tasks: list[Json], nodes: dict[str, Node]) -> Seen:
@@ -392,8 +402,12 @@ class SwarmBackend(WorkspaceBackend):
             network = naming.network_name(self.settings.instance_id, record.owner)
             address = address_on(task, network, WORKSPACE_PORT)
             if address:
+                self.attachments.join_soon(network)
                 located[record.workspace_id] = (record.owner, address)
         return located
+
+    def changed_elsewhere(self, workspace_id: str) -> None:
+        self._located = None
 
     async def reconcile(self) -> list[str]:
         """Pin workspaces whose first task was placed while no manager followed them; remove
@@ -473,6 +487,8 @@ class SwarmBackend(WorkspaceBackend):
         await self.readiness.close()
         self.nodes.close()
         self.client.close()
+        if self._own_shared:
+            self.shared.close()
 
     # --- changes (in worker threads) ----------------------------------------------------------
     async def _change(
@@ -687,35 +703,13 @@ class SwarmBackend(WorkspaceBackend):
                     f"The network {config['name']} is not this user's (its labels say "
                     "otherwise), so no workspace joins it. An administrator must remove it."
                 )
-        self._join(found["Id"])
-
-    def _join(self, network: str) -> None:
-        """Connect the manager's own container to a user network, so that its proxy reaches
-        their workspaces. A network made a moment ago may not be known to the swarm's
-        dispatcher yet (its attachment is refused as "not found" for a short while)."""
-        manager = self.settings.manager_container
-        if not manager:
-            return
-        deadline = time.monotonic() + JOIN_WAIT
-        while True:
-            try:
-                self.client.api.connect_container_to_network(manager, network)
-                return
-            except docker.errors.APIError as exc:
-                explanation = str(exc.explanation)
-                # "already exists" (a bridge), "is already attached" (an overlay)
-                if "already" in explanation:
-                    return
-                if "NotFound" not in explanation or time.monotonic() > deadline:
-                    raise
-                log.info("joining network %s: %s; trying again", network, explanation)
-            time.sleep(0.2)
+        self.attachments.join(config["name"], found["Id"])
 
     def _join_all(self) -> None:
         self._check_swarm()
         mine = L.selector(self.settings.instance_id, L.KIND_NETWORK)
         for network in self.client.api.networks(filters={"label": mine}):
-            self._join(network["Name"])
+            self.attachments.join(network["Name"])
 
     def _collect_network(self, owner: str) -> bool:
         """Remove the owner's network once no workspace of theirs is left."""
@@ -726,14 +720,12 @@ class SwarmBackend(WorkspaceBackend):
         if self._services(owner):
             return False
         name = naming.network_name(self.settings.instance_id, owner)
-        if self.settings.manager_container:
-            with suppress(docker.errors.APIError):
-                self.client.api.disconnect_container_from_network(
-                    self.settings.manager_container, name, force=True
-                )
+        self.attachments.leave(name)
         try:
             self.client.api.remove_network(name)
         except docker.errors.APIError as exc:
+            # Other managers are still attached: each leaves at its own reconcile, and the
+            # last to leave removes it.
             if exc.status_code != 404:
                 log.info("network %s not removed yet: %s", name, exc.explanation)
             return False

@@ -1,24 +1,14 @@
-"""What managers running side by side against one engine share: kept in `DATA_DIR/shared`.
+"""Shared state as files in `DATA_DIR` (see `__init__.py` for what is shared): for managers
+on one host that share one volume, with no server to run.
 
-Several manager processes (replicas behind one address, or an old and a new one during an
-update) keep every invariant when they are given the same `DATA_DIR` (one volume), as they must
-be anyway for sign-in tokens. What the engine's labels do not hold lives here, as small files
-that need no server:
-
-- locks (`flock`, released by the kernel if a process dies): per owner, while quotas are
-  checked and what they allowed is made; per workspace, while it is being changed (so two
-  managers never build the same workspace twice);
-- names being created or renamed (files made with O_EXCL: the first manager wins);
-- the last activity of each workspace (a file's modification time), so that one manager's
-  idle watcher sees the traffic the others' proxies saw;
-- how a background create is getting on (its pull's progress, or why it failed);
-- which hand-off codes were used.
+- locks are `flock`s, released by the kernel if a process dies;
+- name claims and used codes are files made with O_EXCL (the first manager wins);
+- the last activity of a workspace is a file's modification time;
+- documents are JSON files rewritten atomically, with a generation file read on every look.
 
 `flock` holds between processes on one host (the same kernel), so managers that share it run
-on one host; what is left behind by a manager that died is swept by `sweep`.
-
-A process's own waiting is still done in memory first (see `operations.py`): these files only
-settle what another process may be doing at the same time.
+on one host (on several, use PostgreSQL); what a manager that died left behind is swept by
+`sweep`.
 """
 
 from __future__ import annotations
@@ -29,16 +19,24 @@ import hashlib
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-POLL_SECONDS = 0.02  # how often a lock held by another manager is tried again
-STALE_CLAIM_SECONDS = 600  # a name claim this old was left by a manager that died mid-way
-STALE_PENDING_SECONDS = 300  # a pull that told nothing for this long is not under way
-USED_SECONDS = 600  # a used hand-off code is remembered this long (codes live a minute)
+from . import (
+    POLL_SECONDS,
+    STALE_CLAIM_SECONDS,
+    STALE_PENDING_SECONDS,
+    USED_SECONDS,
+    Document,
+    Held,
+    HeldElsewhere,
+    SharedState,
+)
 
 
 def _key(*parts: str) -> str:
@@ -46,12 +44,9 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
-class HeldElsewhere(Exception):
-    """Another manager process holds the lock."""
-
-
-class SharedState:
+class FileSharedState(SharedState):
     def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
         self.root = data_dir / "shared"
         self.me = secrets.token_hex(8)  # this process, as the holder of a lock
         for folder in ("locks", "names", "activity", "pending", "used"):
@@ -60,8 +55,6 @@ class SharedState:
     # --- locks --------------------------------------------------------------------------------
     @asynccontextmanager
     async def lock(self, *key: str, wait: bool = True) -> AsyncIterator[LockFile]:
-        """Hold the lock named by `key` against other processes. Without `wait`, a lock held
-        elsewhere raises `HeldElsewhere` at once. Waiting polls: it never holds a thread."""
         path = self.root / "locks" / _key(*key)
         while (fd := _take(path, blocking=False)) is None:
             if not wait:
@@ -78,7 +71,6 @@ class SharedState:
 
     @contextmanager
     def holding(self, *key: str) -> Iterator[None]:
-        """`lock`, for a worker thread: waits for the lock in the thread."""
         fd = _take(self.root / "locks" / _key(*key), blocking=True)
         assert fd is not None
         try:
@@ -88,8 +80,6 @@ class SharedState:
 
     # --- names --------------------------------------------------------------------------------
     def claim_name(self, owner: str, folded_name: str) -> str | None:
-        """Claim a display name while a workspace is created or renamed to it: the claim (to
-        release it with), or None if another request (of any manager) holds it."""
         path = self.root / "names" / _key(owner, folded_name)
         claim = secrets.token_hex(8)
         for _ in range(2):
@@ -107,7 +97,6 @@ class SharedState:
         return None
 
     def release_name(self, owner: str, folded_name: str, claim: str) -> None:
-        """Release `claim`, and nothing else (another request may have taken the name over)."""
         path = self.root / "names" / _key(owner, folded_name)
         with suppress(FileNotFoundError):
             if path.read_text() == claim:
@@ -115,8 +104,6 @@ class SharedState:
 
     # --- single use -----------------------------------------------------------------------------
     def use_once(self, nonce: str) -> bool:
-        """True the first time any manager asks about `nonce` (a hand-off code's), False
-        after, for USED_SECONDS (longer than any code lives)."""
         try:
             os.close(os.open(self.root / "used" / _key(nonce), os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
@@ -125,8 +112,6 @@ class SharedState:
 
     # --- activity -----------------------------------------------------------------------------
     def touch(self, workspace_id: str, when: float) -> None:
-        """Tell the others of activity at `when`: only ever later than what they know (an
-        older moment, such as the last activity a workspace's Jupyter reports, moves nothing)."""
         path = self.root / "activity" / _key(workspace_id)
         try:
             if path.stat().st_mtime >= when:
@@ -154,9 +139,6 @@ class SharedState:
         os.replace(temporary, path)
 
     def pending(self, workspace_id: str) -> tuple[str, str] | None:
-        """(status, message) of a create under way ("pending") or failed in any manager. One
-        not told about for STALE_PENDING_SECONDS was left by a manager that died mid-way (or
-        failed long ago: then the workspace reads as its record and engine say)."""
         path = self.root / "pending" / _key(workspace_id)
         try:
             found = json.loads(path.read_text())
@@ -171,9 +153,29 @@ class SharedState:
         with suppress(FileNotFoundError):
             (self.root / "pending" / _key(workspace_id)).unlink()
 
+    # --- documents and secrets -----------------------------------------------------------------
+    def document(self, name: str) -> FileDocument:
+        return FileDocument(self.data_dir / f"{name}.json")
+
+    def kept_secret(self, name: str) -> str:
+        """Kept in `DATA_DIR/<name>.key` (mode 0600)."""
+        path = self.data_dir / f"{name}.key"
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        value = secrets.token_urlsafe(32)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as out:
+            out.write(value)
+        return value
+
     # --- tidying ------------------------------------------------------------------------------
     def sweep(self) -> int:
-        """Remove what no manager needs any more (run now and then); how many files."""
         now, removed = time.time(), 0
         for folder, age in (
             ("used", USED_SECONDS),
@@ -189,13 +191,12 @@ class SharedState:
 
 
 @dataclass
-class LockFile:
+class LockFile(Held):
     path: Path
     fd: int
-    remove: bool = False  # set by its holder: nothing will need this lock again
+    remove: bool = False
 
     def take_over(self, holder: str) -> bool:
-        """Write `holder` into the lock; whether the last one to write was another."""
         os.lseek(self.fd, 0, os.SEEK_SET)
         last = os.read(self.fd, 64).decode(errors="replace")
         if last != holder:
@@ -227,3 +228,53 @@ def _still_there(fd: int, path: Path) -> bool:
         return os.fstat(fd).st_ino == path.stat().st_ino
     except FileNotFoundError:
         return False
+
+
+class FileDocument(Document):
+    """A JSON file (mode 0600), rewritten atomically. Each change is made under a lock, on the
+    latest version, and counts a generation up (in `<name>.generation`, a few bytes read on
+    every look); a generation another manager wrote is read at the next look."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._generation_path = path.with_suffix(".generation")
+        self._lock = threading.Lock()
+        self.data: dict[str, Any] = {}
+        self.generation: str | None = None  # of `data`; None: read again
+        self.reload()
+
+    def reload(self) -> bool:
+        try:
+            generation = self._generation_path.read_text()
+        except FileNotFoundError:
+            generation = ""  # (written before generations were counted, or never)
+        if generation == self.generation:
+            return False
+        try:
+            self.data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            self.data = {}
+        self.generation = generation
+        return True
+
+    @contextmanager
+    def changing(self) -> Iterator[dict[str, Any]]:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._lock, open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # (released when closed)
+            try:
+                self.generation = None
+                self.reload()
+                yield self.data
+                _write(self.path, json.dumps(self.data, indent=1, default=str))
+                _write(self._generation_path, secrets.token_hex(8))
+            finally:
+                self.generation = None  # whatever happened, read it again next time
+
+
+def _write(path: Path, text: str) -> None:
+    temporary = path.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(temporary, path)
