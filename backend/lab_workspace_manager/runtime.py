@@ -83,6 +83,10 @@ class Runtime:
     async def open(self) -> None:
         """Prepare the backend, then run the periodic jobs."""
         self.events.bind(asyncio.get_running_loop())
+        try:
+            await anyio.to_thread.run_sync(self.shared.prepare)
+        except ManagerError as exc:
+            log.warning("the shared state is not reachable yet: %s", exc.message)
         self.events.relay(self.shared, self._changed_elsewhere)
         await self.backend.open()
         periodic: list[tuple[float, Job]] = [

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio.to_thread
 from jose import JWTError, jwt
 
 from ..errors import Unauthenticated
@@ -70,7 +71,8 @@ class StandaloneAuth(Authenticator):
         return value
 
     async def identify(self, token: str, client: str = "") -> Identity:
-        self._read_latest()
+        # (In a thread: with DATABASE_URL, a query; the event loop does not wait on it.)
+        await anyio.to_thread.run_sync(self._read_latest)
         if hmac.compare_digest(token.encode(), self._admin_token.encode()):
             return Identity(self._settings.admin_user_id, is_admin=True)
         try:

@@ -125,6 +125,9 @@ class SharedState(abc.ABC):
     def sweep(self) -> int:
         """Remove what no manager needs any more (run now and then); how many entries."""
 
+    def prepare(self) -> None:  # noqa: B027 (optional: nothing to do)
+        """Connect now (at start, in a thread) rather than at first use."""
+
     def broadcast(self, message: str) -> None:  # noqa: B027 (optional: nothing to do)
         """Send `message` (an event, as JSON) to the other managers' `listen`. Managers that
         share files run on one host and do not pass events on."""

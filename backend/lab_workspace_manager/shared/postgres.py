@@ -15,6 +15,7 @@ later will be a migration).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -44,9 +45,18 @@ from . import (
 log = logging.getLogger(__name__)
 
 CONNECT_SECONDS = 10  # to wait for a connection (new, or free in the pool) at most
+CLAIM_WAIT = 1.0  # a name is claimed on the event loop: for a free connection it waits this long
 EVENT_BYTES = 7900  # NOTIFY carries 8000 bytes at most: longer events stay with their manager
 # Connections that stay open across idle firewalls and notice a dead server (or host).
-KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
+# Connections that stay open across idle firewalls and notice a dead server (or host): no call
+# waits longer than a few seconds for a database that stopped answering.
+KEEPALIVES: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "tcp_user_timeout": 10_000,  # ms: unacknowledged data this long ends the connection
+}
+STATEMENT_TIMEOUT = "5s"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS lock_holders (key text PRIMARY KEY, holder text NOT NULL);
@@ -79,12 +89,15 @@ class PostgresSharedState(SharedState):
         self._opening = threading.Lock()
         self._claims: dict[str, tuple[psycopg.Connection[Any], int]] = {}
         self._outbox: queue.Queue[str | None] = queue.Queue(maxsize=10_000)
-        self._threads: list[threading.Thread] = []
+        self._threads: list[threading.Thread] = []  # listening
+        self._sender: threading.Thread | None = None  # started with the first event
+        self._sending = threading.Lock()
         self._closing = threading.Event()
 
     # --- connections --------------------------------------------------------------------------
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        conn.execute(sql.SQL("SET statement_timeout TO {}").format(sql.Literal(STATEMENT_TIMEOUT)))
 
     def _open(self) -> ConnectionPool:
         """The pool, opened (and the schema made) at first use: a backend made in a test, or
@@ -124,6 +137,9 @@ class PostgresSharedState(SharedState):
             self._pool = pool
             return pool
 
+    def prepare(self) -> None:
+        self._open()
+
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
         pool = self._open()
@@ -149,57 +165,46 @@ class PostgresSharedState(SharedState):
     # --- locks --------------------------------------------------------------------------------
     @asynccontextmanager
     async def lock(self, *key: str, wait: bool = True) -> AsyncIterator[Held]:
+        """Waiting holds no connection: each try takes one and gives it back unless it got
+        the lock."""
         lock_id = self._key(*key)
         pool = await asyncio.to_thread(self._open)
+        while (conn := await _take_in_thread(pool, lock_id)) is None:
+            if not wait:
+                raise HeldElsewhere
+            await asyncio.sleep(POLL_SECONDS)
         try:
-            conn = await asyncio.to_thread(pool.getconn)
-        except psycopg.OperationalError as exc:
-            raise DatabaseUnavailable(f"No connection to the database for a lock: {exc}") from exc
-        try:
-            while not await asyncio.to_thread(_try_lock, conn, lock_id):
-                if not wait:
-                    raise HeldElsewhere
-                await asyncio.sleep(POLL_SECONDS)
-            try:
-                yield AdvisoryLock(conn, _digest("\0".join(key)))
-            finally:
-                await asyncio.to_thread(_unlock, conn, lock_id)
+            yield AdvisoryLock(conn, _digest("\0".join(key)))
         finally:
-            pool.putconn(conn)  # (the pool's reset lets go of any lock left)
+            await asyncio.to_thread(_release, pool, conn, lock_id)
 
     @contextmanager
     def holding(self, *key: str) -> Iterator[None]:
         lock_id = self._key(*key)
-        with self._connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (lock_id,))
-            try:
-                yield
-            finally:
-                _unlock(conn, lock_id)
+        pool = self._open()
+        while (conn := _take(pool, lock_id)) is None:
+            time.sleep(POLL_SECONDS)
+        try:
+            yield
+        finally:
+            _release(pool, conn, lock_id)
 
     # --- names --------------------------------------------------------------------------------
     def claim_name(self, owner: str, folded_name: str) -> str | None:
         """A claim is a lock held on a connection of its own until it is released (or its
         manager dies)."""
-        pool = self._open()
-        lock_id = self._key("name", owner, folded_name)
-        conn = pool.getconn()
-        if not _try_lock(conn, lock_id):
-            pool.putconn(conn)
+        conn = _take(self._open(), self._key("name", owner, folded_name), CLAIM_WAIT)
+        if conn is None:
             return None
         claim = secrets.token_hex(8)
-        self._claims[claim] = (conn, lock_id)
+        self._claims[claim] = (conn, self._key("name", owner, folded_name))
         return claim
 
     def release_name(self, owner: str, folded_name: str, claim: str) -> None:
         held = self._claims.pop(claim, None)
         if held is None:
             return
-        conn, lock_id = held
-        try:
-            _unlock(conn, lock_id)
-        finally:
-            self._open().putconn(conn)
+        _release(self._open(), *held)
 
     # --- single use ---------------------------------------------------------------------------
     def use_once(self, nonce: str) -> bool:
@@ -273,25 +278,33 @@ class PostgresSharedState(SharedState):
 
     # --- events -------------------------------------------------------------------------------
     def broadcast(self, message: str) -> None:
-        if len(message.encode()) > EVENT_BYTES:
-            return
+        payload = json.dumps({"from": self.me, "event": message}, ensure_ascii=False)
+        if len(payload.encode()) > EVENT_BYTES:
+            return  # (stays with its manager; the others see the state it led to)
+        with self._sending:
+            if self._sender is None:
+                self._sender = threading.Thread(
+                    target=self._send_events, daemon=True, name="shared-events-out"
+                )
+                self._sender.start()
         try:
-            self._outbox.put_nowait(json.dumps({"from": self.me, "event": message}))
+            self._outbox.put_nowait(payload)
         except queue.Full:
             log.warning("events are not passed on to the other managers: the database is slow")
 
     def listen(self, receive: Callable[[str], None]) -> None:
-        for target in (self._send_events, lambda: self._receive_events(receive)):
-            thread = threading.Thread(target=target, daemon=True, name="shared-events")
-            thread.start()
-            self._threads.append(thread)
+        thread = threading.Thread(
+            target=self._receive_events, args=(receive,), daemon=True, name="shared-events-in"
+        )
+        thread.start()
+        self._threads.append(thread)
 
     def _send_events(self) -> None:
         while (message := self._outbox.get()) is not None:
             try:
                 self._run("SELECT pg_notify(%s, %s)", self._channel, message)
-            except ManagerError as exc:
-                log.warning("an event was not passed on to the other managers: %s", exc.message)
+            except Exception as exc:  # (one event lost; the next ones still go)
+                log.warning("an event was not passed on to the other managers: %s", exc)
 
     def _receive_events(self, receive: Callable[[str], None]) -> None:
         """Listen on a connection of its own (NOTIFY is delivered between transactions; a
@@ -304,18 +317,27 @@ class PostgresSharedState(SharedState):
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                     while not self._closing.is_set():
                         for notice in conn.notifies(timeout=0.5):
-                            found = json.loads(notice.payload)
-                            if found.get("from") != self.me:
-                                receive(str(found["event"]))
-            except (psycopg.Error, OSError, ValueError, KeyError) as exc:
+                            self._deliver(notice.payload, receive)
+            except (psycopg.Error, OSError) as exc:
                 if not self._closing.is_set():
                     log.warning("events from the other managers: %s; listening again", exc)
                     self._closing.wait(1.0)
 
+    def _deliver(self, payload: str, receive: Callable[[str], None]) -> None:
+        """One notice: an event of another manager's. Anything else is logged and skipped
+        (it must not end the listening)."""
+        try:
+            found = json.loads(payload)
+            if found["from"] != self.me:
+                receive(str(found["event"]))
+        except Exception as exc:
+            log.warning("a notice that is not an event of a manager was skipped: %s", exc)
+
     def close(self) -> None:
         self._closing.set()
-        self._outbox.put(None)
-        for thread in self._threads:
+        with contextlib.suppress(queue.Full):
+            self._outbox.put_nowait(None)
+        for thread in [*self._threads, *([self._sender] if self._sender else [])]:
             thread.join(timeout=3)
         if self._pool is not None:
             self._pool.close()
@@ -398,6 +420,55 @@ def _digest(value: str) -> str:
 def _try_lock(conn: psycopg.Connection[Any], lock_id: int) -> bool:
     row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_id,)).fetchone()
     return bool(row and row[0])
+
+
+def _take(
+    pool: ConnectionPool, lock_id: int, wait: float = CONNECT_SECONDS
+) -> psycopg.Connection[Any] | None:
+    """A connection holding the lock, or None (held elsewhere); the connection goes back to
+    the pool whatever happens, unless it holds the lock."""
+    try:
+        conn = pool.getconn(timeout=wait)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"No connection to the database is free ({exc}): too many changes are under way "
+            "at once. Try again in a moment."
+        ) from exc
+    try:
+        if _try_lock(conn, lock_id):
+            return conn
+    except BaseException:
+        pool.putconn(conn)
+        raise
+    pool.putconn(conn)
+    return None
+
+
+async def _take_in_thread(pool: ConnectionPool, lock_id: int) -> psycopg.Connection[Any] | None:
+    """`_take` in a thread; if the waiting task is cancelled meanwhile, a lock the thread
+    still got is let go of (not left on a connection nobody holds)."""
+    taking = asyncio.ensure_future(asyncio.to_thread(_take, pool, lock_id))
+    try:
+        return await asyncio.shield(taking)
+    except asyncio.CancelledError:
+
+        def undo(done: asyncio.Future[psycopg.Connection[Any] | None]) -> None:
+            if not done.cancelled() and done.exception() is None and done.result() is not None:
+                threading.Thread(target=_release, args=(pool, done.result(), lock_id)).start()
+
+        taking.add_done_callback(undo)
+        raise
+
+
+def _release(pool: ConnectionPool, conn: psycopg.Connection[Any], lock_id: int) -> None:
+    """Let go of the lock and give the connection back (the pool's reset lets go of any
+    lock left on it, should the unlock fail)."""
+    try:
+        _unlock(conn, lock_id)
+    except psycopg.Error as exc:
+        log.warning("a lock was not let go of (the pool resets its connection): %s", exc)
+    finally:
+        pool.putconn(conn)
 
 
 def _unlock(conn: psycopg.Connection[Any], lock_id: int) -> None:

@@ -169,6 +169,25 @@ def test_the_rules_are_added_once_in_their_order() -> None:
     assert egress.script([], ["lwm+"]) == "set -e\n"
 
 
+def test_other_hosts_and_the_database_are_dropped_with_host() -> None:
+    """On a swarm, "host" is every node; with DATABASE_URL, the database's host too (it holds
+    the installation's secrets)."""
+    text = egress.script(["host"], ["docker_gwbridge"], ["10.0.0.2", "10.0.0.3"])
+    for host in ("10.0.0.2", "10.0.0.3"):
+        assert (
+            f"iptables -I DOCKER-USER 1 -i docker_gwbridge -d {host} -m conntrack --ctstate NEW "
+            "-j DROP"
+        ) in text
+    assert "10.0.0.2" not in egress.script(["metadata"], ["lwm+"], ["10.0.0.2"])
+    from tests.support.settings import make_settings
+
+    with_database = make_settings(database_url="postgresql://u:p@127.0.0.1:5432/db")
+    assert egress.database_addresses(with_database) == []  # (loopback: no workspace reaches it)
+    remote = make_settings(database_url="postgresql://u:p@10.9.8.7:5432,localhost:5433/db")
+    assert egress.database_addresses(remote) == ["10.9.8.7"]
+    assert egress.database_addresses(make_settings()) == []
+
+
 async def test_networks_made_before_their_bridges_were_named_are_covered_too(
     engine: docker.DockerClient,
 ) -> None:

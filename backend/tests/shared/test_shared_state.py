@@ -173,6 +173,52 @@ async def test_events_of_one_manager_reach_the_others(database_url: str) -> None
     }
 
 
+async def test_the_relay_outlives_what_it_cannot_carry(database_url: str) -> None:
+    """An event too long once escaped is left out, and a notice that is no manager's event
+    is skipped: neither ends the passing on of the events after them."""
+    sender, receiver = (PostgresSharedState(database_url, "relay", connections=4) for _ in "ab")
+    got: list[str] = []
+    receiver.listen(got.append)
+    await asyncio.sleep(0.5)
+    sender.broadcast('"' * 5000)  # (10,000 bytes once escaped)
+    with sender._connection() as conn:
+        conn.execute("SELECT pg_notify(%s, %s)", (receiver._channel, "[1, 2]"))
+        conn.execute("SELECT pg_notify(%s, %s)", (receiver._channel, "not json"))
+    sender.broadcast('{"phase": "ready"}')
+    for _ in range(50):
+        if got:
+            break
+        await asyncio.sleep(0.1)
+    sender.close()
+    receiver.close()
+    assert got == ['{"phase": "ready"}']
+
+
+async def test_a_cancelled_wait_for_a_lock_leaves_nothing_held(database_url: str) -> None:
+    first, second = (PostgresSharedState(database_url, "cancel", connections=4) for _ in "ab")
+    try:
+        async with first.lock("owner", "alice"):
+            waiting = asyncio.create_task(_hold_owner(second))
+            await asyncio.sleep(0.3)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+        await asyncio.sleep(0.3)
+        async with asyncio.timeout(5):
+            async with first.lock("owner", "alice", wait=False):
+                pass
+            async with second.lock("owner", "alice", wait=False):
+                pass
+    finally:
+        first.close()
+        second.close()
+
+
+async def _hold_owner(shared: SharedState) -> None:
+    async with shared.lock("owner", "alice"):
+        pass
+
+
 HOLD_AND_WAIT = """
 import asyncio, sys
 from lab_workspace_manager.shared.postgres import PostgresSharedState

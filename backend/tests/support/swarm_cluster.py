@@ -31,6 +31,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
@@ -334,6 +335,19 @@ def _remove_cgroups(name: str) -> None:
         for leftover in sorted(controller.glob(f"{name}-*/**/"), key=lambda p: -len(p.parts)):
             with contextlib.suppress(OSError):
                 leftover.rmdir()
+
+
+def task_of(cluster: Cluster, instance: str, workspace_id: str) -> tuple[str, Any]:
+    """(node name, container) of the workspace's running task."""
+    client = cluster.client("node1")
+    labels = [f"lwm.instance={instance}", f"lwm.workspace={workspace_id}"]
+    service = client.api.services(filters={"label": labels})[0]
+    for task in client.api.tasks(filters={"service": service["ID"]}):
+        if task["Status"]["State"] == "running" and task["DesiredState"] == "running":
+            node = cluster.hostname_of(task["NodeID"])
+            container_id = task["Status"]["ContainerStatus"]["ContainerID"]
+            return node, cluster.client(node).containers.get(container_id)
+    raise AssertionError(f"workspace {workspace_id} has no running task")
 
 
 def swarm_settings(cluster: Cluster, instance: str, **overrides: object) -> Settings:

@@ -16,14 +16,16 @@ import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import docker
 import httpx
 import pytest
 
+from tests.support.images import TEST_IMAGE
 from tests.support.manager_image import Manager
 from tests.support.replicated import Replicated, replicated_manager
-from tests.support.swarm_cluster import Cluster
+from tests.support.swarm_cluster import Cluster, task_of
 
 pytestmark = pytest.mark.anyio
 
@@ -101,6 +103,26 @@ async def _until_ready(events: asyncio.Task[httpx.Response], workspace_id: str) 
             if event["workspace_id"] == workspace_id:
                 phases.append(event["phase"])
     return phases
+
+
+async def test_workspaces_cannot_reach_the_database(deployed: Replicated) -> None:
+    """The database holds the installation's secrets (issued tokens' key, the
+    administrator's token): no workspace may even open a connection to it."""
+    first, _ = two(deployed)
+    user, token = new_user(deployed, first)
+    async with client(first, token) as api:
+        made = await api.post(f"/users/{user}/workspace", json={"display_name": "db", **SMALL})
+        assert made.status_code == 201, made.text
+        await _running(api, user, made.json()["id"])
+    host, port = urlsplit(deployed.database_url).hostname, urlsplit(deployed.database_url).port
+    connect = f"import socket; socket.create_connection(({host!r}, {port}), 3); print('open')"
+    node, container = task_of(deployed.cluster, deployed.instance, made.json()["id"])
+    assert b"open" not in container.exec_run(["python3", "-c", connect]).output
+    # Control: a container of the same node outside the swarm's networks connects.
+    outside = deployed.cluster.client(node).containers.run(
+        TEST_IMAGE, ["python3", "-c", connect], entrypoint=[], remove=True
+    )
+    assert outside.strip() == b"open"
 
 
 async def test_names_stay_unique_and_quotas_hold_across_replicas(deployed: Replicated) -> None:

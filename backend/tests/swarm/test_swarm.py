@@ -23,7 +23,7 @@ from tests.support.images import TEST_IMAGE
 from tests.support.jupyter import execute, open_channels, start_kernel
 from tests.support.manager_image import Manager
 from tests.support.settings import SESSION_INSTANCE
-from tests.support.swarm_cluster import NODE_NAMES, Cluster, swarm_api
+from tests.support.swarm_cluster import NODE_NAMES, Cluster, swarm_api, task_of
 
 pytestmark = pytest.mark.anyio
 
@@ -34,19 +34,6 @@ JUPYTER_TITLE = "<title>Home Page - Select or create a notebook</title>"
 async def api(swarm: Cluster, swarm_manager: Manager) -> AsyncIterator[Api]:
     async with swarm_api(swarm, swarm_manager) as helper:
         yield helper
-
-
-def task_of(cluster: Cluster, instance: str, workspace_id: str) -> tuple[str, Any]:
-    """(node name, container) of the workspace's running task."""
-    client = cluster.client("node1")
-    labels = [f"lwm.instance={instance}", f"lwm.workspace={workspace_id}"]
-    service = client.api.services(filters={"label": labels})[0]
-    for task in client.api.tasks(filters={"service": service["ID"]}):
-        if task["Status"]["State"] == "running" and task["DesiredState"] == "running":
-            node = cluster.hostname_of(task["NodeID"])
-            container_id = task["Status"]["ContainerStatus"]["ContainerID"]
-            return node, cluster.client(node).containers.get(container_id)
-    raise AssertionError(f"workspace {workspace_id} has no running task")
 
 
 def service_of(cluster: Cluster, instance: str, workspace_id: str) -> dict[str, Any]:
@@ -247,6 +234,36 @@ async def test_users_cannot_reach_each_other_across_nodes(
     assert secret.encode() not in bob_container.exec_run(fetch).output
     # Control: the manager, joined to both users' networks, reaches it.
     assert secret.encode() in swarm_manager.container.exec_run(fetch).output
+
+
+async def test_workspaces_reach_neither_metadata_nor_the_other_nodes(
+    api: Api, swarm: Cluster, swarm_manager: Manager
+) -> None:
+    """WORKSPACE_EGRESS_BLOCK holds on every node: link-local addresses (a cloud's metadata
+    service) and the nodes' own services are out of a workspace's reach."""
+    config = (await api.client.get("/config")).json()
+    assert config["egress_blocked"] == ["metadata", "host"]
+    with full(swarm, "node1"):
+        workspace = await api.create_running(display_name="egress")
+    node, container = task_of(swarm, swarm_manager.instance, workspace["id"])
+    assert node != "node1"
+    # What this machine's network does not route meets a server that answers anything with
+    # 404; a blocked request gets no answer at all (curl's 000).
+    metadata = "http://169.254.169.254/latest/meta-data/"
+    other_node = f"http://{swarm.addresses['node1']}:{swarm_manager.port}/api/healthz"
+    probe = ["curl", "-s", "-m", "3", "-o", "/dev/null", "-w", "%{http_code}"]
+    assert container.exec_run([*probe, metadata]).output == b"000"
+    assert container.exec_run([*probe, other_node]).output == b"000"
+
+    # Control: a container of the same node outside the swarm's networks gets answers.
+    def outside(url: str) -> str:
+        output = swarm.client(node).containers.run(
+            TEST_IMAGE, [*probe, url], entrypoint=[], remove=True
+        )
+        return str(output.decode())
+
+    assert outside(metadata) != "000"  # (what answers there is this machine's network's)
+    assert outside(other_node) == "200"
 
 
 async def test_a_drained_or_dead_node_keeps_its_workspace_waiting_with_its_data(

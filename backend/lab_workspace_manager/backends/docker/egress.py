@@ -8,17 +8,24 @@ namespace that match every user network by its bridge's name prefix (`naming.bri
   - host: in INPUT, new connections from a workspace network to the host itself are dropped,
     except DNS (Docker's resolver in a container may ask a resolver on the host). Answers to
     connections the host opened (a manager on the host proxying to a workspace) still pass.
+    In DOCKER-USER, new connections to the shared-state database (DATABASE_URL, which holds
+    the installation's secrets) are dropped too.
 The manager's container cannot change the host's firewall; the engine can: a short-lived
 helper container of an image with iptables, on the host's network with NET_ADMIN only. Where
 that fails (a rootless engine, no iptables), nothing is blocked: the manager logs why, and
 /config's `egress_blocked` says what is in force. IPv4 only: Docker's networks have no IPv6
 unless the operator turns it on. Rules that a firewall reload removes come back with the
 manager's next start.
+
+On a swarm the same rules are installed on every node (through its engine), for the bridge that
+carries every task's traffic out of its node (`docker_gwbridge`), and "host" also drops new
+connections to the other nodes' addresses (see `backends/swarm/backend.py`).
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 
 import docker
 import docker.errors
@@ -44,20 +51,30 @@ RULES: dict[str, list[tuple[str, list[str]]]] = {
 }
 DEFAULT_HELPER_IMAGE = "lab-workspace-manager:latest"
 
-# (engine, helper, rules, bridges) installed by this process already: once is enough (they are
-# idempotent).
-_installed: set[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = set()
+# (engine, helper, rules, bridges, hosts) installed by this process already: once is enough
+# (they are idempotent).
+_installed: set[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = set()
 
 
-def script(blocked: list[str], bridges: list[str]) -> str:
+def script(blocked: list[str], bridges: list[str], hosts: list[str] | None = None) -> str:
     """A shell script that adds the rules that are not there yet (running it twice is
     running it once), each chain's rules ahead of the rules already in it, for traffic in
-    from each of `bridges` (interface names or patterns, as iptables takes them)."""
+    from each of `bridges` (interface names or patterns, as iptables takes them). With
+    "host", new connections to each of `hosts` (other machines' addresses) are dropped too."""
     lines = ["set -e"]
     for bridge in bridges:
         for what in blocked:
+            rules = list(RULES[what])
+            if what == "host":
+                rules += [
+                    (
+                        "DOCKER-USER",
+                        ["-d", host, "-m", "conntrack", "--ctstate", "NEW", "-j", "DROP"],
+                    )
+                    for host in hosts or []
+                ]
             # Inserted last rule first at the head, so that they end up in their order.
-            for chain, rule in reversed(RULES[what]):
+            for chain, rule in reversed(rules):
                 spec = " ".join(["-i", bridge, *rule])
                 lines.append(
                     f"iptables -C {chain} {spec} 2>/dev/null || iptables -I {chain} 1 {spec}"
@@ -78,6 +95,29 @@ def older_bridges(client: docker.DockerClient, settings: Settings) -> list[str]:
     return sorted(bridges)
 
 
+def database_addresses(settings: Settings) -> list[str]:
+    """The IPv4 addresses of the shared-state database (DATABASE_URL), which holds the
+    installation's secrets: with "host", workspaces may not open connections to it."""
+    if settings.database_url is None:
+        return []
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        hosts = str(conninfo_to_dict(settings.database_url.get_secret_value()).get("host") or "")
+    except Exception:  # (DATABASE_URL is checked where it is used; here it only adds rules)
+        return []
+    found: set[str] = set()
+    for host in filter(None, hosts.split(",")):
+        if host.startswith("/"):
+            continue  # a Unix socket: no workspace reaches it
+        try:
+            for *_, address in socket.getaddrinfo(host, None, socket.AF_INET):
+                found.add(str(address[0]))
+        except OSError as exc:
+            log.warning("the database's host %s was not found for the egress rules: %s", host, exc)
+    return sorted(a for a in found if not a.startswith("127."))
+
+
 def wanted(settings: Settings) -> list[str]:
     """What the settings ask to block, each once, in their order."""
     return list(dict.fromkeys(settings.egress_block))
@@ -94,14 +134,28 @@ def helper_image(client: docker.DockerClient, settings: Settings) -> str:
     return DEFAULT_HELPER_IMAGE
 
 
-def install(client: docker.DockerClient, settings: Settings) -> list[str]:
-    """Install the rules of `settings.egress_block`; what is blocked now (none on failure)."""
+def install(
+    client: docker.DockerClient,
+    settings: Settings,
+    *,
+    engine: str | None = None,
+    image: str | None = None,
+    bridges: list[str] | None = None,
+    hosts: list[str] | None = None,
+) -> list[str]:
+    """Install the rules of `settings.egress_block` on the engine of `client` (`engine`
+    names it: DOCKER_HOST by default); by default for this instance's user networks' bridges,
+    with the manager's image as the helper. What is blocked now (none on failure)."""
     blocked = wanted(settings)
     if not blocked:
         return []
-    bridges = [WORKSPACE_BRIDGES, *older_bridges(client, settings)]
-    image = helper_image(client, settings)
-    done = (settings.docker_host or "", image, tuple(blocked), tuple(bridges))
+    if bridges is None:
+        bridges = [WORKSPACE_BRIDGES, *older_bridges(client, settings)]
+    hosts = sorted({*(hosts or []), *database_addresses(settings)})
+    image = image or helper_image(client, settings)
+    if engine is None:
+        engine = settings.docker_host or ""
+    done = (engine, image, tuple(blocked), tuple(bridges), tuple(hosts))
     if done in _installed:
         return blocked
     try:
@@ -117,7 +171,7 @@ def install(client: docker.DockerClient, settings: Settings) -> list[str]:
     try:
         client.containers.run(
             image,
-            entrypoint=["sh", "-c", script(blocked, bridges)],
+            entrypoint=["sh", "-c", script(blocked, bridges, hosts)],
             network_mode="host",
             user="0",
             cap_drop=["ALL"],
@@ -142,6 +196,12 @@ def install(client: docker.DockerClient, settings: Settings) -> list[str]:
             exc.explanation,
         )
         return []
-    log.info("workspaces may not reach: %s", ", ".join(blocked))
+    log.info("workspaces may not reach: %s (engine %s)", ", ".join(blocked), engine or "local")
     _installed.add(done)
     return blocked
+
+
+def forget(engine: str) -> None:
+    """The rules on that engine's host may be gone (its node restarted): install them again."""
+    for done in [d for d in _installed if d[0] == engine]:
+        _installed.discard(done)

@@ -23,37 +23,38 @@ JOIN_WAIT = 10.0  # a network made a moment ago may not be known to the dispatch
 
 
 class Attachments:
-    """Which user networks the manager's container is on (by name), and joining or leaving
+    """Which user networks the manager's container is on (by id), and joining or leaving
     them. Without a container of its own (a manager run from source) it joins nothing."""
 
     def __init__(self, client: docker.DockerClient, settings: Settings) -> None:
         self._client = client
         self._settings = settings
         self._manager = settings.manager_container
-        self._joined: set[str] = set()
+        self._joined: dict[str, str] = {}  # network id -> name
 
-    def join(self, network: str, network_id: str | None = None, wait: float = JOIN_WAIT) -> None:
-        """Join the network named `network` (by its id where known: a node may still hold a
-        removed network of the same name)."""
+    def join(self, network: str, network_id: str, wait: float = JOIN_WAIT) -> None:
+        """Join the network named `network` by its id (a node may still hold a removed
+        network of the same name)."""
         if not self._manager:
             return
-        self._connect(self._manager, network_id or network, wait)
-        self._joined.add(network)
+        self._connect(self._manager, network_id, wait)
+        self._joined[network_id] = network
 
-    def join_soon(self, network: str) -> None:
+    def join_soon(self, network: str, network_id: str) -> None:
         """Join a network a workspace runs on, if not joined yet (one another manager made).
         Tried once (a read must not wait); a network the dispatcher does not know yet is
         joined at a later read."""
-        if network in self._joined or not self._manager:
+        if network_id in self._joined or not self._manager:
             return
         try:
-            self.join(network, wait=0)
+            self.join(network, network_id, wait=0)
         except docker.errors.APIError as exc:
             log.info("network %s not joined yet: %s", network, exc.explanation)
 
     def leave(self, network: str) -> None:
-        """Leave a network about to be removed."""
-        self._joined.discard(network)
+        """Leave a network (by name) about to be removed."""
+        for network_id in [i for i, name in self._joined.items() if name == network]:
+            del self._joined[network_id]
         if self._manager:
             try:
                 self._client.api.disconnect_container_from_network(

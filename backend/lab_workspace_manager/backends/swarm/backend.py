@@ -43,7 +43,7 @@ from ..base import (
     WorkspaceBackend,
     WorkspaceState,
 )
-from ..docker import cleaner
+from ..docker import cleaner, egress
 from ..docker import labels as L
 from ..docker.engine import Pools, in_thread, make_client
 from ..docker.measure import UsageMeter
@@ -55,7 +55,7 @@ from . import spec as build
 from .attachments import Attachments
 from .nodes import NodeEngines
 from .spec import Record
-from .tasks import Json, Node, Seen, address_on, current_task, observe
+from .tasks import Json, Node, Seen, address_on, current_task, network_id_on, observe
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ STOP_WAIT = 30.0
 # A delete waits this long for the task's container to go before removing its volume.
 VOLUME_WAIT = 60.0
 MAX_LOG_BYTES = 1024 * 1024
+# Every task's traffic out of its node (its default route) crosses this bridge of the node's.
+GATEWAY_BRIDGE = "docker_gwbridge"
 # Completes "Stopped ..." for a failed workspace whose settings were changed.
 AFTER_FAILING = "after it failed; start it to try the new settings"
 # `locate`: seconds before an id not running at the last look is looked for again, and
@@ -163,9 +165,9 @@ class SwarmBackend(WorkspaceBackend):
                 log.warning("service %s has unreadable labels: %s", service["ID"], exc)
                 continue
             found.append((service, record, tasks.get(service["ID"], [])))
-            if any(t["Status"]["State"] == "running" for t in tasks.get(service["ID"], [])):
-                network = naming.network_name(self.settings.instance_id, record.owner)
-                self.attachments.join_soon(network)
+            for task in tasks.get(service["ID"], []):
+                if task["Status"]["State"] == "running":
+                    self._join_network_of(task, record.owner)
         return found
 
     def _seen(self, record: Record, tasks: list[Json], nodes: dict[str, Node]) -> Seen:
@@ -346,16 +348,61 @@ class SwarmBackend(WorkspaceBackend):
             )
 
     async def open(self) -> None:
-        if self.settings.egress_block:
-            log.warning(
-                "WORKSPACE_EGRESS_BLOCK=%s is not enforced on a swarm: workspaces can reach "
-                "link-local addresses and the nodes' own services (see the README)",
-                ",".join(self.settings.egress_block),
-            )
         try:
             await in_thread(self.pools.background, "join the user networks", self._join_all)
         except ManagerError as exc:
             log.warning("the swarm is not reachable yet: %s", exc.message)
+        await self._restrict_egress()
+
+    async def _restrict_egress(self) -> None:
+        """The egress rules on every node (again on nodes that came back or joined: at
+        start and with every reconcile)."""
+        if not egress.wanted(self.settings):
+            return
+        try:
+            self.egress_blocked = await in_thread(
+                self.pools.background, "restrict the workspaces' egress", self._install_egress
+            )
+        except ManagerError as exc:
+            log.warning("workspaces' egress is not restricted yet: %s", exc.message)
+
+    def _install_egress(self) -> list[str]:
+        """Install the rules through each node's engine, for the bridge every task's traffic
+        leaves its node by; "host" covers every node's address. What is blocked on all nodes
+        (none if any node lacks the rules: /config says what holds everywhere)."""
+        wanted = egress.wanted(self.settings)
+        if not self.nodes.configured:
+            log.warning(
+                "WORKSPACE_EGRESS_BLOCK=%s is not enforced: the manager installs the rules "
+                "through each node's engine, and SWARM_NODE_DOCKER_HOST is not set",
+                ",".join(wanted),
+            )
+            return []
+        nodes = list(self._nodes().values())
+        hosts = sorted({n.address for n in nodes if n.address})
+        image = egress.helper_image(self.client, self.settings)
+        everywhere = True
+        for node in nodes:
+            if node.state != "ready":
+                everywhere = False
+                egress.forget(node.id)  # its rules may be gone when it is back
+                continue
+            try:
+                client = self.nodes.client(node)
+            except Conflict as exc:
+                log.warning("egress rules not installed on node %s: %s", node.hostname, exc)
+                everywhere = False
+                continue
+            installed = egress.install(
+                client,
+                self.settings,
+                engine=node.id,
+                image=image,
+                bridges=[GATEWAY_BRIDGE],
+                hosts=hosts,
+            )
+            everywhere = everywhere and installed == wanted
+        return wanted if everywhere else []
 
     async def locate(self, workspace_id: str) -> tuple[str, str] | None:
         """The proxy's access check asks this for every workspace it has not seen lately:
@@ -402,16 +449,30 @@ class SwarmBackend(WorkspaceBackend):
             network = naming.network_name(self.settings.instance_id, record.owner)
             address = address_on(task, network, WORKSPACE_PORT)
             if address:
-                self.attachments.join_soon(network)
+                self._join_network_of(task, record.owner)
                 located[record.workspace_id] = (record.owner, address)
         return located
 
+    def _join_network_of(self, task: Json, owner: str) -> None:
+        """Join the owner's network that a running task is on (by the id the swarm gave the
+        task: not a same-named network a node may still hold)."""
+        network = naming.network_name(self.settings.instance_id, owner)
+        network_id = network_id_on(task, network)
+        if network_id:
+            self.attachments.join_soon(network, network_id)
+
     def changed_elsewhere(self, workspace_id: str) -> None:
-        self._located = None
+        """Forget where that workspace was seen (not the others': each user's changes would
+        otherwise make every lookup look at the whole swarm again)."""
+        seen = self._located
+        if seen is not None and workspace_id in seen[1]:
+            self._located = (seen[0], {k: v for k, v in seen[1].items() if k != workspace_id})
 
     async def reconcile(self) -> list[str]:
         """Pin workspaces whose first task was placed while no manager followed them; remove
-        user networks no workspace has used since the last reconcile."""
+        user networks no workspace has used since the last reconcile; egress rules on nodes
+        that (re)joined."""
+        await self._restrict_egress()
         done: list[str] = []
         for _, record, seen in await self._look(None):
             if not record.node_id and seen.node_id:
@@ -502,11 +563,20 @@ class SwarmBackend(WorkspaceBackend):
         managers: bool = False,
     ) -> T:
         pool = self.pools.background if managers else self.pools.changes
-        async with self.operations.run(owner, workspace_id, what, managers=managers):
-            try:
-                return await in_thread(pool, action, function, owner, workspace_id, *args)
-            finally:
-                self._located = None  # where workspaces run is looked at again
+        try:
+            async with self.operations.run(owner, workspace_id, what, managers=managers):
+                try:
+                    return await in_thread(pool, action, function, owner, workspace_id, *args)
+                finally:
+                    self._located = None  # where workspaces run is looked at again
+        except Busy:
+            # Another request for an id the owner has no workspace of (being answered 404
+            # meanwhile) makes this one a 404 too, not "busy".
+            if not await in_thread(
+                self.pools.reads, "read the workspace", self._read, owner, workspace_id
+            ):
+                raise workspace_not_found(workspace_id) from None
+            raise
 
     def _check_fits(self, spec: WorkspaceSpec) -> None:
         """Refuse what no node of the cluster could ever run (what fits but finds no room now
@@ -709,7 +779,7 @@ class SwarmBackend(WorkspaceBackend):
         self._check_swarm()
         mine = L.selector(self.settings.instance_id, L.KIND_NETWORK)
         for network in self.client.api.networks(filters={"label": mine}):
-            self.attachments.join(network["Name"])
+            self.attachments.join(network["Name"], network["Id"])
 
     def _collect_network(self, owner: str) -> bool:
         """Remove the owner's network once no workspace of theirs is left."""

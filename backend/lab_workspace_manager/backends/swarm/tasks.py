@@ -85,6 +85,15 @@ def newest_ended(tasks: list[Json]) -> Json | None:
     return max(ended, key=lambda t: t["Version"]["Index"]) if ended else None
 
 
+def network_id_on(task: Json, network: str) -> str | None:
+    """The id of the network named `network` that the task is attached to."""
+    for attachment in task.get("NetworksAttachments") or []:
+        found = attachment.get("Network") or {}
+        if found.get("Spec", {}).get("Name") == network and found.get("ID"):
+            return str(found["ID"])
+    return None
+
+
 def address_on(task: Json, network: str, port: int) -> str | None:
     for attachment in task.get("NetworksAttachments") or []:
         if (attachment.get("Network") or {}).get("Spec", {}).get("Name") == network:
