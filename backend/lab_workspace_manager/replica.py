@@ -12,7 +12,9 @@ attachable networks at any time. So the task supervises:
   a supervisor that was killed is replaced);
 - the manager's log is this task's log (`docker service logs` shows it);
 - it ends when the manager's container ends, so that Swarm starts a new replica;
-- stopped (a service update or removal, a drained node) it stops the manager first.
+- stopped (a service update or removal, a drained node) it stops the manager first;
+- killed outright, it stops nothing: the manager notices its replica is gone (`REPLICA_OF`,
+  `follow_replica`) and ends itself, so no manager runs that Swarm does not count.
 
 Swarm still places the replicas, keeps their number, restarts and updates them; what it does
 not do is publish their port through its routing mesh: each manager is reached on its node.
@@ -20,6 +22,7 @@ not do is publish their port through its routing mesh: each manager is reached o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -36,6 +39,7 @@ from .backends.docker import labels as L
 log = logging.getLogger("lab_workspace_manager.replica")
 
 STOP_SECONDS = 20  # for the manager to finish its requests when the replica is stopped
+FOLLOW_SECONDS = 2.0
 KIND_MANAGER = "manager"
 
 
@@ -45,7 +49,7 @@ def manager_config(me: dict[str, Any], name: str, port: int) -> dict[str, Any]:
     environment = [
         variable
         for variable in me["Config"].get("Env") or []
-        if not variable.startswith(("MANAGER_CONTAINER=", "HOSTNAME="))
+        if not variable.startswith(("MANAGER_CONTAINER=", "HOSTNAME=", "REPLICA_OF="))
     ]
     binds = [
         f"{mount['Source']}:{mount['Destination']}:{'rw' if mount.get('RW', True) else 'ro'}"
@@ -60,7 +64,7 @@ def manager_config(me: dict[str, Any], name: str, port: int) -> dict[str, Any]:
     return {
         "image": me["Image"],
         "name": name,
-        "environment": [*environment, f"MANAGER_CONTAINER={name}"],
+        "environment": [*environment, f"MANAGER_CONTAINER={name}", f"REPLICA_OF={me['Id']}"],
         "binds": binds,
         "port": port,
         "labels": {
@@ -136,6 +140,31 @@ class Supervisor:
             except docker.errors.APIError as exc:
                 log.warning("could not stop the manager: %s", exc.explanation)
         self.ended.set()
+
+
+async def follow_replica(replica: str, docker_host: str | None) -> None:
+    """In the manager a replica runs: end this process (and so the manager's container)
+    once the replica's container is gone or stopped. Checked every FOLLOW_SECONDS."""
+    from .backends.docker.engine import make_client
+
+    client = make_client(docker_host)
+    try:
+        while True:
+            await asyncio.sleep(FOLLOW_SECONDS)
+            try:
+                found = await asyncio.to_thread(client.api.inspect_container, replica)
+                gone = not found["State"]["Running"]
+            except docker.errors.NotFound:
+                gone = True
+            except docker.errors.APIError as exc:
+                log.warning("could not look at this manager's replica: %s", exc.explanation)
+                continue
+            if gone:
+                log.warning("this manager's replica %s is gone: the manager ends", replica[:12])
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+    finally:
+        client.close()
 
 
 def main() -> None:

@@ -101,6 +101,14 @@ class Runtime:
                 (self.settings.disk_usage_interval, self.usage.sample_disk),
             ]
         self._jobs = [asyncio.create_task(every(seconds, job)) for seconds, job in periodic]
+        if self.settings.replica_of:
+            from .replica import follow_replica
+
+            self._jobs.append(
+                asyncio.create_task(
+                    follow_replica(self.settings.replica_of, self.settings.docker_host)
+                )
+            )
 
     def _changed_elsewhere(self, workspace_id: str) -> None:
         """Another manager changed the workspace: its proxy route is looked up again."""

@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     # The manager's own container (name or id), when it runs in one: it joins each user's
     # network to reach their workspaces. The image sets it to its own container id.
     manager_container: str | None = Field(None, validation_alias=_aliases("MANAGER_CONTAINER"))
+    # Set by a replica of docker/stack.yml (`replica.py`) on the manager it runs: the
+    # replica's container; the manager ends once that is gone (a replica killed outright).
+    replica_of: str | None = Field(None, validation_alias=_aliases("REPLICA_OF"))
     # Swarm: how the manager reaches the engine of one node (a workspace's data lives on the
     # node where it first ran: removing it, measuring disk and CPU use happen there). A
     # template with {hostname} and/or {address} (the node's address in the swarm), e.g.

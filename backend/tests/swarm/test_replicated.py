@@ -119,10 +119,14 @@ async def test_workspaces_cannot_reach_the_database(deployed: Replicated) -> Non
     node, container = task_of(deployed.cluster, deployed.instance, made.json()["id"])
     assert b"open" not in container.exec_run(["python3", "-c", connect]).output
     # Control: a container of the same node outside the swarm's networks connects.
-    outside = deployed.cluster.client(node).containers.run(
-        TEST_IMAGE, ["python3", "-c", connect], entrypoint=[], remove=True
+    prober = deployed.cluster.client(node).containers.run(
+        TEST_IMAGE, ["python3", "-c", connect], entrypoint=[], detach=True
     )
-    assert outside.strip() == b"open"
+    try:
+        prober.wait(timeout=30)
+        assert prober.logs(stdout=True, stderr=False).strip() == b"open"
+    finally:
+        prober.remove(force=True)
 
 
 async def test_names_stay_unique_and_quotas_hold_across_replicas(deployed: Replicated) -> None:
@@ -263,3 +267,28 @@ async def _settled(api: httpx.AsyncClient, user: str, workspace_id: str) -> str:
             return str(found["status"])
         assert time.monotonic() < deadline, found
         await asyncio.sleep(0.5)
+
+
+async def test_a_replica_killed_outright_takes_its_manager_with_it(deployed: Replicated) -> None:
+    """A replica (the supervising task) killed with SIGKILL stops nothing itself: its manager
+    notices and ends, so no manager runs that Swarm does not count; Swarm brings back two."""
+    node = sorted(deployed.wait_replicas())[0]
+    client = deployed.cluster.client(node)
+    manager = client.api.inspect_container(f"{deployed.service}-on-{node}")
+    replica = next(
+        task["Status"]["ContainerStatus"]["ContainerID"]
+        for task in deployed._running_tasks()
+        if deployed.cluster.hostname_of(task["NodeID"]) == node
+    )
+    client.api.kill(replica)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            running = client.api.inspect_container(manager["Id"])["State"]["Running"]
+        except docker.errors.NotFound:
+            running = False
+        if not running:
+            break
+        assert time.monotonic() < deadline, "the manager outlived its replica"
+        await asyncio.sleep(0.5)
+    assert len(deployed.wait_replicas(2)) >= 2

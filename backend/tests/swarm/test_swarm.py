@@ -257,10 +257,14 @@ async def test_workspaces_reach_neither_metadata_nor_the_other_nodes(
 
     # Control: a container of the same node outside the swarm's networks gets answers.
     def outside(url: str) -> str:
-        output = swarm.client(node).containers.run(
-            TEST_IMAGE, [*probe, url], entrypoint=[], remove=True
+        prober = swarm.client(node).containers.run(
+            TEST_IMAGE, [*probe, url], entrypoint=[], detach=True
         )
-        return str(output.decode())
+        try:
+            prober.wait(timeout=30)
+            return str(prober.logs(stdout=True, stderr=False).decode())
+        finally:
+            prober.remove(force=True)
 
     assert outside(metadata) != "000"  # (what answers there is this machine's network's)
     assert outside(other_node) == "200"
