@@ -33,6 +33,7 @@ from tests.support.settings import SESSION_INSTANCE, environment_of, make_settin
 from tests.support.swarm_cluster import (
     NODE_NAMES,
     SOCKET_DIR,
+    SWARM_SETTINGS,
     Cluster,
     pull_as,
     running_cluster,
@@ -103,25 +104,6 @@ def swarm(engine: docker.DockerClient) -> Iterator[Cluster]:
             wanted = [(n, i) for n in NODE_NAMES for i in (*SWARM_IMAGES, MANAGER_IMAGE)]
             list(pool.map(lambda ni: pull_as(cluster, *ni), wanted))
         yield cluster
-
-
-# The settings a swarm test manager has (beyond make_settings' own values).
-SWARM_SETTINGS = (
-    "workspace_image_default",
-    "workspace_image_default_display_name",
-    "workspace_image_options",
-    "workspace_image_pull",
-    "cpus_default",
-    "cpus_max",
-    "memory_default",
-    "memory_min",
-    "memory_max",
-    "volume_size_default",
-    "volume_size_max",
-    "workspace_ready_timeout",
-    "workspace_backend",
-    "swarm_node_docker_host",
-)
 
 
 @pytest.fixture(scope="session")

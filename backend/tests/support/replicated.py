@@ -30,7 +30,13 @@ from tests.support.manager_image import IMAGE as MANAGER_IMAGE
 from tests.support.manager_image import Manager, free_port
 from tests.support.postgres import postgres
 from tests.support.settings import SESSION_INSTANCE, environment_of
-from tests.support.swarm_cluster import NODE_NAMES, SOCKET_DIR, Cluster, swarm_settings
+from tests.support.swarm_cluster import (
+    NODE_NAMES,
+    SOCKET_DIR,
+    SWARM_SETTINGS,
+    Cluster,
+    swarm_settings,
+)
 
 STACK_FILE = Path(__file__).resolve().parents[3] / "docker" / "stack.yml"
 PORT = 8080  # published by each replica on its node (host mode)
@@ -129,23 +135,6 @@ def _docker(cluster: Cluster, *arguments: str, env: dict[str, str] | None = None
     return done.stdout + done.stderr
 
 
-# Of the settings a swarm test manager has, those the stack file does not set itself.
-SETTINGS = (
-    "workspace_image_default",
-    "workspace_image_options",
-    "workspace_image_pull",
-    "cpus_default",
-    "cpus_max",
-    "memory_default",
-    "memory_min",
-    "memory_max",
-    "volume_size_default",
-    "volume_size_max",
-    "workspace_ready_timeout",
-    "swarm_node_docker_host",
-)
-
-
 @contextlib.contextmanager
 def replicated_manager(
     engine: docker.DockerClient, cluster: Cluster, **settings: object
@@ -159,7 +148,7 @@ def replicated_manager(
         tempfile.TemporaryDirectory(prefix="lwm-stack-") as folder,
         load_balancer(engine, cluster) as front,
     ):
-        environment = environment_of(swarm_settings(cluster, instance, **settings), *SETTINGS)
+        environment = environment_of(swarm_settings(cluster, instance, **settings), *SWARM_SETTINGS)
         environment["WORKSPACE_IMAGE_OPTIONS"] = json.dumps([ECHO_IMAGE, ATTACKER_IMAGE])
         environment["WORKSPACE_IMAGE_DEFAULT"] = TEST_IMAGE
         override = Path(folder) / "test.yml"

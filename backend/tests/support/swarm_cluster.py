@@ -350,6 +350,25 @@ def task_of(cluster: Cluster, instance: str, workspace_id: str) -> tuple[str, An
     raise AssertionError(f"workspace {workspace_id} has no running task")
 
 
+# The settings a swarm test manager has (beyond make_settings' own values).
+SWARM_SETTINGS = (
+    "workspace_image_default",
+    "workspace_image_default_display_name",
+    "workspace_image_options",
+    "workspace_image_pull",
+    "cpus_default",
+    "cpus_max",
+    "memory_default",
+    "memory_min",
+    "memory_max",
+    "volume_size_default",
+    "volume_size_max",
+    "workspace_ready_timeout",
+    "workspace_backend",
+    "swarm_node_docker_host",
+)
+
+
 def swarm_settings(cluster: Cluster, instance: str, **overrides: object) -> Settings:
     """Settings of a manager of the test swarm (in this process: node1's engine)."""
     return make_settings(

@@ -28,7 +28,6 @@ class Attachments:
 
     def __init__(self, client: docker.DockerClient, settings: Settings) -> None:
         self._client = client
-        self._settings = settings
         self._manager = settings.manager_container
         self._joined: dict[str, str] = {}  # network id -> name
 
