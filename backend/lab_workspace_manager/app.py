@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from .api.routes import admin, auth, kept_volumes, proxy, sockets, system, workspaces
+from .api.routes import admin, auth, kept_volumes, proxy, shares, sockets, system, workspaces
 from .api.routes import events as event_routes
 from .auth import Authenticator
 from .backends import WorkspaceBackend
@@ -73,6 +73,7 @@ def create_app(
     app.include_router(event_routes.router)
     app.include_router(workspaces.router)
     app.include_router(kept_volumes.router)
+    app.include_router(shares.router)
     return app
 
 

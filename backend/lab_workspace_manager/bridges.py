@@ -2,7 +2,8 @@
 
 Every socket bridged (see `api/routes/sockets.py`) is remembered with the credentials it was
 opened with, and every `RECHECK_SECONDS` each is checked again as a new request would be: the
-token still valid, the workspace still running and still the caller's to open. One that fails
+token still valid, the workspace still running and still the caller's to open (theirs, or shared
+with them). One that fails
 is ended, with the reason.
 """
 
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from .auth import Authenticator, Identity
 from .backends import WorkspaceBackend
 from .errors import BackendUnavailable, ManagerError
+from .models import ShareAccess
+from .sharing import Shares
 
 RECHECK_SECONDS = 5.0
 
@@ -34,10 +37,13 @@ class Bridge:
 class Sockets:
     """The WebSockets this process bridges, and their periodic check."""
 
-    def __init__(self, authenticator: Authenticator, backend: WorkspaceBackend) -> None:
+    def __init__(
+        self, authenticator: Authenticator, backend: WorkspaceBackend, shares: Shares
+    ) -> None:
         self.open: set[Bridge] = set()
         self._authenticator = authenticator
         self._backend = backend
+        self._shares = shares
 
     def count(self, workspace_id: str) -> int:
         return sum(1 for bridge in self.open if bridge.workspace_id == workspace_id)
@@ -74,6 +80,8 @@ class Sockets:
         if now.user_id != identity.user_id:
             return "Your sign-in ended: open the workspace again from the web app."
         location = await self._backend.locate(workspace_id)
-        if location is None or not now.may_act_for(location[0]):
+        if location is None or not await self._shares.allows(
+            now, location[0], workspace_id, ShareAccess.OPEN
+        ):
             return "The workspace stopped, or you may no longer open it."
         return ""

@@ -202,12 +202,47 @@ class WorkspaceConfigOptions(BaseModel):
         "a cloud's 169.254.169.254) and 'host' (the Docker host's own services). Empty where "
         "nothing is blocked (WORKSPACE_EGRESS_BLOCK, or an engine where it cannot be).",
     )
+    sharing_available: bool = Field(
+        True,
+        description="Workspaces can be shared with other users here (not on the ML Lab "
+        "backend, whose proxy decides who opens them, nor with workspaces on the manager's "
+        "origin).",
+    )
     workspaces_on_manager_origin: bool = Field(
         False,
         description="Workspaces are served on the manager's own origin "
         "(UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN): any user's workspace can act as whoever opens "
         "it. The administrator's pages warn about it.",
     )
+
+
+class ShareAccess(StrEnum):
+    """What a share allows: 'open' the workspace (through the proxy; see its status and
+    measurements), or also 'operate' it (start, stop, restart, extend, read its logs)."""
+
+    OPEN = "open"
+    OPERATE = "operate"
+
+
+class ShareInput(_Input):
+    access: ShareAccess = ShareAccess.OPEN
+
+
+class Share(BaseModel):
+    workspace_id: str
+    owner: str = Field(description="The workspace's owner.")
+    user_id: str = Field(description="Who it is shared with.")
+    access: ShareAccess
+    created_at: datetime
+    created_by: str = Field(description="Who shared it: the owner or an administrator.")
+
+
+class SharedWorkspace(BaseModel):
+    """A workspace someone else shared with the caller (its `user_id` is the owner)."""
+
+    workspace: Workspace
+    access: ShareAccess
+    shared_at: datetime
 
 
 class Health(BaseModel):

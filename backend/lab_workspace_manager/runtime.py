@@ -27,6 +27,7 @@ from .policies.usage import UsageMonitor
 from .service import Admissions, WorkspaceService
 from .settings import Settings
 from .shared import open_shared_state
+from .sharing import Shares
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,13 @@ class Runtime:
         self.admissions = Admissions(self.shared)
         self.locations = Locations(self.backend)
         self.activity = ActivityLog(self.shared)
+        self.shares = Shares(self.shared)
         self.usage = UsageMonitor(settings, self.backend, self.stop_for_policy)
         self.idle = IdleWatcher(
             settings, self.backend, self.activity, self.http, self.stop_for_policy
         )
         self.workspace_sessions = WorkspaceSessions.from_settings(settings, self.shared)
-        self.sockets = Sockets(self.authenticator, self.backend)
+        self.sockets = Sockets(self.authenticator, self.backend, self.shares)
         self._jobs: list[asyncio.Task[None]] = []
 
     def service_for(self, caller: Identity | None) -> WorkspaceService:
@@ -75,6 +77,7 @@ class Runtime:
             changed=self.locations.forget,
             activity=self.activity,
             usage=self.usage,
+            shares=self.shares,
         )
 
     async def stop_for_policy(self, owner: str, workspace_id: str, reason: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import asdict
 
 from . import naming
 from .auth.base import Identity
@@ -18,6 +19,9 @@ from .backends.base import BY_ADMIN, BY_USER
 from .errors import Conflict, NotFound, workspace_not_found
 from .models import (
     KeptVolume,
+    Share,
+    ShareAccess,
+    SharedWorkspace,
     Workspace,
     WorkspaceInput,
     WorkspacePage,
@@ -32,6 +36,7 @@ from .policies.usage import UsageMonitor
 from .quotas import CONSUMING, check_quotas, quotas_apply
 from .settings import Settings
 from .shared import SharedState
+from .sharing import Shares, sharing_refusal
 from .validation import apply_update, resolve_input
 
 
@@ -71,6 +76,7 @@ class WorkspaceService:
         changed: Callable[[str], None],
         activity: ActivityLog,
         usage: UsageMonitor,
+        shares: Shares,
     ) -> None:
         self.settings = settings
         self.backend = backend
@@ -80,6 +86,7 @@ class WorkspaceService:
         self._changed = changed
         self._activity = activity
         self._usage = usage
+        self._shares = shares
 
     async def list_workspaces(self, owner: str) -> list[Workspace]:
         return [self._to_api(state) for state in await self.backend.list_workspaces(owner)]
@@ -149,9 +156,57 @@ class WorkspaceService:
         await self.backend.delete(owner, workspace_id, delete_volume)
         self._changed(workspace_id)
         if existed:
+            await self._shares.forget([workspace_id])
             self._activity.forget(workspace_id)
             # Kept data is still measured: it counts toward the disk quota.
             self._usage.forget(workspace_id, keep_disk=not delete_volume)
+
+    # --- shares ----------------------------------------------------------------------------------
+    async def shares_of(self, owner: str, workspace_id: str) -> list[Share]:
+        await self.backend.get(owner, workspace_id)  # 404 if it is not theirs
+        grants = await self._shares.of_workspace(workspace_id)
+        return [Share(**asdict(grant)) for grant in grants if grant.owner == owner]
+
+    async def share(
+        self, owner: str, workspace_id: str, user_id: str, access: ShareAccess
+    ) -> Share:
+        if refusal := sharing_refusal(self.settings, self.backend):
+            raise Conflict(refusal)
+        await self.backend.get(owner, workspace_id)
+        by = self._caller.user_id if self._caller else owner
+        return Share(**asdict(await self._shares.put(owner, workspace_id, user_id, access, by)))
+
+    async def unshare(self, owner: str, workspace_id: str, user_id: str) -> None:
+        await self.backend.get(owner, workspace_id)
+        grant = await self._shares.grant(workspace_id, user_id)
+        if (
+            grant is None
+            or grant.owner != owner
+            or not await self._shares.remove(workspace_id, user_id)
+        ):
+            raise NotFound(f"Workspace '{workspace_id}' is not shared with '{user_id}'.")
+
+    async def shared_with(self, user_id: str) -> list[SharedWorkspace]:
+        """The workspaces others shared with `user_id`, as they are now. Shares of workspaces
+        that are gone (deleted outside this manager) are dropped here."""
+        found, gone = [], []
+        for grant in await self._shares.with_user(user_id):
+            try:
+                state = await self.backend.get(grant.owner, grant.workspace_id)
+            except NotFound:
+                gone.append(grant.workspace_id)
+                continue
+            found.append(
+                SharedWorkspace(
+                    workspace=self._to_api(state), access=grant.access, shared_at=grant.created_at
+                )
+            )
+        if gone:
+            await self._shares.forget(gone)
+        return sorted(found, key=lambda s: (s.workspace.user_id, s.workspace.display_name))
+
+    async def all_shares(self) -> list[Share]:
+        return [Share(**asdict(grant)) for grant in await self._shares.everything()]
 
     async def kept_volumes(self, owner: str | None) -> list[KeptVolume]:
         """Data kept from deleted workspaces, with the MB each counts toward the quota: the

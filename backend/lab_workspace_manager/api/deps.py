@@ -7,6 +7,7 @@ thread pool, a trip that would cost every request (the proxy's access check incl
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from ..bridges import Sockets
 from ..errors import Forbidden, Unauthenticated
 from ..events import EventBus
 from ..locations import Locations
+from ..models import ShareAccess
 from ..naming import USER_ID_PATTERN, WORKSPACE_ID_PATTERN
 from ..policies.idle import ActivityLog
 from ..runtime import Runtime
@@ -133,6 +135,31 @@ async def user_path(
     return user_id
 
 
+def _user_sharing(needed: ShareAccess) -> Callable[..., Awaitable[str]]:
+    async def dependency(
+        user_id: Annotated[
+            str,
+            Path(pattern=USER_ID_PATTERN, max_length=128, description="The workspace owner's id."),
+        ],
+        workspace_id: Annotated[str, Path(pattern=WORKSPACE_ID_PATTERN)],
+        identity: CurrentIdentity,
+        runtime: RuntimeDep,
+    ) -> str:
+        """The `{user_id}` of the path, once the caller is that user, an administrator, or a
+        user the workspace is shared with for what is `needed`."""
+        if await runtime.shares.allows(identity, user_id, workspace_id, needed):
+            return user_id
+        grant = await runtime.shares.grant(workspace_id, identity.user_id)
+        if grant is not None and grant.owner == user_id:
+            raise Forbidden(
+                f"'{user_id}' shared this workspace with you to {grant.access.value} it, not "
+                "to do this: ask them."
+            )
+        return await user_path(user_id, identity)  # (refuses, as for any other workspace)
+
+    return dependency
+
+
 async def admin_identity(identity: CurrentIdentity) -> Identity:
     if not identity.is_admin:
         raise Forbidden("Only administrators may do this.")
@@ -141,5 +168,8 @@ async def admin_identity(identity: CurrentIdentity) -> Identity:
 
 ServiceDep = Annotated[WorkspaceService, Depends(get_service)]
 UserId = Annotated[str, Depends(user_path)]
+# The owner of `{workspace_id}`, for what a share of it allows too.
+OpenerOf = Annotated[str, Depends(_user_sharing(ShareAccess.OPEN))]
+OperatorOf = Annotated[str, Depends(_user_sharing(ShareAccess.OPERATE))]
 AdminIdentity = Annotated[Identity, Depends(admin_identity)]
 WorkspaceId = Annotated[str, Path(pattern=WORKSPACE_ID_PATTERN, description="A workspace id.")]

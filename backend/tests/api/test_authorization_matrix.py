@@ -24,8 +24,30 @@ from tests.support.settings import ADMIN_TOKEN, make_settings
 pytestmark = pytest.mark.anyio
 
 PUBLIC = {"/healthz", "/auth/logout"}
-ADMIN_ONLY = {"/workspaces", "/kept-volumes", "/auth/tokens", "/auth/tokens/{token_id}"}
-CALLERS = ["none", "bad", "other", "owner", "admin"]
+ADMIN_ONLY = {
+    "/workspaces",
+    "/kept-volumes",
+    "/shares",
+    "/auth/tokens",
+    "/auth/tokens/{token_id}",
+}
+CALLERS = ["none", "bad", "other", "grantee", "operator", "owner", "admin"]
+# What a share of the workspace lets its grantee do ("open"; "operate" adds the rest), and
+# nothing else of the owner's.
+WORKSPACE = "/users/{user_id}/workspace/{workspace_id}"
+OPENED = {
+    ("GET", WORKSPACE),
+    ("POST", WORKSPACE + ":open"),
+    ("GET", WORKSPACE + "/stats"),
+    ("GET", WORKSPACE + "/events"),
+}
+OPERATED = OPENED | {
+    ("POST", WORKSPACE + ":start"),
+    ("POST", WORKSPACE + ":stop"),
+    ("POST", WORKSPACE + ":restart"),
+    ("POST", WORKSPACE + ":extend"),
+    ("GET", WORKSPACE + "/logs"),
+}
 
 
 @dataclass
@@ -33,11 +55,16 @@ class Setup:
     app: FastAPI
     owner: str
     tokens: dict[str, str | None]
+    grantees: dict[str, str]  # caller -> their user id
 
 
 def standalone_setup() -> Setup:
     app = create_app(make_settings(), InMemoryBackend())
     owner = "alice-" + secrets.token_hex(3)
+    grantees = {
+        "grantee": "gail-" + secrets.token_hex(3),
+        "operator": "otto-" + secrets.token_hex(3),
+    }
     return Setup(
         app,
         owner,
@@ -45,9 +72,12 @@ def standalone_setup() -> Setup:
             "none": None,
             "bad": "not-a-token",
             "other": issue_token(app, "bob-" + secrets.token_hex(3)),
+            "grantee": issue_token(app, grantees["grantee"]),
+            "operator": issue_token(app, grantees["operator"]),
             "owner": issue_token(app, owner),
             "admin": ADMIN_TOKEN,
         },
+        grantees,
     )
 
 
@@ -56,6 +86,8 @@ def mllab_setup(contaxy: Any) -> Setup:
     app = create_app(settings, InMemoryBackend())
     owner, owner_token = contaxy.add_user("alice" + secrets.token_hex(3))
     _, other_token = contaxy.add_user("bob" + secrets.token_hex(3))
+    grantee, grantee_token = contaxy.add_user("gail" + secrets.token_hex(3))
+    operator, operator_token = contaxy.add_user("otto" + secrets.token_hex(3))
     return Setup(
         app,
         owner,
@@ -63,9 +95,12 @@ def mllab_setup(contaxy: Any) -> Setup:
             "none": None,
             "bad": "0" * 40,
             "other": other_token,
+            "grantee": grantee_token,
+            "operator": operator_token,
             "owner": owner_token,
             "admin": contaxy.admin_token,
         },
+        {"grantee": grantee, "operator": operator},
     )
 
 
@@ -78,18 +113,22 @@ def body_for(method: str, path: str) -> dict | None:
         ("PATCH", "/users/{user_id}/workspace/{workspace_id}"): lambda: {"idle_timeout": 0},
         ("POST", "/auth/tokens"): lambda: {"user_id": "someone"},
         ("POST", "/auth/login"): lambda: {},
+        ("PUT", WORKSPACE + "/shares/{grantee_id}"): lambda: {"access": "open"},
     }
     make = bodies.get((method, path))
     return make() if make else None
 
 
-def expected(route: str, caller: str) -> Callable[[int], bool]:
+def expected(method: str, route: str, caller: str) -> Callable[[int], bool]:
     if route in PUBLIC:
         return lambda code: code < 400
     if caller in ("none", "bad"):
         return lambda code: code == 401
     owned = "{user_id}" in route
-    if caller == "other":
+    shared = OPENED if caller == "grantee" else OPERATED
+    if caller in ("grantee", "operator") and (method, route) in shared:
+        return lambda code: code < 400 or code in (404, 409)
+    if caller in ("other", "grantee", "operator"):
         forbidden = owned or route in ADMIN_ONLY
         return (lambda code: code == 403) if forbidden else (lambda code: code < 400)
     if caller == "owner" and route in ADMIN_ONLY:
@@ -125,7 +164,11 @@ async def check_every_operation(setup: Setup) -> None:
         owner_headers = {"Authorization": f"Bearer {setup.tokens['owner']}"}
         for method, route in operations:
             for caller in CALLERS:
-                path = route.replace("{user_id}", setup.owner).replace("{token_id}", "x")
+                path = (
+                    route.replace("{user_id}", setup.owner)
+                    .replace("{token_id}", "x")
+                    .replace("{grantee_id}", "someone")
+                )
                 if "{workspace_id}" in path:
                     # A fresh workspace of the owner's for every call: a delete by one
                     # caller must not turn the next caller's check into a 404.
@@ -135,7 +178,16 @@ async def check_every_operation(setup: Setup) -> None:
                         json={"display_name": "m" + secrets.token_hex(4), "is_stopped": True},
                     )
                     assert made.status_code == 201, made.text
-                    path = path.replace("{workspace_id}", made.json()["id"])
+                    workspace_id = made.json()["id"]
+                    path = path.replace("{workspace_id}", workspace_id)
+                    for grantee, access in (("grantee", "open"), ("operator", "operate")):
+                        shared = await client.put(
+                            f"/users/{setup.owner}/workspace/{workspace_id}/shares/"
+                            + setup.grantees[grantee],
+                            headers=owner_headers,
+                            json={"access": access},
+                        )
+                        assert shared.status_code == 200, shared.text
                 token = setup.tokens[caller]
                 headers = {"X-Requested-With": "test"}
                 if token:
@@ -145,7 +197,7 @@ async def check_every_operation(setup: Setup) -> None:
                 response = await client.request(
                     method, path, headers=headers, params=params, json=body_for(method, route)
                 )
-                assert expected(route, caller)(response.status_code), (
+                assert expected(method, route, caller)(response.status_code), (
                     f"{method} {route} as {caller}: {response.status_code} {response.text[:200]}"
                 )
                 checked.append(f"{method} {route}")

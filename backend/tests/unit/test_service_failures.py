@@ -4,10 +4,12 @@ is undone, and the caller is told what happened (on fakes: milliseconds, no engi
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
+from lab_workspace_manager.backends import WorkspaceState
+from lab_workspace_manager.backends.memory import InMemoryBackend
+from lab_workspace_manager.models import WorkspaceSpec
 from tests.support.apiclient import open_api
 from tests.support.fakes import ENGINE_GONE, FailingBackend, SlowBackend
 from tests.support.settings import make_settings
@@ -40,14 +42,30 @@ async def test_a_failed_start_lets_go_of_the_quota_lock() -> None:
         assert started.status_code == 200, started.text
 
 
+class GatedBackend(SlowBackend):
+    """`create` waits until the test lets it finish."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered, self.gate = asyncio.Event(), asyncio.Event()
+
+    async def create(
+        self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool
+    ) -> WorkspaceState:
+        self.entered.set()
+        await self.gate.wait()
+        return await InMemoryBackend.create(self, owner, workspace_id, spec, start)
+
+
 async def test_a_name_being_created_is_taken_at_once_while_a_slow_create_runs() -> None:
-    async with open_api(make_settings(), SlowBackend()) as api:
+    backend = GatedBackend()
+    async with open_api(make_settings(), backend) as api:
         slow = asyncio.create_task(api.client.post(api.path(), json={"display_name": "Same"}))
-        await asyncio.sleep(0.1)  # the first holds the name now
-        began = time.monotonic()
+        await backend.entered.wait()  # the first holds the name now
         second = await api.client.post(api.path(), json={"display_name": "same"})
         assert second.status_code == 409
-        assert time.monotonic() - began < 0.3, "refused at once, not after the first"
+        assert not slow.done(), "refused at once, not after the first"
+        backend.gate.set()
         assert (await slow).status_code == 201
         # Done: the name stays taken by the workspace itself, and another one is free.
         assert (await api.client.post(api.path(), json={"display_name": "SAME"})).status_code == 409

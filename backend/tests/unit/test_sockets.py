@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
 from lab_workspace_manager import bridges
 from lab_workspace_manager.auth import Identity
 from lab_workspace_manager.errors import BackendUnavailable, Unauthenticated
+from lab_workspace_manager.models import ShareAccess
+from lab_workspace_manager.shared.files import FileSharedState
+from lab_workspace_manager.sharing import Shares
 
 pytestmark = pytest.mark.anyio
 
@@ -44,9 +48,11 @@ def bridge(workspace_id: str, user: str, expires: float | None = None) -> bridge
     return bridges.Bridge(workspace_id, Identity(user, False, token=f"token-{user}"), expires)
 
 
-async def test_a_socket_ends_when_its_token_its_workspace_or_its_session_ends() -> None:
+async def test_a_socket_ends_when_its_token_its_workspace_or_its_session_ends(
+    tmp_path: Path,
+) -> None:
     auth, backend = FakeAuth(), FakeBackend()
-    open_ = bridges.Sockets(auth, backend)  # type: ignore[arg-type]
+    open_ = bridges.Sockets(auth, backend, Shares(FileSharedState(tmp_path)))  # type: ignore[arg-type]
     kept, revoked, stopped, expired = (
         bridge("ws1", "alice"),
         bridge("ws2", "bob"),
@@ -65,11 +71,11 @@ async def test_a_socket_ends_when_its_token_its_workspace_or_its_session_ends() 
 
 
 async def test_undecidable_is_kept_and_a_slow_answer_delays_no_other(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(bridges, "RECHECK_SECONDS", 0.5)
     auth, backend = FakeAuth(), FakeBackend()
-    open_ = bridges.Sockets(auth, backend)  # type: ignore[arg-type]
+    open_ = bridges.Sockets(auth, backend, Shares(FileSharedState(tmp_path)))  # type: ignore[arg-type]
     slow, revoked = bridge("ws1", "alice"), bridge("ws2", "bob")
     open_.open |= {slow, revoked}
     auth.slow.add("token-alice")
@@ -83,3 +89,20 @@ async def test_undecidable_is_kept_and_a_slow_answer_delays_no_other(
     auth.down = True
     await open_.recheck()
     assert not slow.ended.is_set()  # ML Lab unreachable is no reason to cut anyone off
+
+
+async def test_a_grantees_socket_ends_when_the_share_is_revoked(tmp_path: Path) -> None:
+    shares = Shares(FileSharedState(tmp_path))
+    open_ = bridges.Sockets(FakeAuth(), FakeBackend(), shares)  # type: ignore[arg-type]
+    await shares.put("alice", "ws1", "dave", ShareAccess.OPEN, by="alice")
+    dave, eve = bridge("ws1", "dave"), bridge("ws1", "eve")
+    open_.open |= {dave, eve}
+    await open_.recheck()
+    assert not dave.ended.is_set()  # shared with him
+    assert "no longer open" in eve.reason  # not with her
+    # A share of another owner's workspace of the same id counts for nothing.
+    await shares.put("bob", "ws2", "dave", ShareAccess.OPERATE, by="bob")
+    assert not await shares.allows(dave.identity, "alice", "ws2", ShareAccess.OPEN)
+    await shares.remove("ws1", "dave")
+    await open_.recheck()
+    assert "no longer open" in dave.reason

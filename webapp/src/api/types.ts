@@ -16,3 +16,6 @@ export type TokenInfo = Schemas['TokenInfo'];
 export type TokenRequest = Schemas['TokenRequest'];
 export type IssuedToken = Schemas['IssuedTokenResponse'];
 export type KeptVolume = Schemas['KeptVolume'];
+export type Share = Schemas['Share'];
+export type ShareAccess = Schemas['ShareAccess'];
+export type SharedWorkspace = Schemas['SharedWorkspace'];

@@ -35,6 +35,7 @@ export function Layout() {
           <Box component="nav" aria-label="Main" sx={{ display: 'flex', flexWrap: 'wrap', flexGrow: 1 }}>
             {navButton(own, 'My workspaces')}
             {me.is_admin && navButton('/admin/workspaces', 'All workspaces')}
+            {me.is_admin && navButton('/admin/shares', 'Shares')}
             {me.is_admin && me.auth_mode === 'standalone' && navButton('/admin/tokens', 'User tokens')}
           </Box>
           <Stack direction="row" spacing={1} sx={{ alignItems: 'center' }}>

@@ -1,5 +1,5 @@
 import { createHashRouter, Navigate, type RouteObject } from 'react-router';
-import { AllWorkspacesPage, TokensPage } from '@/features/admin';
+import { AllSharesPage, AllWorkspacesPage, TokensPage } from '@/features/admin';
 import { AuthGate, HomeRedirect, SignInPage } from '@/features/auth';
 import { WorkspaceDetailsPage, WorkspaceListPage } from '@/features/workspaces';
 import { Layout } from './Layout';
@@ -18,6 +18,7 @@ export const routes: RouteObject[] = [
           { path: '/users/:userId/workspace', element: <WorkspaceListPage /> },
           { path: '/users/:userId/workspace/:workspaceId', element: <WorkspaceDetailsPage /> },
           { path: '/admin/workspaces', element: <AllWorkspacesPage /> },
+          { path: '/admin/shares', element: <AllSharesPage /> },
           { path: '/admin/tokens', element: <TokensPage /> },
         ],
       },

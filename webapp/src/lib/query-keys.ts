@@ -8,5 +8,9 @@ export const keys = {
   stats: (userId: string, id: string) => ['workspaces', userId, id, 'stats'] as const,
   allWorkspaces: ['all-workspaces'] as const,
   keptVolumes: (userId: string) => ['kept-volumes', userId] as const,
+  shares: (userId: string, id: string) => ['workspaces', userId, id, 'shares'] as const,
+  sharedWith: (userId: string) => ['shared-with', userId] as const,
+  allSharedWith: ['shared-with'] as const,
+  allShares: ['all-shares'] as const,
   tokens: ['tokens'] as const,
 };

@@ -29,6 +29,7 @@ export const config: ConfigOptions = {
   always_clear_volume_on_stop: false,
   container_size_hard: false,
   volume_size_hard: false,
+  sharing_available: true,
   workspaces_on_manager_origin: false,
 };
 

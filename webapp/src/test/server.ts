@@ -2,7 +2,7 @@
 // generated schema; each test adds or overrides what it needs with `server.use(...)`.
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
-import type { ConfigOptions, KeptVolume, Me, Workspace, WorkspaceStats } from '@/api/types';
+import type { ConfigOptions, KeptVolume, Me, Share, SharedWorkspace, Workspace, WorkspaceStats } from '@/api/types';
 import { apiBaseUrl } from '@/lib/env';
 import { alice, config } from './fixtures';
 
@@ -30,6 +30,9 @@ export const handlers = {
         ...body,
       }),
     ),
+  sharedWith: (items: SharedWorkspace[] = [], user = ':user') =>
+    http.get(`${API}/users/${user}/shared`, () => HttpResponse.json(items)),
+  shares: (items: Share[] = []) => http.get(`${API}/users/:user/workspace/:id/shares`, () => HttpResponse.json(items)),
   health: (auth_mode: 'standalone' | 'mllab' = 'standalone') =>
     http.get(`${API}/healthz`, () => HttpResponse.json({ status: 'ok', backend: 'docker', auth_mode, detail: null })),
 };
@@ -40,4 +43,6 @@ export const server = setupServer(
   handlers.health(),
   handlers.stats(),
   handlers.kept(),
+  handlers.sharedWith(),
+  handlers.shares(),
 );

@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from ...events import TERMINAL, EventBus, WorkspaceEvent
 from ...models import WorkspaceStatus
-from ..deps import CurrentIdentity, EventsDep, ServiceDep, UserId, WorkspaceId
+from ..deps import CurrentIdentity, EventsDep, OpenerOf, ServiceDep, UserId, WorkspaceId
 
 router = APIRouter(tags=["events"])
 
@@ -88,7 +88,7 @@ async def _follow(
     operation_id="followWorkspace",
 )
 async def workspace_events(
-    user_id: UserId,
+    user_id: OpenerOf,
     workspace_id: WorkspaceId,
     service: ServiceDep,
     identity: CurrentIdentity,

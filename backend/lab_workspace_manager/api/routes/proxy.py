@@ -8,12 +8,13 @@ scripts, by a token in a header; never by the manager's cookie or a token in the
 `UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN` the workspaces are paths of the manager's origin instead
 (`/workspaces/<id>/`) and the caller is known as on the API.
 
-Only the workspace's owner or an administrator gets through (204, with the address to forward
-to in `X-Workspace-Upstream` and who may frame it in `X-Workspace-Frame-Ancestors`); everyone
-else gets 401 or 403 and never reaches the container. Where a workspace is, is remembered for a
-few seconds: a Jupyter page is dozens of requests (and nginx remembers a yes for as long). When
-the workspace then does not answer, nginx asks `/auth/workspace-unreachable`, which looks again.
-Every request let through counts as activity of that workspace.
+Only the workspace's owner, an administrator or a user it is shared with (`sharing.py`) gets
+through (204, with the address to forward to in `X-Workspace-Upstream` and who may frame it in
+`X-Workspace-Frame-Ancestors`); everyone else gets 401 or 403 and never reaches the container.
+Where a workspace is, is remembered for a few seconds: a Jupyter page is dozens of requests (and
+nginx remembers a yes for as long). When the workspace then does not answer, nginx asks
+`/auth/workspace-unreachable`, which looks again. Every request let through counts as activity
+of that workspace.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ...auth import Identity
 from ...auth.base import find_token, token_in_headers
 from ...auth.workspace_sessions import COOKIE_NAME, SESSION_SECONDS
 from ...errors import Forbidden, Unauthenticated
+from ...models import ShareAccess
 from ...naming import WORKSPACE_ID_PATTERN, workspace_path
 from ...runtime import Runtime
 from ...settings import Settings
@@ -139,7 +141,9 @@ async def workspace_access(
     caller = await caller_of_workspace(request, runtime, workspace_id)
     location = await locations.locate(workspace_id)
     # Unknown, stopped and other people's workspaces look the same from outside.
-    if location is None or not caller.identity.may_act_for(location[0]):
+    if location is None or not await runtime.shares.allows(
+        caller.identity, location[0], workspace_id, ShareAccess.OPEN
+    ):
         raise Forbidden("This workspace is not running, or it is not yours.")
     activity.touch(workspace_id)
     return Response(
@@ -161,7 +165,9 @@ async def workspace_unreachable(
     workspace_id = requested_workspace(request, runtime.settings)
     caller = await caller_of_workspace(request, runtime, workspace_id)
     location = await locations.locate(workspace_id, fresh=True)
-    if location is None or not caller.identity.may_act_for(location[0]):
+    if location is None or not await runtime.shares.allows(
+        caller.identity, location[0], workspace_id, ShareAccess.OPEN
+    ):
         raise Forbidden("This workspace is not running, or it is not yours.")
     return JSONResponse(
         {

@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from ...bridges import Bridge
 from ...errors import ManagerError
+from ...models import ShareAccess
 from ...policies.idle import ActivityLog
 from ...settings import Settings
 from ..deps import ActivityDep, LocationsDep, RuntimeDep, SocketsDep
@@ -83,7 +84,9 @@ async def workspace_socket(
         log.info("a WebSocket was refused: %s", exc.message)
         await client.close(code=POLICY_VIOLATION, reason=exc.message[:120])
         return
-    if location is None or not caller.identity.may_act_for(location[0]):
+    if location is None or not await runtime.shares.allows(
+        caller.identity, location[0], workspace_id, ShareAccess.OPEN
+    ):
         await client.close(
             code=POLICY_VIOLATION, reason="This workspace is not running, or it is not yours."
         )

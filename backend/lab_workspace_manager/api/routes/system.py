@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from ...errors import BackendUnavailable
 from ...models import Health, WorkspaceConfigOptions
+from ...sharing import sharing_refusal
 from ..deps import AuthenticatorDep, BackendDep, CurrentIdentity, SettingsDep
 
 router = APIRouter(tags=["system"])
@@ -42,6 +43,7 @@ async def get_config(
         container_size_hard=backend.disk_limits.hard_container_size,
         volume_size_hard=backend.disk_limits.hard_volume_size,
         egress_blocked=backend.egress_blocked,
+        sharing_available=sharing_refusal(settings, backend) is None,
         workspaces_on_manager_origin=settings.unsafe_workspaces_on_manager_origin
         and backend.proxied_by_manager,
     )

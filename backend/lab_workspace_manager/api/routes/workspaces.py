@@ -20,6 +20,8 @@ from ...models import (
 from ..deps import (
     BackendDep,
     CurrentIdentity,
+    OpenerOf,
+    OperatorOf,
     ServiceDep,
     SettingsDep,
     UserId,
@@ -55,7 +57,7 @@ async def create_workspace(
 
 @router.get("/{workspace_id}", response_model=Workspace, operation_id="getWorkspace")
 async def get_workspace(
-    user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep
+    user_id: OpenerOf, workspace_id: WorkspaceId, service: ServiceDep
 ) -> Workspace:
     return await service.get(user_id, workspace_id)
 
@@ -69,28 +71,28 @@ async def update_workspace(
 
 @router.post("/{workspace_id}:start", response_model=Workspace, operation_id="startWorkspace")
 async def start_workspace(
-    user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep, wait: Wait = False
+    user_id: OperatorOf, workspace_id: WorkspaceId, service: ServiceDep, wait: Wait = False
 ) -> Workspace:
     return await service.start(user_id, workspace_id, wait)
 
 
 @router.post("/{workspace_id}:stop", response_model=Workspace, operation_id="stopWorkspace")
 async def stop_workspace(
-    user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep
+    user_id: OperatorOf, workspace_id: WorkspaceId, service: ServiceDep
 ) -> Workspace:
     return await service.stop(user_id, workspace_id)
 
 
 @router.post("/{workspace_id}:restart", response_model=Workspace, operation_id="restartWorkspace")
 async def restart_workspace(
-    user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep, wait: Wait = False
+    user_id: OperatorOf, workspace_id: WorkspaceId, service: ServiceDep, wait: Wait = False
 ) -> Workspace:
     return await service.restart(user_id, workspace_id, wait)
 
 
 @router.post("/{workspace_id}:open", response_model=WorkspaceOpening, operation_id="openWorkspace")
 async def open_workspace(
-    user_id: UserId,
+    user_id: OpenerOf,
     workspace_id: WorkspaceId,
     service: ServiceDep,
     identity: CurrentIdentity,
@@ -144,7 +146,7 @@ async def delete_workspace(
     responses={200: {"content": {"text/plain": {}}, "description": "The last lines printed."}},
 )
 async def workspace_logs(
-    user_id: UserId,
+    user_id: OperatorOf,
     workspace_id: WorkspaceId,
     service: ServiceDep,
     tail: Annotated[int, Query(ge=1, le=10000, description="How many lines.")] = 100,
@@ -154,7 +156,7 @@ async def workspace_logs(
 
 @router.post("/{workspace_id}:extend", response_model=Workspace, operation_id="extendWorkspace")
 async def extend_workspace(
-    user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep
+    user_id: OperatorOf, workspace_id: WorkspaceId, service: ServiceDep
 ) -> Workspace:
     """Postpone idle stop by one idle timeout from now (activity, as far as idling goes)."""
     return await service.extend(user_id, workspace_id)
@@ -164,7 +166,7 @@ async def extend_workspace(
     "/{workspace_id}/stats", response_model=WorkspaceStats, operation_id="getWorkspaceStats"
 )
 async def workspace_stats(
-    user_id: UserId, workspace_id: WorkspaceId, service: ServiceDep
+    user_id: OpenerOf, workspace_id: WorkspaceId, service: ServiceDep
 ) -> WorkspaceStats:
     """The latest measurements of CPU, memory and disk use (taken in the background)."""
     return await service.stats(user_id, workspace_id)

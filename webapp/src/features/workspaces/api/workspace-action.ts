@@ -26,6 +26,7 @@ export function useWorkspaceAction(userId: string, verb: WorkspaceVerb) {
     onSettled: () => {
       void queryClient.invalidateQueries({ queryKey: keys.workspaces(userId) });
       void queryClient.invalidateQueries({ queryKey: keys.allWorkspaces });
+      void queryClient.invalidateQueries({ queryKey: keys.allSharedWith }); // (a grantee's list)
     },
   });
 }

@@ -1,7 +1,8 @@
 import { Alert, Button, Stack } from '@mui/material';
 import { useState } from 'react';
 import { useNavigate } from 'react-router';
-import type { Workspace } from '@/api/types';
+import type { ShareAccess, Workspace } from '@/api/types';
+import { useConfig } from '@/features/config';
 import { errorMessage } from '@/lib/errors';
 import { useWorkspaceAction } from '../api/workspace-action';
 import { useOpenInNewTab } from '../api/open-workspace';
@@ -9,17 +10,28 @@ import { canOpen } from '../links';
 import { canRestart, canStart, canStop } from '../status';
 import { DeleteDialog } from './DeleteDialog';
 import { SettingsDialog } from './SettingsDialog';
+import { ShareDialog } from './ShareDialog';
 
-type Props = { workspace: Workspace; showDetails?: boolean; onDeleted?: () => void };
+type Props = {
+  workspace: Workspace;
+  showDetails?: boolean;
+  onDeleted?: () => void;
+  /** What a share of someone else's workspace allows; unset: the caller owns it (or administers). */
+  access?: ShareAccess;
+};
 
-/** Open, Start / Stop / Restart, Settings, Details, Delete: what applies to its state. */
-export function WorkspaceActions({ workspace, showDetails = true, onDeleted }: Props) {
+/** Open, Start / Stop / Restart, Settings, Share, Details, Delete: what applies to its state and
+ * to what the caller may do (the server decides; buttons that would be refused are not shown). */
+export function WorkspaceActions({ workspace, showDetails = true, onDeleted, access }: Props) {
+  const owns = access === undefined;
+  const operates = owns || access === 'operate';
+  const sharing = Boolean(useConfig().data?.sharing_available);
   const userId = workspace.user_id;
   const start = useWorkspaceAction(userId, 'start');
   const stop = useWorkspaceAction(userId, 'stop');
   const restart = useWorkspaceAction(userId, 'restart');
   const navigate = useNavigate();
-  const [dialog, setDialog] = useState<'settings' | 'delete' | null>(null);
+  const [dialog, setDialog] = useState<'settings' | 'share' | 'delete' | null>(null);
   const opening = useOpenInNewTab(workspace);
   const openable = canOpen(workspace);
   const failure = start.error ?? stop.error ?? restart.error ?? opening.error;
@@ -37,7 +49,7 @@ export function WorkspaceActions({ workspace, showDetails = true, onDeleted }: P
             Open
           </Button>
         )}
-        {canStart(workspace) && (
+        {operates && canStart(workspace) && (
           <Button
             variant={openable ? 'outlined' : 'contained'}
             disabled={busy}
@@ -46,19 +58,26 @@ export function WorkspaceActions({ workspace, showDetails = true, onDeleted }: P
             Start
           </Button>
         )}
-        {canStop(workspace) && (
+        {operates && canStop(workspace) && (
           <Button variant="outlined" disabled={busy} onClick={() => (reset(), stop.mutate(workspace.id))}>
             Stop
           </Button>
         )}
-        {canRestart(workspace) && (
+        {operates && canRestart(workspace) && (
           <Button variant="outlined" disabled={busy} onClick={() => (reset(), restart.mutate(workspace.id))}>
             Restart
           </Button>
         )}
-        <Button variant="outlined" onClick={() => setDialog('settings')}>
-          Settings
-        </Button>
+        {owns && (
+          <Button variant="outlined" onClick={() => setDialog('settings')}>
+            Settings
+          </Button>
+        )}
+        {owns && sharing && (
+          <Button variant="outlined" onClick={() => setDialog('share')}>
+            Share
+          </Button>
+        )}
         {showDetails && (
           <Button
             variant="text"
@@ -67,9 +86,11 @@ export function WorkspaceActions({ workspace, showDetails = true, onDeleted }: P
             Details
           </Button>
         )}
-        <Button variant="text" color="error" onClick={() => setDialog('delete')}>
-          Delete
-        </Button>
+        {owns && (
+          <Button variant="text" color="error" onClick={() => setDialog('delete')}>
+            Delete
+          </Button>
+        )}
       </Stack>
       {failure && (
         <Alert severity="error" role="alert" sx={{ mt: 1 }} onClose={reset}>
@@ -77,6 +98,7 @@ export function WorkspaceActions({ workspace, showDetails = true, onDeleted }: P
         </Alert>
       )}
       {dialog === 'settings' && <SettingsDialog workspace={workspace} onClose={() => setDialog(null)} />}
+      {dialog === 'share' && <ShareDialog workspace={workspace} onClose={() => setDialog(null)} />}
       {dialog === 'delete' && (
         <DeleteDialog workspace={workspace} onClose={() => setDialog(null)} onDeleted={onDeleted} />
       )}

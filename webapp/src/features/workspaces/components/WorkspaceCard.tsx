@@ -1,12 +1,13 @@
 import { Box, Card, CardActions, CardContent, Stack, Typography } from '@mui/material';
 import { useId } from 'react';
-import type { ConfigOptions, Workspace, WorkspaceStats } from '@/api/types';
+import type { ConfigOptions, ShareAccess, Workspace, WorkspaceStats } from '@/api/types';
 import { formatDateTime, formatMb, formatRelative } from '@/lib/format';
 import { useFollowWorkspace } from '../api/follow-workspace';
 import { useWorkspaceStats } from '../api/get-workspace-stats';
 import { StartProgress } from './StartProgress';
 import { StatusChip } from './StatusChip';
 import { UsageBars } from './UsageBars';
+import { ACCESS_LABELS } from './ShareDialog';
 import { WorkspaceActions } from './WorkspaceActions';
 
 export const imageName = (image: string, config?: ConfigOptions) =>
@@ -14,8 +15,15 @@ export const imageName = (image: string, config?: ConfigOptions) =>
 
 const measured = (s: WorkspaceStats) => s.cpu_percent != null || s.memory_used != null || s.volume_used != null;
 
+type Props = {
+  workspace: Workspace;
+  config?: ConfigOptions;
+  /** Someone else's workspace, shared with the caller for this. */
+  access?: ShareAccess;
+};
+
 /** One workspace in the list: an article named by its display name. */
-export function WorkspaceCard({ workspace, config }: { workspace: Workspace; config?: ConfigOptions }) {
+export function WorkspaceCard({ workspace, config, access }: Props) {
   const titleId = useId();
   const running = workspace.status === 'running';
   const starting = workspace.status === 'pending' && !workspace.is_stopped;
@@ -45,6 +53,14 @@ export function WorkspaceCard({ workspace, config }: { workspace: Workspace; con
           component="dl"
           sx={{ display: 'grid', gridTemplateColumns: 'auto 1fr', columnGap: 2, rowGap: 0.25, m: 0, fontSize: 14 }}
         >
+          {access && (
+            <>
+              <dt>Owner</dt>
+              <dd style={{ margin: 0, overflowWrap: 'anywhere' }}>
+                <strong>{workspace.user_id}</strong> (you may: {ACCESS_LABELS[access].toLowerCase()})
+              </dd>
+            </>
+          )}
           <dt>Image</dt>
           <dd style={{ margin: 0, overflowWrap: 'anywhere' }}>{imageName(workspace.container_image, config)}</dd>
           <dt>Size</dt>
@@ -77,7 +93,7 @@ export function WorkspaceCard({ workspace, config }: { workspace: Workspace; con
         )}
       </CardContent>
       <CardActions sx={{ display: 'block', px: 2, pb: 2 }}>
-        <WorkspaceActions workspace={workspace} />
+        <WorkspaceActions workspace={workspace} access={access} />
       </CardActions>
     </Card>
   );

@@ -2,10 +2,12 @@ import { Alert, Box, Button, Stack, Tab, Tabs, Typography } from '@mui/material'
 import { useState } from 'react';
 import { Link as RouterLink, useNavigate, useParams } from 'react-router';
 import { Loading } from '@/components/CenteredMessage';
+import { useMe } from '@/features/auth';
 import { useConfig } from '@/features/config';
 import { errorMessage } from '@/lib/errors';
 import { useFollowWorkspace } from '../api/follow-workspace';
 import { useWorkspace } from '../api/get-workspace';
+import { useSharedWith } from '../api/shares';
 import { LogsPanel } from './LogsPanel';
 import { OpenHerePanel } from './OpenHerePanel';
 import { OverviewPanel } from './OverviewPanel';
@@ -15,6 +17,7 @@ import { UsagePanel } from './UsagePanel';
 import { WorkspaceActions } from './WorkspaceActions';
 
 const TABS = ['Overview', 'Logs', 'Usage', 'Open here'] as const;
+const LOGS = 1;
 
 export function WorkspaceDetailsPage() {
   const { userId = '', workspaceId = '' } = useParams();
@@ -25,7 +28,13 @@ export function WorkspaceDetailsPage() {
   const w = workspace.data;
   const starting = w?.status === 'pending' && !w.is_stopped;
   const progress = useFollowWorkspace(userId, workspaceId, Boolean(starting));
-  const back = `/users/${encodeURIComponent(userId)}/workspace`;
+  const { data: me } = useMe();
+  // Someone else's workspace, shared with the caller: what the share allows.
+  const mine = !me || me.id === userId || me.is_admin;
+  const shared = useSharedWith(me?.id ?? '', !mine);
+  const access = mine ? undefined : (shared.data?.find((s) => s.workspace.id === workspaceId)?.access ?? 'open');
+  const tabs = TABS.filter((_, index) => index !== LOGS || access !== 'open');
+  const back = `/users/${encodeURIComponent(mine ? userId : (me?.id ?? ''))}/workspace`;
 
   if (workspace.isPending) return <Loading label="Loading the workspace" />;
   if (!w) {
@@ -47,7 +56,7 @@ export function WorkspaceDetailsPage() {
   return (
     <>
       <Button component={RouterLink} to={back} size="small" sx={{ mb: 1 }}>
-        ← All my workspaces
+        {mine ? '← All my workspaces' : '← My workspaces'}
       </Button>
       <Stack direction="row" spacing={2} sx={{ alignItems: 'center', flexWrap: 'wrap', mb: 1 }}>
         <Typography variant="h4" component="h1" sx={{ overflowWrap: 'anywhere' }}>
@@ -58,9 +67,19 @@ export function WorkspaceDetailsPage() {
       <Typography color={w.status === 'failed' ? 'error' : 'text.secondary'} sx={{ mb: 1 }}>
         {w.status_message}
       </Typography>
+      {!mine && (
+        <Typography sx={{ mb: 1 }}>
+          Shared with you by <strong>{w.user_id}</strong>: code you run in it runs as them.
+        </Typography>
+      )}
       {starting && <StartProgress progress={progress} />}
       <Box sx={{ my: 2 }}>
-        <WorkspaceActions workspace={w} showDetails={false} onDeleted={() => navigate(back, { replace: true })} />
+        <WorkspaceActions
+          workspace={w}
+          showDetails={false}
+          access={access}
+          onDeleted={() => navigate(back, { replace: true })}
+        />
       </Box>
       <Tabs
         value={tab}
@@ -69,15 +88,15 @@ export function WorkspaceDetailsPage() {
         variant="scrollable"
         allowScrollButtonsMobile
       >
-        {TABS.map((label, index) => (
+        {tabs.map((label, index) => (
           <Tab key={label} label={label} id={`tab-${index}`} aria-controls={`panel-${index}`} />
         ))}
       </Tabs>
       <Box role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} sx={{ pt: 2 }}>
-        {tab === 0 && <OverviewPanel workspace={w} config={config.data} />}
-        {tab === 1 && <LogsPanel workspace={w} />}
-        {tab === 2 && <UsagePanel workspace={w} />}
-        {tab === 3 && <OpenHerePanel workspace={w} />}
+        {tabs[tab] === 'Overview' && <OverviewPanel workspace={w} config={config.data} />}
+        {tabs[tab] === 'Logs' && <LogsPanel workspace={w} />}
+        {tabs[tab] === 'Usage' && <UsagePanel workspace={w} />}
+        {tabs[tab] === 'Open here' && <OpenHerePanel workspace={w} />}
       </Box>
     </>
   );

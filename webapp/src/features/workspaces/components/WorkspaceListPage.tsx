@@ -9,6 +9,7 @@ import { useWorkspaces } from '../api/get-workspaces';
 import { CreateWorkspaceDialog } from './CreateWorkspaceDialog';
 import { EmptyState } from './EmptyState';
 import { KeptDataSection } from './KeptDataSection';
+import { SharedWithMeSection } from './SharedWithMeSection';
 import { WorkspaceCard } from './WorkspaceCard';
 
 export function WorkspaceListPage() {
@@ -65,6 +66,7 @@ export function WorkspaceListPage() {
           ))}
         </Box>
       )}
+      {!othersList && <SharedWithMeSection userId={userId} config={config.data} />}
       <KeptDataSection userId={userId} mayManage={mayManage} />
       {creating && config.data && (
         <CreateWorkspaceDialog
