@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .images import ImageOption
 
@@ -31,6 +32,57 @@ class WorkspaceStatus(StrEnum):
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+WEEKDAYS = list(Weekday)  # in the order of `date.weekday()`
+CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class Schedule(_Input):
+    """When a workspace starts and stops by itself: on `days`, at `start` (if it is not
+    running) and at `stop` (if it is), in `timezone`. Idle stop applies as well."""
+
+    timezone: str = Field(
+        "UTC", min_length=1, max_length=64, description="An IANA time zone: 'Europe/Berlin'."
+    )
+    days: list[Weekday] = Field(default_factory=lambda: WEEKDAYS[:5], min_length=1, max_length=7)
+    start: str | None = Field(None, pattern=CLOCK_TIME, description="HH:MM, or none.")
+    stop: str | None = Field(None, pattern=CLOCK_TIME, description="HH:MM, or none.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"'{value[:64]}' is not a time zone: give an IANA name such as "
+                "'Europe/Berlin' or 'UTC'"
+            ) from None
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _in_order(cls, value: list[Weekday]) -> list[Weekday]:
+        return [day for day in WEEKDAYS if day in value]
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> Schedule:
+        if self.start is None and self.stop is None:
+            raise ValueError("a schedule needs a start time, a stop time or both")
+        if self.start == self.stop:
+            raise ValueError("a schedule cannot start and stop at the same time")
+        return self
 
 
 class WorkspaceCompute(_Input):
@@ -53,6 +105,11 @@ class WorkspaceInput(_Input):
         description="Stop after this many seconds without activity; 0 = never.",
     )
     clear_volume_on_stop: bool | None = None
+    schedule: Schedule | None = Field(
+        None,
+        description="Start and stop by itself at given times. Left out: the administrator's "
+        "default schedule, if any; null: none.",
+    )
     is_stopped: bool = Field(False, description="Create the workspace without starting it.")
 
 
@@ -64,6 +121,7 @@ class WorkspaceUpdate(_Input):
     compute: WorkspaceCompute | None = None
     idle_timeout: int | None = Field(None, ge=0, le=IDLE_TIMEOUT_MAX)
     clear_volume_on_stop: bool | None = None
+    schedule: Schedule | None = Field(None, description="A new schedule; null: none any more.")
 
 
 class ComputeSpec(BaseModel):
@@ -87,6 +145,7 @@ class WorkspaceSpec(BaseModel):
     compute: ComputeSpec
     idle_timeout: int = 0
     clear_volume_on_stop: bool = False
+    schedule: Schedule | None = None
 
 
 class Workspace(WorkspaceSpec):
@@ -101,6 +160,12 @@ class Workspace(WorkspaceSpec):
         None, description="When idle stop or the maximum lifetime will stop it, at the earliest."
     )
     stop_reason: str | None = Field(None, description="Why it will stop then.")
+    stop_postponable: bool = Field(
+        False, description="That stop is its schedule's, and `:postpone` can move it."
+    )
+    starts_at: datetime | None = Field(
+        None, description="When its schedule will start it next (while it is not running)."
+    )
 
 
 class KeptVolume(BaseModel):
@@ -201,6 +266,22 @@ class WorkspaceConfigOptions(BaseModel):
         description="What workspaces cannot reach: 'metadata' (link-local addresses such as "
         "a cloud's 169.254.169.254) and 'host' (the Docker host's own services). Empty where "
         "nothing is blocked (WORKSPACE_EGRESS_BLOCK, or an engine where it cannot be).",
+    )
+    schedules_available: bool = Field(
+        True,
+        description="Workspaces may have schedules here (not on the ML Lab backend, which "
+        "starts and stops its services itself).",
+    )
+    schedule_default: Schedule | None = Field(
+        None, description="The schedule a new workspace gets unless it is given another."
+    )
+    schedule_stop_latest: str | None = Field(
+        None,
+        description="HH:MM: every running workspace stops then each day (in its schedule's "
+        "time zone), and no schedule stops later.",
+    )
+    schedule_timezone: str = Field(
+        "UTC", description="Where the latest stop applies to workspaces without a schedule."
     )
     sharing_available: bool = Field(
         True,

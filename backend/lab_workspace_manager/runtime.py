@@ -23,11 +23,12 @@ from .errors import ManagerError
 from .events import EventBus
 from .locations import Locations
 from .policies.idle import ActivityLog, IdleWatcher
+from .policies.schedule import Schedules
 from .policies.usage import UsageMonitor
 from .service import Admissions, WorkspaceService
 from .settings import Settings
 from .shared import open_shared_state
-from .sharing import Shares
+from .sharing import Shares, sharing_refusal
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ class Runtime:
         self.admissions = Admissions(self.shared)
         self.locations = Locations(self.backend)
         self.activity = ActivityLog(self.shared)
-        self.shares = Shares(self.shared)
+        self.shares = Shares(self.shared, sharing_refusal(settings, self.backend))
+        self.schedules = Schedules(settings, self.shared, self.events)
         self.usage = UsageMonitor(settings, self.backend, self.stop_for_policy)
         self.idle = IdleWatcher(
             settings, self.backend, self.activity, self.http, self.stop_for_policy
@@ -78,10 +80,20 @@ class Runtime:
             activity=self.activity,
             usage=self.usage,
             shares=self.shares,
+            schedules=self.schedules,
         )
 
     async def stop_for_policy(self, owner: str, workspace_id: str, reason: str) -> None:
         await self.service_for(None).stop(owner, workspace_id, reason)
+
+    async def start_on_schedule(self, owner: str, workspace_id: str) -> None:
+        """As the owner, so that their quotas apply (an administrator's own are exempt as
+        ever)."""
+        caller = Identity(owner, is_admin=owner == self.settings.admin_user_id)
+        await self.service_for(caller).start(owner, workspace_id, wait=False)
+
+    async def check_schedules(self) -> None:
+        await self.schedules.check_once(self.backend, self.start_on_schedule, self.stop_for_policy)
 
     async def open(self) -> None:
         """Prepare the backend, then run the periodic jobs."""
@@ -102,6 +114,7 @@ class Runtime:
                 (self.settings.idle_check_interval, self.idle.check_once),
                 (self.settings.usage_interval, self.usage.sample_compute),
                 (self.settings.disk_usage_interval, self.usage.sample_disk),
+                (self.settings.schedule_interval, self.check_schedules),
             ]
         self._jobs = [asyncio.create_task(every(seconds, job)) for seconds, job in periodic]
         if self.settings.replica_of:
@@ -119,8 +132,10 @@ class Runtime:
         self.backend.changed_elsewhere(workspace_id)
 
     async def _sweep(self) -> None:
-        """What managers that died left in the shared state."""
+        """What managers that died left in the shared state, and shares of workspaces that
+        are gone."""
         await anyio.to_thread.run_sync(self.shared.sweep)
+        await self.service_for(None).forget_orphaned_shares()
 
     async def close(self) -> None:
         for job in self._jobs:

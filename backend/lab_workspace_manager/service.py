@@ -16,7 +16,7 @@ from . import naming
 from .auth.base import Identity
 from .backends import WorkspaceBackend, WorkspaceState
 from .backends.base import BY_ADMIN, BY_USER
-from .errors import Conflict, NotFound, workspace_not_found
+from .errors import Conflict, InvalidInput, NotFound, workspace_not_found
 from .models import (
     KeptVolume,
     Share,
@@ -32,12 +32,18 @@ from .models import (
 )
 from .policies.clearing import clears_on_stop
 from .policies.idle import ActivityLog, stop_plan
+from .policies.schedule import Schedules
 from .policies.usage import UsageMonitor
 from .quotas import CONSUMING, check_quotas, quotas_apply
 from .settings import Settings
 from .shared import SharedState
-from .sharing import Shares, sharing_refusal
+from .sharing import Shares
 from .validation import apply_update, resolve_input
+
+SCHEDULES_UNAVAILABLE = (
+    "schedule: workspaces of the ML Lab backend are started and stopped by ML Lab, which has "
+    "no schedules: start and stop this one yourself."
+)
 
 
 class Admissions:
@@ -77,6 +83,7 @@ class WorkspaceService:
         activity: ActivityLog,
         usage: UsageMonitor,
         shares: Shares,
+        schedules: Schedules,
     ) -> None:
         self.settings = settings
         self.backend = backend
@@ -87,6 +94,7 @@ class WorkspaceService:
         self._activity = activity
         self._usage = usage
         self._shares = shares
+        self._schedules = schedules
 
     async def list_workspaces(self, owner: str) -> list[Workspace]:
         return [self._to_api(state) for state in await self.backend.list_workspaces(owner)]
@@ -107,6 +115,10 @@ class WorkspaceService:
 
     async def create(self, owner: str, request: WorkspaceInput, wait: bool) -> Workspace:
         spec = resolve_input(request, self.settings)
+        if spec.schedule and not self.backend.watched_by_manager:
+            if "schedule" in request.model_fields_set:
+                raise InvalidInput(SCHEDULES_UNAVAILABLE)
+            spec = spec.model_copy(update={"schedule": None})  # (the default does not apply)
         workspace_id = naming.new_workspace_id()
         start = not request.is_stopped
         async with self._admitted(owner, None, spec, start, spec.display_name):
@@ -116,6 +128,9 @@ class WorkspaceService:
     async def update(self, owner: str, workspace_id: str, request: WorkspaceUpdate) -> Workspace:
         current = await self.backend.get(owner, workspace_id)
         spec = apply_update(current.spec, request, self.settings)
+        changed_schedule = spec.schedule and spec.schedule != current.spec.schedule
+        if changed_schedule and not self.backend.watched_by_manager:
+            raise InvalidInput(SCHEDULES_UNAVAILABLE)
         runs = current.status in CONSUMING
         async with self._admitted(owner, workspace_id, spec, runs, spec.display_name):
             state = await self.backend.update(owner, workspace_id, spec)
@@ -127,6 +142,7 @@ class WorkspaceService:
         async with self._admitted(owner, workspace_id, None, True):
             state = await self.backend.start(owner, workspace_id)
         self._changed(workspace_id)
+        await self._schedules.clear_problem(workspace_id)
         return await self._settled(state, wait)
 
     async def restart(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
@@ -143,6 +159,8 @@ class WorkspaceService:
         if reason is None:
             by_admin = caller is not None and caller.is_admin and caller.user_id != owner
             reason = BY_ADMIN if by_admin else BY_USER
+            if caller is not None and not caller.may_act_for(owner):
+                reason = f"by {caller.user_id}, who it is shared with"
         state = await self.backend.stop(owner, workspace_id, reason)
         self._changed(workspace_id)
         return self._to_api(state)
@@ -157,6 +175,7 @@ class WorkspaceService:
         self._changed(workspace_id)
         if existed:
             await self._shares.forget([workspace_id])
+            await self._schedules.forget(workspace_id)
             self._activity.forget(workspace_id)
             # Kept data is still measured: it counts toward the disk quota.
             self._usage.forget(workspace_id, keep_disk=not delete_volume)
@@ -170,14 +189,20 @@ class WorkspaceService:
     async def share(
         self, owner: str, workspace_id: str, user_id: str, access: ShareAccess
     ) -> Share:
-        if refusal := sharing_refusal(self.settings, self.backend):
-            raise Conflict(refusal)
+        if self._shares.refusal:
+            raise Conflict(self._shares.refusal)
         await self.backend.get(owner, workspace_id)
         by = self._caller.user_id if self._caller else owner
-        return Share(**asdict(await self._shares.put(owner, workspace_id, user_id, access, by)))
+        grant = await self._shares.put(owner, workspace_id, user_id, access, by)
+        try:  # deleted meanwhile (its shares were removed before this one was written)?
+            await self.backend.get(owner, workspace_id)
+        except NotFound:
+            await self._shares.forget([workspace_id])
+            raise
+        return Share(**asdict(grant))
 
     async def unshare(self, owner: str, workspace_id: str, user_id: str) -> None:
-        await self.backend.get(owner, workspace_id)
+        """(Also of a workspace that is gone: what is left of its shares can go.)"""
         grant = await self._shares.grant(workspace_id, user_id)
         if (
             grant is None
@@ -185,6 +210,21 @@ class WorkspaceService:
             or not await self._shares.remove(workspace_id, user_id)
         ):
             raise NotFound(f"Workspace '{workspace_id}' is not shared with '{user_id}'.")
+
+    async def forget_orphaned_shares(self) -> int:
+        """Shares of workspaces that are gone (deleted outside this manager, or while being
+        shared): how many workspaces' shares were removed."""
+        present = {state.id for state in await self.backend.list_workspaces(None)}
+        gone: list[str] = []
+        for grant in await self._shares.everything():
+            if grant.workspace_id in present or grant.workspace_id in gone:
+                continue
+            try:  # (looked up on its own: a listing may lag behind a create)
+                await self.backend.get(grant.owner, grant.workspace_id)
+            except NotFound:
+                gone.append(grant.workspace_id)
+        await self._shares.forget(gone)
+        return len(gone)
 
     async def shared_with(self, user_id: str) -> list[SharedWorkspace]:
         """The workspaces others shared with `user_id`, as they are now. Shares of workspaces
@@ -243,6 +283,12 @@ class WorkspaceService:
     async def stats(self, owner: str, workspace_id: str) -> WorkspaceStats:
         return self._usage.stats(await self.backend.get(owner, workspace_id))
 
+    async def postpone(self, owner: str, workspace_id: str) -> Workspace:
+        """Move the next scheduled stop an hour later."""
+        state = await self.backend.get(owner, workspace_id)
+        await self._schedules.postpone(state)
+        return self._to_api(state)
+
     async def extend(self, owner: str, workspace_id: str) -> Workspace:
         """Postpone idle stop by a full idle timeout, without changing any setting."""
         state = await self.backend.get(owner, workspace_id)
@@ -254,7 +300,16 @@ class WorkspaceService:
         return self._to_api(state)
 
     def _to_api(self, state: WorkspaceState) -> Workspace:
-        plan = stop_plan(state, self._activity, self.settings)
+        # The earliest stop that will happen: idle, lifetime or schedule.
+        stop = stop_plan(state, self._activity, self.settings)
+        scheduled = self._schedules.plan(state)
+        postponable = False
+        if scheduled.stop and (stop is None or scheduled.stop.at < stop[0]):
+            stop = (scheduled.stop.at, scheduled.stop.reason)
+            postponable = scheduled.stop.postponable
+        message = state.status_message
+        if scheduled.problem:
+            message = f"{message} {scheduled.problem}"
         spec = state.spec.model_dump()
         # What will happen, not only what was asked: the administrator's setting applies too.
         spec["clear_volume_on_stop"] = clears_on_stop(state.spec, self.settings)
@@ -263,12 +318,14 @@ class WorkspaceService:
             id=state.id,
             user_id=state.owner,
             status=state.status,
-            status_message=state.status_message,
+            status_message=message,
             is_stopped=state.is_stopped,
             access_url=state.access_url,
             created_at=state.created_at,
-            stops_at=plan[0] if plan else None,
-            stop_reason=plan[1] if plan else None,
+            stops_at=stop[0] if stop else None,
+            stop_reason=stop[1] if stop else None,
+            stop_postponable=postponable,
+            starts_at=scheduled.starts_at,
         )
 
     async def _within_disk_limits(self, owner: str, workspace_id: str) -> None:

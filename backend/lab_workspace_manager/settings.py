@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .images import ImageOption, default_image, image_options
+from .models import CLOCK_TIME, Schedule
 
 MIB = 1024 * 1024
 
@@ -262,6 +263,19 @@ class Settings(BaseSettings):
     always_clear_volume_on_stop: bool = Field(
         False, validation_alias=_aliases("WORKSPACE_ALWAYS_CLEAR_VOLUME_ON_STOP")
     )
+    # --- schedules (see policies/schedule.py) ------------------------------------------------
+    # The schedule new workspaces get unless their request gives one (JSON, as the API's).
+    schedule_default: Schedule | None = Field(None, validation_alias=_aliases("SCHEDULE_DEFAULT"))
+    # HH:MM: every running workspace is stopped then each day (in its schedule's time zone, or
+    # SCHEDULE_TIMEZONE's), and no schedule or postponement may stop it later.
+    schedule_stop_latest: str | None = Field(
+        None, pattern=CLOCK_TIME, validation_alias=_aliases("SCHEDULE_STOP_LATEST")
+    )
+    schedule_timezone: str = Field("UTC", validation_alias=_aliases("SCHEDULE_TIMEZONE"))
+    # How often schedules are looked at (seconds): a start or stop happens this late at most.
+    schedule_interval: float = Field(
+        30.0, gt=0, le=120, validation_alias=_aliases("SCHEDULE_CHECK_INTERVAL")
+    )
     # What workspaces may not reach (Docker backend): "metadata" (link-local addresses, where
     # clouds serve instance credentials at 169.254.169.254) and "host" (the Docker host's
     # own services). Empty: nothing is blocked. See README, "Security model".
@@ -329,6 +343,11 @@ class Settings(BaseSettings):
         """Empty means no limit (compose passes a variable set to nothing as "")."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("schedule_default", "schedule_stop_latest", mode="before")
+    @classmethod
+    def _no_schedule(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("workspace_public_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
@@ -374,6 +393,13 @@ class Settings(BaseSettings):
             problems.append("volume size settings need 0 < min <= default <= max")
         if self.shm_size <= 0 or self.pids_limit <= 0 or self.container_size <= 0:
             problems.append("shm size, pids limit and container size must be positive")
+        try:
+            Schedule(timezone=self.schedule_timezone, stop="00:00")
+        except ValidationError:
+            problems.append(f"SCHEDULE_TIMEZONE={self.schedule_timezone!r} is not a time zone")
+        latest, default = self.schedule_stop_latest, self.schedule_default
+        if latest and default and default.stop and default.stop > latest:
+            problems.append(f"SCHEDULE_DEFAULT stops after SCHEDULE_STOP_LATEST ({latest})")
         if self.workspace_backend == "mllab" and not self.contaxy_api_endpoint:
             problems.append("WORKSPACE_BACKEND=mllab needs CONTAXY_API_ENDPOINT")
         if problems:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 
 from .auth.base import Identity
@@ -33,7 +34,13 @@ from .shared import SharedState
 
 T = TypeVar("T")
 
-MAX_SHARES_PER_WORKSPACE = 50  # (the document is read whole: its size must stay bounded)
+# The document is read whole (by every manager, after each change): its size stays bounded.
+MAX_SHARES_PER_WORKSPACE = 50
+MAX_SHARES_PER_OWNER = 200
+MAX_SHARES = 5000
+# Reading and writing it runs in threads of its own: a burst of share changes never holds up
+# the sign-in checks and engine calls that use the shared pool.
+THREADS = 4
 
 
 # What each grant allows, in order: a grant allows what every grant before it does.
@@ -74,11 +81,15 @@ def sharing_refusal(settings: Settings, backend: WorkspaceBackend) -> str | None
 class Shares:
     """The shares of every workspace, as all managers of the installation know them."""
 
-    def __init__(self, shared: SharedState) -> None:
+    def __init__(self, shared: SharedState, refusal: str | None = None) -> None:
+        """`refusal`: why workspaces cannot be shared here (`sharing_refusal`). Shares made
+        before then (under other settings) are kept but open nothing."""
+        self.refusal = refusal
         self._document = shared.document("shares")
         self._lock = threading.Lock()
         self._by_workspace: dict[str, dict[str, Grant]] = {}
         self._stale = True
+        self._limiter: anyio.CapacityLimiter | None = None
 
     # --- reading (every method reads the latest: in a thread, it may be a query) ------------
     async def grant(self, workspace_id: str, user_id: str) -> Grant | None:
@@ -89,7 +100,9 @@ class Shares:
         return sorted(grants.values(), key=lambda g: g.created_at)
 
     async def with_user(self, user_id: str) -> list[Grant]:
-        """What is shared with `user_id`."""
+        """What is shared with `user_id` (nothing where sharing is not possible)."""
+        if self.refusal is not None:
+            return []
         return [
             grant
             for grants in (await self._latest()).values()
@@ -107,6 +120,8 @@ class Shares:
         grantee what their share of it (and of no other) allows."""
         if identity.may_act_for(owner):
             return True
+        if self.refusal is not None:
+            return False
         grant = await self.grant(workspace_id, identity.user_id)
         return grant is not None and grant.owner == owner and _covers(grant.access, needed)
 
@@ -120,12 +135,11 @@ class Shares:
 
         def change(data: dict[str, Any]) -> Grant:
             entry = data.setdefault(workspace_id, {"owner": owner, "grants": {}})
+            if entry["owner"] != owner:  # (ids are never reused: a leftover of another's)
+                raise Conflict("This workspace's shares belong to another user. Try again.")
             grants = entry["grants"]
-            if user_id not in grants and len(grants) >= MAX_SHARES_PER_WORKSPACE:
-                raise Conflict(
-                    f"This workspace is shared with {MAX_SHARES_PER_WORKSPACE} users, the most "
-                    "it can be: revoke a share first."
-                )
+            if user_id not in grants:
+                _within_limits(data, owner, len(grants))
             kept = grants.get(user_id, {})
             grants[user_id] = {
                 "access": access.value,
@@ -161,7 +175,12 @@ class Shares:
 
     # --- the document ------------------------------------------------------------------------
     async def _latest(self) -> dict[str, dict[str, Grant]]:
-        return await anyio.to_thread.run_sync(self._read)
+        return await anyio.to_thread.run_sync(self._read, limiter=self._threads())
+
+    def _threads(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:  # (made on the event loop, at first use)
+            self._limiter = anyio.CapacityLimiter(THREADS)
+        return self._limiter
 
     def _read(self) -> dict[str, dict[str, Grant]]:
         with self._lock:
@@ -178,7 +197,26 @@ class Shares:
                     result: T = change(data)
                 return result
 
-        return await anyio.to_thread.run_sync(run)
+        return await anyio.to_thread.run_sync(run, limiter=self._threads())
+
+
+def _within_limits(data: dict[str, Any], owner: str, on_workspace: int) -> None:
+    if on_workspace >= MAX_SHARES_PER_WORKSPACE:
+        raise Conflict(
+            f"This workspace is shared with {MAX_SHARES_PER_WORKSPACE} users, the most it can "
+            "be: revoke a share first."
+        )
+    counts = [(e["owner"], len(e.get("grants", {}))) for e in data.values()]
+    if sum(n for who, n in counts if who == owner) >= MAX_SHARES_PER_OWNER:
+        raise Conflict(
+            f"Your workspaces are shared {MAX_SHARES_PER_OWNER} times, the most they can be: "
+            "revoke a share first."
+        )
+    if sum(n for _, n in counts) >= MAX_SHARES:
+        raise Conflict(
+            f"This installation holds {MAX_SHARES} shares, the most it can: ask your "
+            "administrator to revoke some."
+        )
 
 
 def _grants_in(data: dict[str, Any]) -> dict[str, dict[str, Grant]]:

@@ -12,7 +12,14 @@ import math
 import unicodedata
 
 from .errors import InvalidInput
-from .models import ComputeSpec, WorkspaceCompute, WorkspaceInput, WorkspaceSpec, WorkspaceUpdate
+from .models import (
+    ComputeSpec,
+    Schedule,
+    WorkspaceCompute,
+    WorkspaceInput,
+    WorkspaceSpec,
+    WorkspaceUpdate,
+)
 from .settings import Settings
 
 DISPLAY_NAME_MAX = 128
@@ -38,6 +45,10 @@ def resolve_input(request: WorkspaceInput, settings: Settings) -> WorkspaceSpec:
         compute=compute,
         idle_timeout=request.idle_timeout,
         clear_volume_on_stop=request.clear_volume_on_stop,
+        # Left out: the administrator's default; null: none.
+        schedule=request.schedule
+        if "schedule" in request.model_fields_set
+        else settings.schedule_default,
     )
     return apply_update(spec, update, settings)
 
@@ -57,7 +68,19 @@ def apply_update(spec: WorkspaceSpec, update: WorkspaceUpdate, settings: Setting
         changes["clear_volume_on_stop"] = True
     if update.compute is not None:
         changes["compute"] = _apply_compute(spec.compute, update.compute, settings)
+    if "schedule" in update.model_fields_set:  # (null: no schedule any more)
+        changes["schedule"] = update.schedule and check_schedule(update.schedule, settings)
     return spec.model_copy(update=changes)
+
+
+def check_schedule(schedule: Schedule, settings: Settings) -> Schedule:
+    latest = settings.schedule_stop_latest
+    if latest and schedule.stop and schedule.stop > latest:
+        raise InvalidInput(
+            f"schedule.stop: workspaces stop by {latest} at the latest here (the "
+            f"administrator's setting); choose {latest} or earlier."
+        )
+    return schedule
 
 
 def _apply_compute(

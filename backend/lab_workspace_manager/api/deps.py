@@ -27,6 +27,7 @@ from ..policies.idle import ActivityLog
 from ..runtime import Runtime
 from ..service import WorkspaceService
 from ..settings import Settings
+from ..sharing import Shares
 from .origins import client_address, sign_in_cookies
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -76,6 +77,10 @@ async def get_sockets(runtime: RuntimeDep) -> Sockets:
     return runtime.sockets
 
 
+async def get_shares(runtime: RuntimeDep) -> Shares:
+    return runtime.shares
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BackendDep = Annotated[WorkspaceBackend, Depends(get_backend)]
 AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
@@ -84,6 +89,7 @@ LocationsDep = Annotated[Locations, Depends(get_locations)]
 ActivityDep = Annotated[ActivityLog, Depends(get_activity)]
 WorkspaceSessionsDep = Annotated[WorkspaceSessions, Depends(get_workspace_sessions)]
 SocketsDep = Annotated[Sockets, Depends(get_sockets)]
+SharesDep = Annotated[Shares, Depends(get_shares)]
 
 
 def require_csrf_header(request: Request) -> None:

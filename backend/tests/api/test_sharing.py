@@ -7,15 +7,21 @@ tests/api/test_authorization_matrix.py."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from lab_workspace_manager import sharing
+from lab_workspace_manager.api.routes import events as events_routes
 from lab_workspace_manager.app import create_app
 from lab_workspace_manager.auth import workspace_sessions
+from lab_workspace_manager.backends import WorkspaceState
+from lab_workspace_manager.models import WorkspaceStatus
 from lab_workspace_manager.sharing import MAX_SHARES_PER_WORKSPACE
 from tests.api.test_workspace_origins import (
     LocatingBackend,
@@ -110,11 +116,23 @@ async def test_open_is_not_operate_and_never_owning(client: httpx.AsyncClient) -
         ("DELETE", path, None),
         ("GET", f"{path}/shares", None),
         ("PUT", f"{path}/shares/carol", {"access": "open"}),
-        ("DELETE", f"{path}/shares/bob", None),
+        ("DELETE", f"{path}/shares/carol", None),
     ]:
         answer = await client.request(method, url, json=body, headers=bob)
         assert answer.status_code == 403, (method, url, answer.text)
     assert (await client.get(path, headers=alice)).status_code == 200
+    # The grantee may leave the share (and nothing else of it).
+    assert (await client.delete(f"{path}/shares/bob", headers=bob)).status_code == 204
+    assert (await client.get(path, headers=bob)).status_code == 403
+
+
+async def test_a_grantees_stop_says_who_stopped_it(client: httpx.AsyncClient) -> None:
+    alice, bob = bearer(client, "alice"), bearer(client, "bob")
+    workspace_id = await new_workspace(client, "alice", alice)
+    await share(client, "alice", workspace_id, "bob", alice, "operate")
+    await client.post(f"/users/alice/workspace/{workspace_id}:stop", headers=bob)
+    seen = (await client.get(f"/users/alice/workspace/{workspace_id}", headers=alice)).json()
+    assert "by bob, who it is shared with" in seen["status_message"]
 
 
 async def test_shared_with_me_lists_each_with_its_owner(client: httpx.AsyncClient) -> None:
@@ -236,3 +254,96 @@ async def test_no_shares_where_workspaces_share_the_managers_origin(
     refused = await share(client, "alice", workspace_id, "bob", alice)
     assert refused.status_code == 409
     assert "origins of their own" in refused.json()["detail"]
+
+
+async def test_shares_made_before_sharing_was_turned_off_open_nothing(tmp_path: Path) -> None:
+    """Shares made under WORKSPACE_HOST, then UNSAFE_WORKSPACES_ON_MANAGER_ORIGIN set: the
+    owner's page would run on the manager's origin with the grantee's session."""
+    backend = LocatingBackend()
+    async with app_client(create_app(make_settings(data_dir=tmp_path), backend)) as before:
+        alice, bob = bearer(before, "alice"), bearer(before, "bob")
+        workspace_id = await new_workspace(before, "alice", alice)
+        assert (await share(before, "alice", workspace_id, "bob", alice)).is_success
+    unsafe = make_settings(data_dir=tmp_path, unsafe_workspaces_on_manager_origin=True)
+    async with app_client(create_app(unsafe, backend)) as after:
+        path = f"/users/alice/workspace/{workspace_id}"
+        assert (await after.get(path, headers=bob)).status_code == 403
+        assert (await after.post(f"{path}:open", headers=bob)).status_code == 403
+        assert (await after.get("/users/bob/shared", headers=bob)).json() == []
+        assert (await after.get(path, headers=alice)).status_code == 200
+
+
+async def test_shares_of_a_workspace_gone_behind_the_managers_back_are_swept(
+    client: httpx.AsyncClient,
+) -> None:
+    alice = bearer(client, "alice")
+    kept = await new_workspace(client, "alice", alice)
+    gone = await new_workspace(client, "alice", alice)
+    await share(client, "alice", kept, "bob", alice)
+    await share(client, "alice", gone, "bob", alice)
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    await runtime.backend.delete("alice", gone, True)  # not through the service
+    assert len((await client.get("/shares", headers=ADMIN)).json()) == 2
+    assert await runtime.service_for(None).forget_orphaned_shares() == 1
+    assert [s["workspace_id"] for s in (await client.get("/shares", headers=ADMIN)).json()] == [
+        kept
+    ]
+
+
+async def test_an_orphaned_share_can_still_be_revoked(client: httpx.AsyncClient) -> None:
+    alice = bearer(client, "alice")
+    workspace_id = await new_workspace(client, "alice", alice)
+    await share(client, "alice", workspace_id, "bob", alice)
+    await client.app.state.runtime.backend.delete("alice", workspace_id, True)  # type: ignore[attr-defined]
+    revoked = await client.delete(
+        f"/users/alice/workspace/{workspace_id}/shares/bob", headers=ADMIN
+    )
+    assert revoked.status_code == 204
+
+
+async def test_an_owner_has_a_bounded_number_of_shares(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sharing, "MAX_SHARES_PER_OWNER", 3)
+    alice = bearer(client, "alice")
+    one = await new_workspace(client, "alice", alice)
+    two = await new_workspace(client, "alice", alice)
+    for grantee in ("b1", "b2"):
+        assert (await share(client, "alice", one, grantee, alice)).is_success
+    assert (await share(client, "alice", two, "b3", alice)).is_success
+    full = await share(client, "alice", two, "b4", alice)
+    assert full.status_code == 409
+    assert "shared 3 times" in full.json()["detail"]
+    assert (await share(client, "alice", two, "b3", alice, "operate")).is_success  # a change
+
+
+class StartingBackend(LocatingBackend):
+    """Its workspaces are forever starting: their event streams stay open."""
+
+    async def get(self, owner: str, workspace_id: str) -> WorkspaceState:
+        state = await super().get(owner, workspace_id)
+        return replace(state, status=WorkspaceStatus.PENDING)
+
+
+async def test_a_grantees_event_stream_ends_when_the_share_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events_routes, "KEEPALIVE_SECONDS", 0.1)
+    app = create_app(make_settings(data_dir=tmp_path), StartingBackend())
+    async with app_client(app) as client:
+        alice, bob = bearer(client, "alice"), bearer(client, "bob")
+        workspace_id = await new_workspace(client, "alice", alice)
+        await share(client, "alice", workspace_id, "bob", alice)
+        path = f"/users/alice/workspace/{workspace_id}"
+        # (The test client hands over a response whole, once the stream has ended.)
+        started = asyncio.get_running_loop().time()
+        following = asyncio.create_task(
+            client.get(f"{path}/events", headers=bob, params={"timeout": 30})
+        )
+        await asyncio.sleep(1)
+        assert not following.done()  # following it live
+        await client.delete(f"{path}/shares/bob", headers=alice)
+        answer = await following
+        assert answer.status_code == 200
+        assert "keep-alive" in answer.text
+        assert asyncio.get_running_loop().time() - started < 10  # ended, not timed out

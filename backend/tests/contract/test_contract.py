@@ -278,3 +278,55 @@ async def test_health(api: Api) -> None:
     response = await api.client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+SCHEDULE = {"timezone": "Europe/Berlin", "days": ["mon", "fri"], "start": "08:00", "stop": "18:00"}
+
+
+async def test_a_schedule_is_kept_with_the_workspace_where_schedules_exist(api: Api) -> None:
+    """Kept by the engine with the other settings (through stops, starts and a rename), or
+    refused, as /config says."""
+    config = (await api.client.get("/config")).json()
+    if not config["schedules_available"]:  # the ML Lab backend
+        refused = await api.create(expect=422, display_name="sched", schedule=SCHEDULE)
+        assert "ML Lab" in refused["detail"]
+        return
+    made = await api.create(display_name="sched", is_stopped=True, schedule=SCHEDULE)
+    assert made["schedule"] == SCHEDULE
+    assert made["starts_at"] is not None
+    renamed = await api.client.patch(api.path(made["id"]), json={"display_name": "renamed"})
+    assert renamed.json()["schedule"] == SCHEDULE
+    changed = await api.client.patch(
+        api.path(made["id"]), json={"schedule": {**SCHEDULE, "stop": "17:30"}}
+    )
+    assert changed.status_code == 200, changed.text
+    started = await api.client.post(api.path(made["id"]) + ":start", params={"wait": "true"})
+    assert started.json()["status"] == "running"
+    assert started.json()["schedule"]["stop"] == "17:30"
+    assert started.json()["stops_at"] is not None
+    await api.client.post(api.path(made["id"]) + ":stop")
+    assert (await api.get(made["id"])).json()["schedule"] == {**SCHEDULE, "stop": "17:30"}
+    removed = await api.client.patch(api.path(made["id"]), json={"schedule": None})
+    assert removed.json()["schedule"] is None
+
+
+async def test_a_share_opens_one_workspace_where_sharing_exists(api: Api) -> None:
+    config = (await api.client.get("/config")).json()
+    made = await api.create(display_name="shared", is_stopped=True)
+    grantee = api.as_user()
+    path = f"/users/{api.user}/workspace/{made['id']}/shares/{grantee.user}"
+    if not config["sharing_available"]:  # the ML Lab backend
+        refused = await api.client.put(path, json={"access": "operate"})
+        assert refused.status_code == 409
+        assert "share the project in ML Lab" in refused.json()["detail"]
+        return
+    assert (await api.client.put(path, json={"access": "operate"})).status_code == 200
+    started = await grantee.client.post(api.path(made["id"]) + ":start", params={"wait": "true"})
+    assert started.status_code == 200, started.text
+    assert started.json()["status"] == "running"
+    shared = (await grantee.client.get(f"/users/{grantee.user}/shared")).json()
+    assert [s["workspace"]["id"] for s in shared] == [made["id"]]
+    other = await api.create(display_name="not-shared", is_stopped=True)
+    assert (await grantee.client.get(api.path(other["id"]))).status_code == 403
+    assert (await api.client.delete(api.path(made["id"]))).status_code == 204
+    assert (await grantee.client.get(f"/users/{grantee.user}/shared")).json() == []

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lab_workspace_manager import bridges
+from lab_workspace_manager.api.routes.sockets import forwarded_cookies
 from lab_workspace_manager.auth import Identity
 from lab_workspace_manager.errors import BackendUnavailable, Unauthenticated
 from lab_workspace_manager.models import ShareAccess
@@ -106,3 +107,11 @@ async def test_a_grantees_socket_ends_when_the_share_is_revoked(tmp_path: Path) 
     await shares.remove("ws1", "dave")
     await open_.recheck()
     assert "no longer open" in dave.reason
+
+
+def test_no_credential_reaches_the_workspace_under_any_of_its_names() -> None:
+    header = (
+        "_xsrf=1; ct_token=a; __Host-ct_token=b; workspace_session=c; "
+        "__Host-workspace_session=d; other=e"
+    )
+    assert forwarded_cookies(header) == "_xsrf=1; other=e"

@@ -15,6 +15,7 @@ def test_defaults_fill_an_empty_request() -> None:
         "compute": {"cpus": 0.5, "memory": 256, "volume_size": 500, "gpus": 0},
         "idle_timeout": 0,
         "clear_volume_on_stop": False,
+        "schedule": None,
     }
 
 

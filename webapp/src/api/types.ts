@@ -19,3 +19,5 @@ export type KeptVolume = Schemas['KeptVolume'];
 export type Share = Schemas['Share'];
 export type ShareAccess = Schemas['ShareAccess'];
 export type SharedWorkspace = Schemas['SharedWorkspace'];
+export type Schedule = Schemas['Schedule'];
+export type Weekday = Schemas['Weekday'];

@@ -32,3 +32,17 @@ export function formatRelative(iso: string, now = Date.now()): string {
 export function formatDateTime(iso: string): string {
   return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
+
+const clock = (d: Date) => d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+
+/** "today at 20:00", "tomorrow at 08:00", "Mon 7 Dec at 08:00": a day and a time, as people say them. */
+export function formatDay(iso: string, now = new Date()): string {
+  const when = new Date(iso);
+  const days = Math.round((startOfDay(when) - startOfDay(now)) / 86_400_000);
+  if (days === 0) return `today at ${clock(when)}`;
+  if (days === 1) return `tomorrow at ${clock(when)}`;
+  const day = when.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
+  return `${day} at ${clock(when)}`;
+}
+
+const startOfDay = (d: Date) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();

@@ -29,6 +29,10 @@ export const config: ConfigOptions = {
   always_clear_volume_on_stop: false,
   container_size_hard: false,
   volume_size_hard: false,
+  schedules_available: true,
+  schedule_default: null,
+  schedule_stop_latest: null,
+  schedule_timezone: 'UTC',
   sharing_available: true,
   workspaces_on_manager_origin: false,
 };
@@ -55,6 +59,9 @@ export function workspace(overrides: Partial<Workspace> = {}): Workspace {
     created_at: new Date(Date.now() - 3600_000).toISOString(),
     stops_at: null,
     stop_reason: null,
+    stop_postponable: false,
+    starts_at: null,
+    schedule: null,
     ...overrides,
   };
 }

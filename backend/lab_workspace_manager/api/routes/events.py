@@ -17,8 +17,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from ...events import TERMINAL, EventBus, WorkspaceEvent
-from ...models import WorkspaceStatus
-from ..deps import CurrentIdentity, EventsDep, OpenerOf, ServiceDep, UserId, WorkspaceId
+from ...models import ShareAccess, WorkspaceStatus
+from ..deps import (
+    CurrentIdentity,
+    EventsDep,
+    OpenerOf,
+    ServiceDep,
+    SharesDep,
+    UserId,
+    WorkspaceId,
+)
 
 router = APIRouter(tags=["events"])
 
@@ -94,6 +102,7 @@ async def workspace_events(
     identity: CurrentIdentity,
     request: Request,
     bus: EventsDep,
+    shares: SharesDep,
     timeout: Timeout = None,
 ) -> StreamingResponse:
     state = await service.get(user_id, workspace_id)  # 404 if it is not theirs
@@ -123,6 +132,9 @@ async def workspace_events(
                 if state.status in PHASE_OF:
                     return
             async for live in _follow(request, bus, workspace_id, queue, timeout):
+                # A grantee's share may be revoked meanwhile: then the stream ends.
+                if not await shares.allows(identity, user_id, workspace_id, ShareAccess.OPEN):
+                    return
                 if live is None:
                     yield ": keep-alive\n\n"
                 elif id(live) not in seen:

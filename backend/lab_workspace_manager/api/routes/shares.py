@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Response, status
 
 from ...models import Share, SharedWorkspace, ShareInput
 from ...naming import USER_ID_PATTERN
-from ..deps import AdminIdentity, ServiceDep, UserId, WorkspaceId
+from ..deps import AdminIdentity, CurrentIdentity, ServiceDep, UserId, WorkspaceId, user_path
 
 router = APIRouter(tags=["shares"])
 
@@ -47,10 +47,16 @@ async def share_workspace(
     operation_id="unshareWorkspace",
 )
 async def unshare_workspace(
-    user_id: UserId, workspace_id: WorkspaceId, grantee_id: Grantee, service: ServiceDep
+    user_id: Annotated[str, Path(pattern=USER_ID_PATTERN, max_length=128)],
+    workspace_id: WorkspaceId,
+    grantee_id: Grantee,
+    identity: CurrentIdentity,
+    service: ServiceDep,
 ) -> Response:
-    """Revoke a share: the grantee's open pages and terminals lose the workspace within
-    seconds."""
+    """Revoke a share (its owner, an administrator), or leave it (its grantee): the grantee's
+    open pages and terminals lose the workspace within seconds."""
+    if identity.user_id != grantee_id:
+        await user_path(user_id, identity)  # refuses everyone but the owner and administrators
     await service.unshare(user_id, workspace_id, grantee_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -28,7 +28,7 @@ from ...models import ShareAccess
 from ...policies.idle import ActivityLog
 from ...settings import Settings
 from ..deps import ActivityDep, LocationsDep, RuntimeDep, SocketsDep
-from ..origins import browser_host
+from ..origins import HOST_ONLY_PREFIX, browser_host
 from .proxy import caller_of_workspace, requested_workspace
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,14 @@ def upstream_path(uri: str, settings: Settings) -> str:
 
 
 def forwarded_cookies(header: str) -> str:
-    """The Cookie header without the manager's credentials."""
+    """The Cookie header without the manager's credentials, under either name (`ct_token`,
+    `__Host-ct_token`, ...): a workspace's root (its owner, or a user it is shared with) would
+    otherwise read the sessions of everyone who opens a socket to it."""
     kept = [
         part.strip()
         for part in header.split(";")
-        if part.strip() and part.split("=", 1)[0].strip() not in CREDENTIAL_COOKIES
+        if part.strip()
+        and part.split("=", 1)[0].strip().removeprefix(HOST_ONLY_PREFIX) not in CREDENTIAL_COOKIES
     ]
     return "; ".join(kept)
 

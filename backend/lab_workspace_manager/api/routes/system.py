@@ -43,6 +43,10 @@ async def get_config(
         container_size_hard=backend.disk_limits.hard_container_size,
         volume_size_hard=backend.disk_limits.hard_volume_size,
         egress_blocked=backend.egress_blocked,
+        schedules_available=backend.watched_by_manager,
+        schedule_default=settings.schedule_default if backend.watched_by_manager else None,
+        schedule_stop_latest=settings.schedule_stop_latest,
+        schedule_timezone=settings.schedule_timezone,
         sharing_available=sharing_refusal(settings, backend) is None,
         workspaces_on_manager_origin=settings.unsafe_workspaces_on_manager_origin
         and backend.proxied_by_manager,

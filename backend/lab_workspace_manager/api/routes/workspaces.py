@@ -154,6 +154,16 @@ async def workspace_logs(
     return PlainTextResponse(await service.logs(user_id, workspace_id, tail))
 
 
+@router.post(
+    "/{workspace_id}:postpone", response_model=Workspace, operation_id="postponeWorkspaceStop"
+)
+async def postpone_workspace_stop(
+    user_id: OperatorOf, workspace_id: WorkspaceId, service: ServiceDep
+) -> Workspace:
+    """Move the next stop of its schedule an hour later (not the administrator's latest)."""
+    return await service.postpone(user_id, workspace_id)
+
+
 @router.post("/{workspace_id}:extend", response_model=Workspace, operation_id="extendWorkspace")
 async def extend_workspace(
     user_id: OperatorOf, workspace_id: WorkspaceId, service: ServiceDep

@@ -1,6 +1,7 @@
 // The create and settings form: its values, defaults from GET /config, and the server's rules
 // (backend validation.py) checked inline, so most refusals never reach the server.
 import type { ConfigOptions, Workspace, WorkspaceInput, WorkspaceUpdate } from '@/api/types';
+import { checkSchedule, scheduleValues, toSchedule, type ScheduleValues } from './schedule';
 
 export type FormValues = {
   name: string;
@@ -12,6 +13,7 @@ export type FormValues = {
   idleTimeout: number;
   clearOnStop: boolean;
   startNow: boolean;
+  schedule: ScheduleValues;
 };
 
 export type FormErrors = Partial<Record<keyof FormValues, string>>;
@@ -27,6 +29,7 @@ export function defaultValues(config: ConfigOptions): FormValues {
     idleTimeout: config.idle_timeout_default,
     clearOnStop: config.always_clear_volume_on_stop,
     startNow: true,
+    schedule: scheduleValues(config.schedule_default),
   };
 }
 
@@ -41,6 +44,7 @@ export function valuesOf(workspace: Workspace): FormValues {
     idleTimeout: workspace.idle_timeout ?? 0,
     clearOnStop: workspace.clear_volume_on_stop ?? false,
     startNow: !workspace.is_stopped,
+    schedule: scheduleValues(workspace.schedule),
   };
 }
 
@@ -98,6 +102,7 @@ export function validate(values: FormValues, config: ConfigOptions, takenNames: 
     memory: checkWhole(values.memory, config.memory_min, config.memory_max, 'MB', config.memory_options),
     volumeSize: checkWhole(values.volumeSize, config.volume_size_min, config.volume_size_max, 'MB'),
     gpus: checkWhole(values.gpus, 0, config.gpus_max, 'GPUs'),
+    schedule: config.schedules_available ? checkSchedule(values.schedule, config) : undefined,
   };
   return Object.fromEntries(Object.entries(errors).filter(([, message]) => message)) as FormErrors;
 }
@@ -115,6 +120,7 @@ export function toInput(values: FormValues, config: ConfigOptions): WorkspaceInp
     idle_timeout: values.idleTimeout,
     clear_volume_on_stop: values.clearOnStop,
     is_stopped: !values.startNow,
+    ...(config.schedules_available ? { schedule: toSchedule(values.schedule) } : {}),
   };
 }
 
@@ -131,6 +137,8 @@ export function toUpdate(values: FormValues, before: FormValues): WorkspaceUpdat
   if (Number(values.volumeSize) !== Number(before.volumeSize)) compute.volume_size = Number(values.volumeSize);
   if (Number(values.gpus) !== Number(before.gpus)) compute.gpus = Number(values.gpus);
   if (Object.keys(compute).length) update.compute = compute;
+  const schedule = toSchedule(values.schedule);
+  if (JSON.stringify(schedule) !== JSON.stringify(toSchedule(before.schedule))) update.schedule = schedule;
   return update;
 }
 

@@ -98,6 +98,7 @@ describe('create dialog', () => {
       idle_timeout: 0,
       clear_volume_on_stop: false,
       is_stopped: true,
+      schedule: null, // none chosen (and so not the administrator's default either)
     });
     expect(await screen.findByRole('article', { name: 'Fresh' })).toBeInTheDocument();
   });

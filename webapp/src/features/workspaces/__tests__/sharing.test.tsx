@@ -104,7 +104,7 @@ describe('shared with me', () => {
         'alice',
       ),
     );
-    renderApp('#/users/alice/workspace');
+    const { user } = renderApp('#/users/alice/workspace');
     const section = await screen.findByRole('region', { name: 'Shared with me' });
     const opened = within(section).getByRole('article', { name: 'Carol’s' });
     expect(opened).toHaveTextContent('carol');
@@ -115,5 +115,15 @@ describe('shared with me', () => {
       for (const name of ['Settings', 'Share', 'Delete'])
         expect(within(card).queryByRole('button', { name })).not.toBeInTheDocument();
     }
+    // A grantee may leave a share.
+    const left: string[] = [];
+    server.use(
+      http.delete(`${API}/users/carol/workspace/wsopen0001/shares/:grantee`, ({ params }) => {
+        left.push(String(params.grantee));
+        return new HttpResponse(null, { status: 204 });
+      }),
+    );
+    await user.click(within(opened).getByRole('button', { name: 'Leave' }));
+    await waitFor(() => expect(left).toEqual(['alice']));
   });
 });

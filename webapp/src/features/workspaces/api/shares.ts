@@ -32,6 +32,7 @@ function useInvalidateShares(userId: string, id: string) {
   return () => {
     void queryClient.invalidateQueries({ queryKey: keys.shares(userId, id) });
     void queryClient.invalidateQueries({ queryKey: keys.allShares });
+    void queryClient.invalidateQueries({ queryKey: keys.allSharedWith }); // (a grantee who left)
   };
 }
 

@@ -3,7 +3,7 @@ import { api, unwrap } from '@/lib/api-client';
 import { keys } from '@/lib/query-keys';
 
 /** The verbs on one workspace that take no body and answer with the workspace. */
-export type WorkspaceVerb = 'start' | 'stop' | 'restart' | 'extend';
+export type WorkspaceVerb = 'start' | 'stop' | 'restart' | 'extend' | 'postpone';
 
 type Where = { user_id: string; workspace_id: string };
 
@@ -13,6 +13,7 @@ const calls = {
   stop: (path: Where) => api.POST('/users/{user_id}/workspace/{workspace_id}:stop', { params: { path } }),
   restart: (path: Where) => api.POST('/users/{user_id}/workspace/{workspace_id}:restart', { params: { path } }),
   extend: (path: Where) => api.POST('/users/{user_id}/workspace/{workspace_id}:extend', { params: { path } }),
+  postpone: (path: Where) => api.POST('/users/{user_id}/workspace/{workspace_id}:postpone', { params: { path } }),
 };
 
 export const workspaceAction = (verb: WorkspaceVerb, userId: string, id: string) =>

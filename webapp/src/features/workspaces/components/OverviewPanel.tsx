@@ -1,12 +1,16 @@
 import { Alert, Box, Button, Typography } from '@mui/material';
 import type { ConfigOptions, Workspace } from '@/api/types';
 import { errorMessage } from '@/lib/errors';
-import { formatDateTime, formatDuration, formatMb, formatRelative } from '@/lib/format';
+import { formatDateTime, formatDay, formatDuration, formatMb, formatRelative } from '@/lib/format';
 import { useWorkspaceAction } from '../api/workspace-action';
+import { describeSchedule } from '../schedule';
 import { imageName } from './WorkspaceCard';
 
-export function OverviewPanel({ workspace: w, config }: { workspace: Workspace; config?: ConfigOptions }) {
-  const extend = useWorkspaceAction(w.user_id, 'extend');
+type Props = { workspace: Workspace; config?: ConfigOptions; operates?: boolean };
+
+export function OverviewPanel({ workspace: w, config, operates = true }: Props) {
+  // A scheduled stop moves an hour; idle stop a whole idle timeout.
+  const extend = useWorkspaceAction(w.user_id, w.stop_postponable ? 'postpone' : 'extend');
   const rows: [string, string][] = [
     ['Image', imageName(w.container_image, config)],
     ['CPUs', String(w.compute.cpus)],
@@ -15,6 +19,8 @@ export function OverviewPanel({ workspace: w, config }: { workspace: Workspace; 
     ['GPUs', String(w.compute.gpus ?? 0)],
     ['Idle timeout', formatDuration(w.idle_timeout ?? 0)],
     ['Clear data on stop', w.clear_volume_on_stop ? 'Yes' : 'No'],
+    ['Schedule', w.schedule ? describeSchedule(w.schedule) : 'None'],
+    ...(w.starts_at ? ([['Starts', `${formatDay(w.starts_at)}, on its schedule`]] as [string, string][]) : []),
     ['Created', formatDateTime(w.created_at)],
     ['Id', w.id],
   ];
@@ -26,9 +32,11 @@ export function OverviewPanel({ workspace: w, config }: { workspace: Workspace; 
           role="status"
           sx={{ mb: 2 }}
           action={
-            <Button color="inherit" onClick={() => extend.mutate(w.id)} loading={extend.isPending}>
-              Postpone idle stop
-            </Button>
+            operates && (
+              <Button color="inherit" onClick={() => extend.mutate(w.id)} loading={extend.isPending}>
+                {w.stop_postponable ? 'Postpone an hour' : 'Postpone idle stop'}
+              </Button>
+            )
           }
         >
           Stops at {formatDateTime(w.stops_at)} ({formatRelative(w.stops_at)})

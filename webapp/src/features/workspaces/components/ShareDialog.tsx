@@ -55,8 +55,9 @@ export function ShareDialog({ workspace, onClose }: Props) {
       <DialogContent>
         <Alert severity="warning" role="note" sx={{ mb: 2 }}>
           Whoever you share it with runs code in this workspace <strong>as you</strong>: they can read, change and
-          delete everything in it, your files in /workspace included, and use whatever it can reach. Share only with
-          people you trust with all of that. They cannot change its settings, delete it or share it further.
+          delete everything in it, your files in /workspace included, leave programs running in it, and use whatever it
+          can reach. Share only with people you trust with all of that. Revoking ends their access within seconds but
+          does not undo what they did. They cannot change its settings, delete it or share it further.
         </Alert>
         <Stack
           component="form"

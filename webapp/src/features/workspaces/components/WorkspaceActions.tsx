@@ -2,10 +2,12 @@ import { Alert, Button, Stack } from '@mui/material';
 import { useState } from 'react';
 import { useNavigate } from 'react-router';
 import type { ShareAccess, Workspace } from '@/api/types';
+import { useMe } from '@/features/auth';
 import { useConfig } from '@/features/config';
 import { errorMessage } from '@/lib/errors';
 import { useWorkspaceAction } from '../api/workspace-action';
 import { useOpenInNewTab } from '../api/open-workspace';
+import { useUnshareWorkspace } from '../api/shares';
 import { canOpen } from '../links';
 import { canRestart, canStart, canStop } from '../status';
 import { DeleteDialog } from './DeleteDialog';
@@ -26,6 +28,8 @@ export function WorkspaceActions({ workspace, showDetails = true, onDeleted, acc
   const owns = access === undefined;
   const operates = owns || access === 'operate';
   const sharing = Boolean(useConfig().data?.sharing_available);
+  const me = useMe().data;
+  const leave = useUnshareWorkspace(workspace.user_id, workspace.id);
   const userId = workspace.user_id;
   const start = useWorkspaceAction(userId, 'start');
   const stop = useWorkspaceAction(userId, 'stop');
@@ -34,10 +38,11 @@ export function WorkspaceActions({ workspace, showDetails = true, onDeleted, acc
   const [dialog, setDialog] = useState<'settings' | 'share' | 'delete' | null>(null);
   const opening = useOpenInNewTab(workspace);
   const openable = canOpen(workspace);
-  const failure = start.error ?? stop.error ?? restart.error ?? opening.error;
+  const failure = start.error ?? stop.error ?? restart.error ?? opening.error ?? leave.error;
   const busy = start.isPending || stop.isPending || restart.isPending;
   const reset = () => {
     [start, stop, restart].forEach((m) => m.reset());
+    leave.reset();
     opening.reset();
   };
 
@@ -84,6 +89,11 @@ export function WorkspaceActions({ workspace, showDetails = true, onDeleted, acc
             onClick={() => navigate(`/users/${encodeURIComponent(userId)}/workspace/${workspace.id}`)}
           >
             Details
+          </Button>
+        )}
+        {!owns && me && (
+          <Button variant="text" color="error" onClick={() => (reset(), leave.mutate(me.id))} loading={leave.isPending}>
+            Leave
           </Button>
         )}
         {owns && (

@@ -1,9 +1,11 @@
-import { Box, Card, CardActions, CardContent, Stack, Typography } from '@mui/material';
+import { Alert, Box, Button, Card, CardActions, CardContent, Stack, Typography } from '@mui/material';
 import { useId } from 'react';
 import type { ConfigOptions, ShareAccess, Workspace, WorkspaceStats } from '@/api/types';
-import { formatDateTime, formatMb, formatRelative } from '@/lib/format';
+import { errorMessage } from '@/lib/errors';
+import { formatDateTime, formatDay, formatMb, formatRelative } from '@/lib/format';
 import { useFollowWorkspace } from '../api/follow-workspace';
 import { useWorkspaceStats } from '../api/get-workspace-stats';
+import { useWorkspaceAction } from '../api/workspace-action';
 import { StartProgress } from './StartProgress';
 import { StatusChip } from './StatusChip';
 import { UsageBars } from './UsageBars';
@@ -29,6 +31,8 @@ export function WorkspaceCard({ workspace, config, access }: Props) {
   const starting = workspace.status === 'pending' && !workspace.is_stopped;
   const progress = useFollowWorkspace(workspace.user_id, workspace.id, starting);
   const stats = useWorkspaceStats(workspace.user_id, workspace.id, running);
+  const postpone = useWorkspaceAction(workspace.user_id, 'postpone');
+  const operates = access !== 'open';
   const { compute } = workspace;
 
   return (
@@ -75,17 +79,47 @@ export function WorkspaceCard({ workspace, config, access }: Props) {
               {formatRelative(workspace.created_at)}
             </time>
           </dd>
+          {workspace.starts_at && (
+            <>
+              <dt>Starts</dt>
+              <dd style={{ margin: 0 }}>
+                <time dateTime={workspace.starts_at} title={formatDateTime(workspace.starts_at)}>
+                  {formatDay(workspace.starts_at)}
+                </time>{' '}
+                (on its schedule)
+              </dd>
+            </>
+          )}
           {workspace.stops_at && (
             <>
               <dt>Stops</dt>
               <dd style={{ margin: 0 }}>
-                <time dateTime={workspace.stops_at} title={formatDateTime(workspace.stops_at)}>
-                  {formatRelative(workspace.stops_at)}
+                <time dateTime={workspace.stops_at} title={workspace.stop_reason ?? formatDateTime(workspace.stops_at)}>
+                  {workspace.stop_postponable ? formatDay(workspace.stops_at) : formatRelative(workspace.stops_at)}
                 </time>
+                {workspace.stop_postponable && operates && (
+                  <>
+                    {' '}
+                    unless you{' '}
+                    <Button
+                      size="small"
+                      sx={{ p: 0, minWidth: 0, verticalAlign: 'baseline' }}
+                      onClick={() => postpone.mutate(workspace.id)}
+                      loading={postpone.isPending}
+                    >
+                      postpone
+                    </Button>
+                  </>
+                )}
               </dd>
             </>
           )}
         </Box>
+        {postpone.error && (
+          <Alert severity="error" role="alert" sx={{ mt: 1 }} onClose={() => postpone.reset()}>
+            {errorMessage(postpone.error)}
+          </Alert>
+        )}
         {running && stats.data && measured(stats.data) && (
           <Box sx={{ mt: 2 }}>
             <UsageBars stats={stats.data} />

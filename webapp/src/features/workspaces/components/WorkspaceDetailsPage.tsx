@@ -33,7 +33,8 @@ export function WorkspaceDetailsPage() {
   const mine = !me || me.id === userId || me.is_admin;
   const shared = useSharedWith(me?.id ?? '', !mine);
   const access = mine ? undefined : (shared.data?.find((s) => s.workspace.id === workspaceId)?.access ?? 'open');
-  const tabs = TABS.filter((_, index) => index !== LOGS || access !== 'open');
+  // Someone else's workspace opens in a tab of its own, never framed in this page.
+  const tabs = TABS.filter((label, index) => (index !== LOGS || access !== 'open') && (mine || label !== 'Open here'));
   const back = `/users/${encodeURIComponent(mine ? userId : (me?.id ?? ''))}/workspace`;
 
   if (workspace.isPending) return <Loading label="Loading the workspace" />;
@@ -93,7 +94,7 @@ export function WorkspaceDetailsPage() {
         ))}
       </Tabs>
       <Box role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} sx={{ pt: 2 }}>
-        {tabs[tab] === 'Overview' && <OverviewPanel workspace={w} config={config.data} />}
+        {tabs[tab] === 'Overview' && <OverviewPanel workspace={w} config={config.data} operates={access !== 'open'} />}
         {tabs[tab] === 'Logs' && <LogsPanel workspace={w} />}
         {tabs[tab] === 'Usage' && <UsagePanel workspace={w} />}
         {tabs[tab] === 'Open here' && <OpenHerePanel workspace={w} />}

@@ -3,6 +3,7 @@ import { useId } from 'react';
 import type { ConfigOptions } from '@/api/types';
 import { formatDuration } from '@/lib/format';
 import { idleTimeoutChoices, type FormErrors, type FormValues } from '../form';
+import { ScheduleFields } from './ScheduleFields';
 
 type Props = {
   config: ConfigOptions;
@@ -145,6 +146,14 @@ export function WorkspaceFields({ config, values, errors, onChange, showStartNow
             : 'Empty /workspace every time the workspace stops (not on restart).'}
         </FormHelperText>
       </div>
+      {config.schedules_available && (
+        <ScheduleFields
+          config={config}
+          values={values.schedule}
+          error={errors.schedule}
+          onChange={(schedule) => set('schedule', schedule)}
+        />
+      )}
       {showStartNow && (
         <FormControlLabel
           control={<Checkbox checked={values.startNow} onChange={(e) => set('startNow', e.target.checked)} />}
