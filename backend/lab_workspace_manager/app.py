@@ -12,7 +12,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from .api.routes import admin, auth, kept_volumes, proxy, shares, sockets, system, workspaces
+from .api.routes import (
+    admin,
+    auth,
+    kept_volumes,
+    proxy,
+    shares,
+    sockets,
+    system,
+    templates,
+    workspaces,
+)
 from .api.routes import events as event_routes
 from .auth import Authenticator
 from .backends import WorkspaceBackend
@@ -74,6 +84,7 @@ def create_app(
     app.include_router(workspaces.router)
     app.include_router(kept_volumes.router)
     app.include_router(shares.router)
+    app.include_router(templates.router)
     return app
 
 

@@ -110,6 +110,11 @@ class WorkspaceInput(_Input):
         description="Start and stop by itself at given times. Left out: the administrator's "
         "default schedule, if any; null: none.",
     )
+    template: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,39}$",
+        description="Create from this template (GET /templates): its defaults, within its choices.",
+    )
     is_stopped: bool = Field(False, description="Create the workspace without starting it.")
 
 
@@ -146,6 +151,10 @@ class WorkspaceSpec(BaseModel):
     idle_timeout: int = 0
     clear_volume_on_stop: bool = False
     schedule: Schedule | None = None
+    template: str | None = Field(None, description="The template it was made from.")
+    template_version: str | None = None
+    # The template's: set on the container (the manager's own variables win).
+    environment: dict[str, str] = Field(default_factory=dict)
 
 
 class Workspace(WorkspaceSpec):
@@ -165,6 +174,11 @@ class Workspace(WorkspaceSpec):
     )
     starts_at: datetime | None = Field(
         None, description="When its schedule will start it next (while it is not running)."
+    )
+    template_status: str | None = Field(
+        None,
+        description="Of its template: 'current', 'outdated' (a newer version can be applied), "
+        "'deprecated' or 'removed'; None without one.",
     )
 
 
@@ -248,6 +262,7 @@ class WorkspaceConfigOptions(BaseModel):
     volume_size_min: int
     volume_size_max: int
     container_size: int
+    gpus_default: int = 0
     gpus_max: int
     shm_size: int
     idle_timeout_default: int
@@ -288,6 +303,11 @@ class WorkspaceConfigOptions(BaseModel):
         description="Workspaces can be shared with other users here (not on the ML Lab "
         "backend, whose proxy decides who opens them, nor with workspaces on the manager's "
         "origin).",
+    )
+    custom_allowed: bool = Field(
+        True,
+        description="The caller may create a workspace that follows no template "
+        "(WORKSPACE_CUSTOM_ALLOWED; administrators always may).",
     )
     workspaces_on_manager_origin: bool = Field(
         False,

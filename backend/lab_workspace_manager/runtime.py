@@ -29,6 +29,7 @@ from .service import Admissions, WorkspaceService
 from .settings import Settings
 from .shared import open_shared_state
 from .sharing import Shares, sharing_refusal
+from .templates import Templates
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class Runtime:
         self.activity = ActivityLog(self.shared)
         self.shares = Shares(self.shared, sharing_refusal(settings, self.backend))
         self.schedules = Schedules(settings, self.shared, self.events)
+        self.templates = Templates(settings, self.shared)
         self.usage = UsageMonitor(settings, self.backend, self.stop_for_policy)
         self.idle = IdleWatcher(
             settings, self.backend, self.activity, self.http, self.stop_for_policy
@@ -81,6 +83,7 @@ class Runtime:
             usage=self.usage,
             shares=self.shares,
             schedules=self.schedules,
+            templates=self.templates,
         )
 
     async def stop_for_policy(self, owner: str, workspace_id: str, reason: str) -> None:

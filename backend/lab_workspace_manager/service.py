@@ -38,7 +38,8 @@ from .quotas import CONSUMING, check_quotas, quotas_apply
 from .settings import Settings
 from .shared import SharedState
 from .sharing import Shares
-from .validation import apply_update, resolve_input
+from .templates import Templates, usable
+from .validation import apply_update, fit_to, resolve_input
 
 SCHEDULES_UNAVAILABLE = (
     "schedule: workspaces of the ML Lab backend are started and stopped by ML Lab, which has "
@@ -84,6 +85,7 @@ class WorkspaceService:
         usage: UsageMonitor,
         shares: Shares,
         schedules: Schedules,
+        templates: Templates,
     ) -> None:
         self.settings = settings
         self.backend = backend
@@ -95,8 +97,10 @@ class WorkspaceService:
         self._usage = usage
         self._shares = shares
         self._schedules = schedules
+        self._templates = templates
 
     async def list_workspaces(self, owner: str) -> list[Workspace]:
+        await self._templates.all()  # (what `_to_api` says of each one's template)
         return [self._to_api(state) for state in await self.backend.list_workspaces(owner)]
 
     async def list_all(
@@ -104,6 +108,7 @@ class WorkspaceService:
     ) -> WorkspacePage:
         """Every user's workspaces (for administrators), filtered and a page at a time."""
         states = await self.backend.list_workspaces(owner)
+        await self._templates.all()
         matching = [s for s in states if status is None or s.status is status]
         page = matching[offset : offset + limit]
         return WorkspacePage(
@@ -111,10 +116,28 @@ class WorkspaceService:
         )
 
     async def get(self, owner: str, workspace_id: str) -> Workspace:
-        return self._to_api(await self.backend.get(owner, workspace_id))
+        state = await self.backend.get(owner, workspace_id)
+        await self._templates.all()
+        return self._to_api(state)
 
     async def create(self, owner: str, request: WorkspaceInput, wait: bool) -> Workspace:
-        spec = resolve_input(request, self.settings)
+        template = None
+        if request.template is not None:
+            template = usable(await self._templates.get(request.template), request.template)
+        elif not self.settings.custom_allowed and not (self._caller and self._caller.is_admin):
+            raise InvalidInput(
+                "template: choose a template (GET /templates): workspaces that follow none are "
+                "not offered here."
+            )
+        spec = resolve_input(request, template.rules(self.settings) if template else self.settings)
+        if template is not None:
+            spec = spec.model_copy(
+                update={
+                    "template": template.name,
+                    "template_version": template.version,
+                    "environment": template.environment,
+                }
+            )
         if spec.schedule and not self.backend.watched_by_manager:
             if "schedule" in request.model_fields_set:
                 raise InvalidInput(SCHEDULES_UNAVAILABLE)
@@ -127,7 +150,7 @@ class WorkspaceService:
 
     async def update(self, owner: str, workspace_id: str, request: WorkspaceUpdate) -> Workspace:
         current = await self.backend.get(owner, workspace_id)
-        spec = apply_update(current.spec, request, self.settings)
+        spec = apply_update(current.spec, request, await self._rules(current.spec))
         changed_schedule = spec.schedule and spec.schedule != current.spec.schedule
         if changed_schedule and not self.backend.watched_by_manager:
             raise InvalidInput(SCHEDULES_UNAVAILABLE)
@@ -283,6 +306,32 @@ class WorkspaceService:
     async def stats(self, owner: str, workspace_id: str) -> WorkspaceStats:
         return self._usage.stats(await self.backend.get(owner, workspace_id))
 
+    async def _rules(self, spec: WorkspaceSpec) -> Settings:
+        """What a change of a workspace is checked against: its template's rules, if it has
+        one that is still there; else the settings."""
+        template = await self._templates.get(spec.template) if spec.template else None
+        return template.rules(self.settings) if template else self.settings
+
+    async def apply_template(self, owner: str, workspace_id: str) -> Workspace:
+        """Bring a workspace to its template's latest version: what the template now fixes
+        is set, what it lets users choose is kept where still allowed (else its new default),
+        and its environment is set. An image or environment that changes restarts it."""
+        current = await self.backend.get(owner, workspace_id)
+        name = current.spec.template
+        if name is None:
+            raise Conflict("This workspace was not made from a template.")
+        template = await self._templates.get(name)
+        if template is None:
+            raise Conflict(f"Its template '{name}' was removed: there is nothing to apply.")
+        spec = fit_to(current.spec, template.rules(self.settings)).model_copy(
+            update={"template_version": template.version, "environment": template.environment}
+        )
+        runs = current.status in CONSUMING
+        async with self._admitted(owner, workspace_id, spec, runs):
+            state = await self.backend.update(owner, workspace_id, spec)
+        self._changed(workspace_id)
+        return self._to_api(state)
+
     async def postpone(self, owner: str, workspace_id: str) -> Workspace:
         """Move the next scheduled stop an hour later."""
         state = await self.backend.get(owner, workspace_id)
@@ -326,6 +375,9 @@ class WorkspaceService:
             stop_reason=stop[1] if stop else None,
             stop_postponable=postponable,
             starts_at=scheduled.starts_at,
+            template_status=self._templates.status(
+                state.spec.template, state.spec.template_version
+            ),
         )
 
     async def _within_disk_limits(self, owner: str, workspace_id: str) -> None:

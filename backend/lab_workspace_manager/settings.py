@@ -263,6 +263,12 @@ class Settings(BaseSettings):
     always_clear_volume_on_stop: bool = Field(
         False, validation_alias=_aliases("WORKSPACE_ALWAYS_CLEAR_VOLUME_ON_STOP")
     )
+    # --- templates (see templates.py) --------------------------------------------------------
+    templates_file: Path | None = Field(None, validation_alias=_aliases("TEMPLATES_FILE"))
+    # Whether users may create workspaces that follow no template (administrators always may).
+    custom_allowed: bool = Field(True, validation_alias=_aliases("WORKSPACE_CUSTOM_ALLOWED"))
+    gpus_default: int = Field(0, ge=0, validation_alias=_aliases("WORKSPACE_GPUS_DEFAULT"))
+
     # --- schedules (see policies/schedule.py) ------------------------------------------------
     # The schedule new workspaces get unless their request gives one (JSON, as the API's).
     schedule_default: Schedule | None = Field(None, validation_alias=_aliases("SCHEDULE_DEFAULT"))
@@ -343,7 +349,7 @@ class Settings(BaseSettings):
         """Empty means no limit (compose passes a variable set to nothing as "")."""
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("schedule_default", "schedule_stop_latest", mode="before")
+    @field_validator("schedule_default", "schedule_stop_latest", "templates_file", mode="before")
     @classmethod
     def _no_schedule(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -400,6 +406,15 @@ class Settings(BaseSettings):
         latest, default = self.schedule_stop_latest, self.schedule_default
         if latest and default and default.stop and default.stop > latest:
             problems.append(f"SCHEDULE_DEFAULT stops after SCHEDULE_STOP_LATEST ({latest})")
+        if self.gpus_default > self.gpus_max:
+            problems.append("WORKSPACE_GPUS_DEFAULT is above WORKSPACE_GPUS_MAX")
+        if self.templates_file is not None:
+            from .templates import read_templates_file
+
+            try:
+                read_templates_file(self.templates_file)
+            except ValueError as exc:
+                problems.append(str(exc))
         if self.workspace_backend == "mllab" and not self.contaxy_api_endpoint:
             problems.append("WORKSPACE_BACKEND=mllab needs CONTAXY_API_ENDPOINT")
         if problems:

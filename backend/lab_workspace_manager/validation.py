@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from collections.abc import Callable
+from typing import TypeVar
 
 from .errors import InvalidInput
 from .models import (
@@ -21,6 +23,8 @@ from .models import (
     WorkspaceUpdate,
 )
 from .settings import Settings
+
+T = TypeVar("T")
 
 DISPLAY_NAME_MAX = 128
 
@@ -34,7 +38,7 @@ def resolve_input(request: WorkspaceInput, settings: Settings) -> WorkspaceSpec:
             cpus=settings.cpus_default,
             memory=settings.memory_default,
             volume_size=settings.volume_size_default,
-            gpus=0,
+            gpus=settings.gpus_default,
         ),
         idle_timeout=settings.idle_timeout_default,
         clear_volume_on_stop=settings.always_clear_volume_on_stop,
@@ -188,3 +192,34 @@ def check_idle_timeout(seconds: int, settings: Settings) -> int:
             f"({', '.join(str(o) for o in settings.idle_timeout_options)} s)."
         )
     return seconds
+
+
+def fit_to(spec: WorkspaceSpec, settings: Settings) -> WorkspaceSpec:
+    """`spec` within `settings` (a template's rules): each value kept where allowed, else
+    the default; what the rules fix is set."""
+
+    def kept(value: T, check: Callable[[T, Settings], T], default: T) -> T:
+        try:
+            return check(value, settings)
+        except InvalidInput:
+            return default
+
+    c = spec.compute
+    return spec.model_copy(
+        update={
+            "container_image": kept(
+                spec.container_image, check_image, settings.workspace_image_default
+            ),
+            "compute": ComputeSpec(
+                cpus=kept(c.cpus, check_cpus, settings.cpus_default),
+                memory=kept(c.memory, check_memory, settings.memory_default),
+                volume_size=max(c.volume_size, settings.volume_size_min),  # (never shrunk)
+                gpus=kept(c.gpus, check_gpus, settings.gpus_default),
+            ),
+            "idle_timeout": kept(
+                spec.idle_timeout, check_idle_timeout, settings.idle_timeout_default
+            ),
+            "clear_volume_on_stop": spec.clear_volume_on_stop
+            or settings.always_clear_volume_on_stop,
+        }
+    )

@@ -87,6 +87,7 @@ def service_input(
         "icon": "code",
         "endpoints": [ENDPOINT],
         "parameters": {
+            **spec.environment,  # the template's; the manager's own come after, and win
             # contaxy fills in /projects/<p>/services/<s>/access/8080b.
             "WORKSPACE_BASE_URL": "{env.CONTAXY_SERVICE_URL}",
             "MAX_NUM_THREADS": str(c.threads()),

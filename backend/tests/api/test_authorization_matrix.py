@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from lab_workspace_manager.app import create_app
 from lab_workspace_manager.backends.memory import InMemoryBackend
 from tests.support.apiclient import issue_token, running
+from tests.support.images import TEST_IMAGE
 from tests.support.settings import ADMIN_TOKEN, make_settings
 
 pytestmark = pytest.mark.anyio
@@ -28,6 +29,8 @@ ADMIN_ONLY = {
     "/workspaces",
     "/kept-volumes",
     "/shares",
+    "/templates/{name}",
+    "/templates/{name}/workspaces",
     "/auth/tokens",
     "/auth/tokens/{token_id}",
 }
@@ -115,6 +118,13 @@ def body_for(method: str, path: str) -> dict | None:
         ("POST", "/auth/tokens"): lambda: {"user_id": "someone"},
         ("POST", "/auth/login"): lambda: {},
         ("PUT", WORKSPACE + "/shares/{grantee_id}"): lambda: {"access": "open"},
+        ("PUT", "/templates/{name}"): lambda: {
+            "display_name": "Small",
+            "images": [TEST_IMAGE],
+            "cpus": 0.5,
+            "memory": 256,
+            "volume_size": 500,
+        },
     }
     make = bodies.get((method, path))
     return make() if make else None
@@ -169,6 +179,7 @@ async def check_every_operation(setup: Setup) -> None:
                     route.replace("{user_id}", setup.owner)
                     .replace("{token_id}", "x")
                     .replace("{grantee_id}", "someone")
+                    .replace("{name}", "small")
                 )
                 if "{workspace_id}" in path:
                     # A fresh workspace of the owner's for every call: a delete by one

@@ -16,6 +16,9 @@ def test_defaults_fill_an_empty_request() -> None:
         "idle_timeout": 0,
         "clear_volume_on_stop": False,
         "schedule": None,
+        "template": None,
+        "template_version": None,
+        "environment": {},
     }
 
 

@@ -21,3 +21,6 @@ export type ShareAccess = Schemas['ShareAccess'];
 export type SharedWorkspace = Schemas['SharedWorkspace'];
 export type Schedule = Schemas['Schedule'];
 export type Weekday = Schemas['Weekday'];
+export type TemplateView = Schemas['TemplateView'];
+export type TemplateInput = Schemas['TemplateInput'];
+export type TemplateUse = Schemas['TemplateUse'];

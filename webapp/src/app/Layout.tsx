@@ -36,6 +36,7 @@ export function Layout() {
             {navButton(own, 'My workspaces')}
             {me.is_admin && navButton('/admin/workspaces', 'All workspaces')}
             {me.is_admin && navButton('/admin/shares', 'Shares')}
+            {me.is_admin && navButton('/admin/templates', 'Templates')}
             {me.is_admin && me.auth_mode === 'standalone' && navButton('/admin/tokens', 'User tokens')}
           </Box>
           <Stack direction="row" spacing={1} sx={{ alignItems: 'center' }}>

@@ -1,6 +1,7 @@
 import { createHashRouter, Navigate, type RouteObject } from 'react-router';
 import { AllSharesPage, AllWorkspacesPage, TokensPage } from '@/features/admin';
 import { AuthGate, HomeRedirect, SignInPage } from '@/features/auth';
+import { TemplatesPage } from '@/features/templates';
 import { WorkspaceDetailsPage, WorkspaceListPage } from '@/features/workspaces';
 import { Layout } from './Layout';
 
@@ -19,6 +20,7 @@ export const routes: RouteObject[] = [
           { path: '/users/:userId/workspace/:workspaceId', element: <WorkspaceDetailsPage /> },
           { path: '/admin/workspaces', element: <AllWorkspacesPage /> },
           { path: '/admin/shares', element: <AllSharesPage /> },
+          { path: '/admin/templates', element: <TemplatesPage /> },
           { path: '/admin/tokens', element: <TokensPage /> },
         ],
       },

@@ -12,5 +12,7 @@ export const keys = {
   sharedWith: (userId: string) => ['shared-with', userId] as const,
   allSharedWith: ['shared-with'] as const,
   allShares: ['all-shares'] as const,
+  templates: ['templates'] as const,
+  templateUses: (name: string) => ['templates', name, 'workspaces'] as const,
   tokens: ['tokens'] as const,
 };

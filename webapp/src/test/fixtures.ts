@@ -22,6 +22,7 @@ export const config: ConfigOptions = {
   volume_size_min: 100,
   volume_size_max: 10000,
   container_size: 5000,
+  gpus_default: 0,
   gpus_max: 0,
   shm_size: 512,
   idle_timeout_default: 3600,
@@ -34,6 +35,7 @@ export const config: ConfigOptions = {
   schedule_stop_latest: null,
   schedule_timezone: 'UTC',
   sharing_available: true,
+  custom_allowed: true,
   workspaces_on_manager_origin: false,
 };
 
@@ -62,6 +64,10 @@ export function workspace(overrides: Partial<Workspace> = {}): Workspace {
     stop_postponable: false,
     starts_at: null,
     schedule: null,
+    template: null,
+    template_version: null,
+    template_status: null,
+    environment: {},
     ...overrides,
   };
 }

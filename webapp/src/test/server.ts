@@ -2,7 +2,16 @@
 // generated schema; each test adds or overrides what it needs with `server.use(...)`.
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
-import type { ConfigOptions, KeptVolume, Me, Share, SharedWorkspace, Workspace, WorkspaceStats } from '@/api/types';
+import type {
+  ConfigOptions,
+  KeptVolume,
+  Me,
+  Share,
+  SharedWorkspace,
+  TemplateView,
+  Workspace,
+  WorkspaceStats,
+} from '@/api/types';
 import { apiBaseUrl } from '@/lib/env';
 import { alice, config } from './fixtures';
 
@@ -33,6 +42,7 @@ export const handlers = {
   sharedWith: (items: SharedWorkspace[] = [], user = ':user') =>
     http.get(`${API}/users/${user}/shared`, () => HttpResponse.json(items)),
   shares: (items: Share[] = []) => http.get(`${API}/users/:user/workspace/:id/shares`, () => HttpResponse.json(items)),
+  templates: (items: TemplateView[] = []) => http.get(`${API}/templates`, () => HttpResponse.json(items)),
   health: (auth_mode: 'standalone' | 'mllab' = 'standalone') =>
     http.get(`${API}/healthz`, () => HttpResponse.json({ status: 'ok', backend: 'docker', auth_mode, detail: null })),
 };
@@ -45,4 +55,5 @@ export const server = setupServer(
   handlers.kept(),
   handlers.sharedWith(),
   handlers.shares(),
+  handlers.templates(),
 );

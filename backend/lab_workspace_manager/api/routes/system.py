@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from ...backends import WorkspaceBackend
 from ...errors import BackendUnavailable
 from ...models import Health, WorkspaceConfigOptions
+from ...settings import Settings
 from ...sharing import sharing_refusal
 from ..deps import AuthenticatorDep, BackendDep, CurrentIdentity, SettingsDep
 
@@ -17,6 +19,13 @@ router = APIRouter(tags=["system"])
 async def get_config(
     settings: SettingsDep, identity: CurrentIdentity, backend: BackendDep
 ) -> WorkspaceConfigOptions:
+    return config_options(settings, backend, identity.is_admin)
+
+
+def config_options(
+    settings: Settings, backend: WorkspaceBackend, is_admin: bool
+) -> WorkspaceConfigOptions:
+    """What a UI may offer under `settings` (the settings, or a template's rules)."""
     images = settings.allowed_images
     return WorkspaceConfigOptions(
         display_name_default=settings.display_name_default,
@@ -35,6 +44,7 @@ async def get_config(
         volume_size_min=settings.volume_size_min,
         volume_size_max=settings.volume_size_max or settings.volume_size_default,
         container_size=settings.container_size,
+        gpus_default=settings.gpus_default,
         gpus_max=settings.gpus_max,
         shm_size=settings.shm_size,
         idle_timeout_default=settings.idle_timeout_default,
@@ -48,6 +58,7 @@ async def get_config(
         schedule_stop_latest=settings.schedule_stop_latest,
         schedule_timezone=settings.schedule_timezone,
         sharing_available=sharing_refusal(settings, backend) is None,
+        custom_allowed=settings.custom_allowed or is_admin,
         workspaces_on_manager_origin=settings.unsafe_workspaces_on_manager_origin
         and backend.proxied_by_manager,
     )

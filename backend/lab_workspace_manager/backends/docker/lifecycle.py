@@ -187,9 +187,10 @@ class Lifecycle:
             )
         container = found.container
         if container is not None and built_from(container) != build.build_fingerprint(spec):
-            same_build = (spec.container_image, spec.compute.gpus) == (
+            same_build = (spec.container_image, spec.compute.gpus, spec.environment) == (
                 record.spec.container_image,
                 record.spec.compute.gpus,
+                record.spec.environment,
             )
             if is_up(container) and same_build:
                 resizing.resize_live(self.client, container["Id"], spec)

@@ -7,6 +7,7 @@ memory settings are MB (MiB), Docker wants bytes; `NanoCpus = cpus × 1e9`.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import TYPE_CHECKING, Any
 
 from docker.types import DeviceRequest, LogConfig, Mount
@@ -42,6 +43,8 @@ def build_fingerprint(spec: WorkspaceSpec) -> str:
     """Changes whenever the container must be recreated to match the spec."""
     c = spec.compute
     key = f"{spec.container_image}|{c.cpus:g}|{c.memory}|{c.gpus}"
+    if spec.environment:  # (only then: the fingerprints of containers made before stay)
+        key += "|" + json.dumps(spec.environment, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -68,6 +71,7 @@ def container_config(
         "hostname": workspace_id,
         "detach": True,
         "environment": {
+            **spec.environment,  # the template's; the manager's own come after, and win
             # The proxy forwards the full path, so the workspace serves under exactly it.
             "WORKSPACE_BASE_URL": naming.workspace_path(
                 settings.workspace_public_prefix, workspace_id

@@ -142,6 +142,7 @@ def task_template(settings: Settings, record: Record) -> dict[str, Any]:
             {"DiscreteResourceSpec": {"Kind": GPU_RESOURCE, "Value": c.gpus}}
         ]
     environment = {
+        **spec.environment,  # the template's; the manager's own come after, and win
         "WORKSPACE_BASE_URL": naming.workspace_path(settings.workspace_public_prefix, workspace_id),
         "MAX_NUM_THREADS": str(c.threads()),
         "SHARED_LINKS_ENABLED": "false",

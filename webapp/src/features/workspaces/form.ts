@@ -25,7 +25,7 @@ export function defaultValues(config: ConfigOptions): FormValues {
     cpus: String(config.cpus_default),
     memory: String(config.memory_default),
     volumeSize: String(config.volume_size_default),
-    gpus: '0',
+    gpus: String(config.gpus_default ?? 0),
     idleTimeout: config.idle_timeout_default,
     clearOnStop: config.always_clear_volume_on_stop,
     startNow: true,

@@ -20,6 +20,7 @@ export function OverviewPanel({ workspace: w, config, operates = true }: Props) 
     ['Idle timeout', formatDuration(w.idle_timeout ?? 0)],
     ['Clear data on stop', w.clear_volume_on_stop ? 'Yes' : 'No'],
     ['Schedule', w.schedule ? describeSchedule(w.schedule) : 'None'],
+    ['Template', w.template ? `${w.template} (version ${w.template_version ?? '?'})` : 'None (custom)'],
     ...(w.starts_at ? ([['Starts', `${formatDay(w.starts_at)}, on its schedule`]] as [string, string][]) : []),
     ['Created', formatDateTime(w.created_at)],
     ['Id', w.id],

@@ -12,6 +12,7 @@ import { useId, useState, type FormEvent } from 'react';
 import type { ConfigOptions, Workspace } from '@/api/types';
 import { Loading } from '@/components/CenteredMessage';
 import { useConfig, useHealth } from '@/features/config';
+import { useTemplates } from '@/features/templates';
 import { errorMessage } from '@/lib/errors';
 import { useUpdateWorkspace } from '../api/update-workspace';
 import { useWorkspaces } from '../api/get-workspaces';
@@ -43,7 +44,10 @@ export function SettingsDialog({ workspace, onClose }: Props) {
   );
 }
 
-function SettingsForm({ workspace, config, onClose }: Props & { config: ConfigOptions }) {
+function SettingsForm({ workspace, config: settingsConfig, onClose }: Props & { config: ConfigOptions }) {
+  // A workspace of a template is changed within the template's choices.
+  const templates = useTemplates();
+  const config = templates.data?.find((t) => t.name === workspace.template)?.config ?? settingsConfig;
   const [before] = useState(() => valuesOf(workspace));
   const [values, setValues] = useState<FormValues>(before);
   const update = useUpdateWorkspace(workspace.user_id, workspace.id);

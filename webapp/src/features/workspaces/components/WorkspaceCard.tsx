@@ -8,6 +8,7 @@ import { useWorkspaceStats } from '../api/get-workspace-stats';
 import { useWorkspaceAction } from '../api/workspace-action';
 import { StartProgress } from './StartProgress';
 import { StatusChip } from './StatusChip';
+import { TemplateNotice } from './TemplateNotice';
 import { UsageBars } from './UsageBars';
 import { ACCESS_LABELS } from './ShareDialog';
 import { WorkspaceActions } from './WorkspaceActions';
@@ -53,6 +54,7 @@ export function WorkspaceCard({ workspace, config, access }: Props) {
           {workspace.status_message}
         </Typography>
         {starting && <StartProgress progress={progress} />}
+        {!access && <TemplateNotice workspace={workspace} />}
         <Box
           component="dl"
           sx={{ display: 'grid', gridTemplateColumns: 'auto 1fr', columnGap: 2, rowGap: 0.25, m: 0, fontSize: 14 }}
@@ -103,7 +105,7 @@ export function WorkspaceCard({ workspace, config, access }: Props) {
                     unless you{' '}
                     <Button
                       size="small"
-                      sx={{ p: 0, minWidth: 0, verticalAlign: 'baseline' }}
+                      sx={{ p: 0, minWidth: 0, verticalAlign: 'baseline', textTransform: 'none' }}
                       onClick={() => postpone.mutate(workspace.id)}
                       loading={postpone.isPending}
                     >

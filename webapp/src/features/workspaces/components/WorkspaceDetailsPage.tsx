@@ -13,6 +13,7 @@ import { OpenHerePanel } from './OpenHerePanel';
 import { OverviewPanel } from './OverviewPanel';
 import { StartProgress } from './StartProgress';
 import { StatusChip } from './StatusChip';
+import { TemplateNotice } from './TemplateNotice';
 import { UsagePanel } from './UsagePanel';
 import { WorkspaceActions } from './WorkspaceActions';
 
@@ -74,6 +75,7 @@ export function WorkspaceDetailsPage() {
         </Typography>
       )}
       {starting && <StartProgress progress={progress} />}
+      {mine && <TemplateNotice workspace={w} />}
       <Box sx={{ my: 2 }}>
         <WorkspaceActions
           workspace={w}

@@ -19,11 +19,20 @@ type Props = {
 export function WorkspaceFields({ config, values, errors, onChange, showStartNow = false, currentIdleTimeout }: Props) {
   const clearHelpId = useId();
   const set = <K extends keyof FormValues>(key: K, value: FormValues[K]) => onChange({ ...values, [key]: value });
+  // A value the rules allow only one of (a template fixes it) is shown, not offered.
+  const fixed = {
+    cpus: config.cpus_options.length === 1 || config.cpus_min === config.cpus_max,
+    memory: config.memory_options.length === 1 || config.memory_min === config.memory_max,
+    volumeSize: config.volume_size_min === config.volume_size_max,
+    name: false,
+    gpus: false,
+  };
   const text = (key: 'name' | 'cpus' | 'memory' | 'volumeSize' | 'gpus', hint: string) => ({
     value: values[key],
     onChange: (e: React.ChangeEvent<HTMLInputElement>) => set(key, e.target.value),
     error: Boolean(errors[key]),
-    helperText: errors[key] ?? hint,
+    helperText: errors[key] ?? (fixed[key] ? 'Fixed here' : hint),
+    disabled: fixed[key],
     fullWidth: true,
   });
   const cpuHint = config.cpus_options.length
@@ -36,7 +45,8 @@ export function WorkspaceFields({ config, values, errors, onChange, showStartNow
     : `${config.memory_min} to ${config.memory_max} MB`;
 
   return (
-    <Stack spacing={2} sx={{ pt: 1 }}>
+    // (The hint of a fixed value is read, so it keeps a readable colour.)
+    <Stack spacing={2} sx={{ pt: 1, '& .MuiFormHelperText-root.Mui-disabled': { color: 'text.secondary' } }}>
       <TextField
         label="Name"
         {...text('name', 'Unique among your workspaces')}
@@ -48,7 +58,8 @@ export function WorkspaceFields({ config, values, errors, onChange, showStartNow
         value={values.image}
         onChange={(e) => set('image', e.target.value)}
         error={Boolean(errors.image)}
-        helperText={errors.image ?? ' '}
+        helperText={errors.image ?? (config.container_image_options.length === 1 ? 'Fixed here' : ' ')}
+        disabled={config.container_image_options.length === 1}
         fullWidth
       >
         {config.container_image_options.map((option) => (
@@ -120,6 +131,7 @@ export function WorkspaceFields({ config, values, errors, onChange, showStartNow
         value={values.idleTimeout}
         onChange={(e) => set('idleTimeout', Number(e.target.value))}
         helperText="Stop it after this long without use; your files are kept"
+        disabled={config.idle_timeout_options.length === 1}
         fullWidth
       >
         {idleTimeoutChoices(config, currentIdleTimeout).map((seconds) => (
