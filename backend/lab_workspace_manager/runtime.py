@@ -90,9 +90,9 @@ class Runtime:
         await self.service_for(None).stop(owner, workspace_id, reason)
 
     async def start_on_schedule(self, owner: str, workspace_id: str) -> None:
-        """As the owner, so that their quotas apply (an administrator's own are exempt as
-        ever)."""
-        caller = Identity(owner, is_admin=owner == self.settings.admin_user_id)
+        """As the owner, so that their quotas apply (an administrator's too: whether an id is
+        an administrator's is known only when they sign in)."""
+        caller = Identity(owner, is_admin=False)
         await self.service_for(caller).start(owner, workspace_id, wait=False)
 
     async def check_schedules(self) -> None:

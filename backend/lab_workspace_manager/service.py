@@ -150,7 +150,15 @@ class WorkspaceService:
 
     async def update(self, owner: str, workspace_id: str, request: WorkspaceUpdate) -> Workspace:
         current = await self.backend.get(owner, workspace_id)
-        spec = apply_update(current.spec, request, await self._rules(current.spec))
+        rules = await self._rules(current.spec)
+        if rules is None:  # its template was removed, and custom workspaces are not offered
+            if {"container_image", "compute", "idle_timeout"} & request.model_fields_set:
+                raise Conflict(
+                    f"Its template '{current.spec.template}' was removed: its image, size and "
+                    "idle timeout stay as they are. Ask your administrator."
+                )
+            rules = self.settings
+        spec = apply_update(current.spec, request, rules)
         changed_schedule = spec.schedule and spec.schedule != current.spec.schedule
         if changed_schedule and not self.backend.watched_by_manager:
             raise InvalidInput(SCHEDULES_UNAVAILABLE)
@@ -306,11 +314,19 @@ class WorkspaceService:
     async def stats(self, owner: str, workspace_id: str) -> WorkspaceStats:
         return self._usage.stats(await self.backend.get(owner, workspace_id))
 
-    async def _rules(self, spec: WorkspaceSpec) -> Settings:
-        """What a change of a workspace is checked against: its template's rules, if it has
-        one that is still there; else the settings."""
-        template = await self._templates.get(spec.template) if spec.template else None
-        return template.rules(self.settings) if template else self.settings
+    async def _rules(self, spec: WorkspaceSpec) -> Settings | None:
+        """What a change of a workspace is checked against: its template's rules; the
+        settings for a custom workspace, or one whose template was removed where custom ones
+        are offered; None where they are not (it may not become one)."""
+        if spec.template is None:
+            return self.settings
+        template = await self._templates.get(spec.template)
+        if template is not None:
+            return template.rules(self.settings)
+        custom = self.settings.custom_allowed or (
+            self._caller is not None and self._caller.is_admin
+        )
+        return self.settings if custom else None
 
     async def apply_template(self, owner: str, workspace_id: str) -> Workspace:
         """Bring a workspace to its template's latest version: what the template now fixes
@@ -358,7 +374,10 @@ class WorkspaceService:
             postponable = scheduled.stop.postponable
         message = state.status_message
         if scheduled.problem:
-            message = f"{message} {scheduled.problem}"
+            # Why (a quota names the owner's other workspaces) is for the owner.
+            grantee = self._caller is not None and not self._caller.may_act_for(state.owner)
+            problem = scheduled.problem.split(": ", 1)[0] + "." if grantee else scheduled.problem
+            message = f"{message} {problem}"
         spec = state.spec.model_dump()
         # What will happen, not only what was asked: the administrator's setting applies too.
         spec["clear_volume_on_stop"] = clears_on_stop(state.spec, self.settings)

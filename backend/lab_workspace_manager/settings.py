@@ -399,10 +399,13 @@ class Settings(BaseSettings):
             problems.append("volume size settings need 0 < min <= default <= max")
         if self.shm_size <= 0 or self.pids_limit <= 0 or self.container_size <= 0:
             problems.append("shm size, pids limit and container size must be positive")
-        try:
-            Schedule(timezone=self.schedule_timezone, stop="00:00")
-        except ValidationError:
+        from .validation import time_zones
+
+        if self.schedule_timezone not in time_zones():
             problems.append(f"SCHEDULE_TIMEZONE={self.schedule_timezone!r} is not a time zone")
+        if self.schedule_default and self.schedule_default.timezone not in time_zones():
+            zone = self.schedule_default.timezone
+            problems.append(f"SCHEDULE_DEFAULT's time zone {zone!r} is not a time zone")
         latest, default = self.schedule_stop_latest, self.schedule_default
         if latest and default and default.stop and default.stop > latest:
             problems.append(f"SCHEDULE_DEFAULT stops after SCHEDULE_STOP_LATEST ({latest})")

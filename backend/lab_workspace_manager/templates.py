@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import threading
 from pathlib import Path
@@ -26,21 +27,32 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import Conflict, InvalidInput, NotFound
 from .images import ImageOption, check_image_reference
+from .models import IDLE_TIMEOUT_MAX
 from .settings import Settings
 from .shared import SharedState
+
+log = logging.getLogger(__name__)
 
 TEMPLATE_NAME = r"^[a-z0-9][a-z0-9-]{0,39}$"
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Set by the manager for every workspace: a template cannot change them.
 RESERVED_ENV = {"WORKSPACE_BASE_URL", "MAX_NUM_THREADS", "SHARED_LINKS_ENABLED"}
 MAX_TEMPLATES = 200
+# The most a template may give (CPUs, MB, MB, GPUs, seconds): beyond, numbers break things.
+MOST = {
+    "cpus": 1024,
+    "memory": 16 * 1024 * 1024,
+    "volume_size": 100 * 1024 * 1024,
+    "gpus": 64,
+    "idle_timeout": IDLE_TIMEOUT_MAX,
+}
 
 
 class Pick(BaseModel):
     """A value: fixed (a bare number is), or a default the user may change within min..max or
     among options."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     default: float = Field(ge=0)
     fixed: bool = False
@@ -81,7 +93,7 @@ class Pick(BaseModel):
 class TemplateInput(BaseModel):
     """What an administrator defines."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     display_name: str = Field(min_length=1, max_length=80)
     description: str = Field("", max_length=1000)
@@ -113,6 +125,8 @@ class TemplateInput(BaseModel):
     @field_validator("environment")
     @classmethod
     def _environment(cls, value: dict[str, str]) -> dict[str, str]:
+        if sum(len(name) + len(text) for name, text in value.items()) > 32 * 1024:
+            raise ValueError("at most 32 KiB of variables in all")
         for name, text in value.items():
             if not ENV_NAME.fullmatch(name) or name in RESERVED_ENV:
                 raise ValueError(
@@ -124,15 +138,24 @@ class TemplateInput(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _whole_numbers(self) -> TemplateInput:
-        for name in ("memory", "volume_size", "gpus", "idle_timeout"):
+    def _sensible(self) -> TemplateInput:
+        for name, most in MOST.items():
             pick: Pick = getattr(self, name)
-            if any(v != int(v) for v in (pick.default, *pick.bounds()[:2], *pick.options)):
+            values = (pick.default, *pick.bounds()[:2], *pick.options)
+            if name != "cpus" and any(v != int(v) for v in values):
                 raise ValueError(f"{name}: whole numbers only")
-        if self.cpus.default <= 0 or self.memory.default <= 0 or self.volume_size.default <= 0:
-            raise ValueError("cpus, memory and volume_size must be above 0")
+            if max(values) > most:
+                raise ValueError(f"{name}: at most {most:g}")
+        for name in ("cpus", "memory", "volume_size"):  # (0 CPUs: no limit to the engine)
+            if getattr(self, name).bounds()[0] <= 0:
+                raise ValueError(f"{name}: the least it may be must be above 0")
         if not self.idle_timeout.fixed and not self.idle_timeout.options:
             raise ValueError("idle_timeout: give options or a fixed value, not a range")
+        # (The settings hold ranges of these, and GPUs only as a maximum.)
+        if self.volume_size.options or self.gpus.options:
+            raise ValueError("volume_size and gpus: a fixed value or a range, not options")
+        if not self.gpus.fixed and self.gpus.bounds()[0] != 0:
+            raise ValueError("gpus: a range of GPUs starts at 0")
         return self
 
     def image_options(self) -> list[ImageOption]:
@@ -265,10 +288,14 @@ class Templates:
         def read() -> dict[str, Template]:
             with self._lock:
                 if self._document.reload() or not self._stored:
-                    self._stored = {
-                        name: make_template(name, TemplateInput.model_validate(body), "api")
-                        for name, body in self._document.data.items()
-                    }
+                    self._stored = {}
+                    for name, body in self._document.data.items():
+                        try:
+                            definition = TemplateInput.model_validate(body)
+                        except ValidationError as exc:  # (a newer manager's, or edited by hand)
+                            log.warning("template %r is not understood here: %s", name, exc)
+                            continue
+                        self._stored[name] = make_template(name, definition, "api")
                 return self._stored
 
         self._known = {**await anyio.to_thread.run_sync(read), **self._file}

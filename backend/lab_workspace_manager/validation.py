@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Callable
+from functools import cache
 from typing import TypeVar
+from zoneinfo import available_timezones
 
 from .errors import InvalidInput
 from .models import (
@@ -78,13 +80,35 @@ def apply_update(spec: WorkspaceSpec, update: WorkspaceUpdate, settings: Setting
 
 
 def check_schedule(schedule: Schedule, settings: Settings) -> Schedule:
-    latest = settings.schedule_stop_latest
-    if latest and schedule.stop and schedule.stop > latest:
+    if schedule.timezone not in time_zones():
         raise InvalidInput(
-            f"schedule.stop: workspaces stop by {latest} at the latest here (the "
-            f"administrator's setting); choose {latest} or earlier."
+            f"schedule.timezone: '{schedule.timezone[:64]}' is not a time zone: give an IANA "
+            "name such as 'Europe/Berlin' or 'UTC'."
         )
+    latest = settings.schedule_stop_latest
+    # (Comparable only in the latest stop's own time zone; elsewhere it holds anyway.)
+    if latest and schedule.timezone == settings.schedule_timezone:
+        if schedule.stop and schedule.stop > latest:
+            raise InvalidInput(
+                f"schedule.stop: workspaces stop by {latest} ({settings.schedule_timezone}) at "
+                f"the latest here (the administrator's setting); choose {latest} or earlier."
+            )
+        if schedule.start and schedule.start >= latest:
+            raise InvalidInput(
+                f"schedule.start: workspaces stop at {latest} ({settings.schedule_timezone}) "
+                "here; choose an earlier start."
+            )
     return schedule
+
+
+@cache
+def time_zones() -> frozenset[str]:
+    """The IANA names users may choose: not the tz database's aliases for its own files."""
+    return frozenset(
+        zone
+        for zone in available_timezones()
+        if not zone.startswith(("posix/", "right/")) and zone not in ("localtime", "Factory")
+    )
 
 
 def _apply_compute(
@@ -147,6 +171,8 @@ def check_cpus(cpus: float, settings: Settings) -> float:
             f"compute.cpus: {cpus:g} is not a multiple of {settings.cpus_step:g} CPUs."
         )
     # Drop float noise (0.30000000000000004) so the stored value reads as typed.
+    if round(cpus, 6) <= 0:  # (0 would be no limit at all to the engine)
+        raise InvalidInput("compute.cpus: a workspace needs more than 0 CPUs.")
     return round(cpus, 6)
 
 

@@ -173,6 +173,7 @@ class MLLabBackend(WorkspaceBackend):
                 "metadata",
                 "idle_timeout",
                 "clear_volume_on_stop",
+                "parameters",  # (a template's environment, applied)
             )
         }
         await self._call("PATCH", self._path(owner, service), "change the workspace", json=patch)

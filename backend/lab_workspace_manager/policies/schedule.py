@@ -24,13 +24,14 @@ document; each manager reads it at every check, and keeps what it read for showi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio.to_thread
 
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 CATCH_UP = timedelta(minutes=5)  # (must stay shorter than USED_SECONDS)
 POSTPONE = timedelta(hours=1)
 HORIZON = timedelta(days=8)  # every weekly moment falls within it
+ACTING_AT_ONCE = 8  # workspaces started or stopped side by side
 RUNS = (WorkspaceStatus.RUNNING, WorkspaceStatus.PENDING)
 assert CATCH_UP.total_seconds() < USED_SECONDS
 
@@ -59,11 +61,11 @@ def now_utc() -> datetime:
 
 
 def times_between(
-    zone: str, days: list[Weekday], clock_time: str, after: datetime, until: datetime
+    zone: ZoneInfo, days: list[Weekday], clock_time: str, after: datetime, until: datetime
 ) -> list[datetime]:
     """Each `clock_time` (HH:MM in `zone`) on `days` in (after, until], in UTC. On a day the
     clocks go forward past it, the moment is as far after midnight as the time says."""
-    local_zone = ZoneInfo(zone)
+    local_zone = zone
     hour, minute = (int(part) for part in clock_time.split(":"))
     day = after.astimezone(local_zone).date() - timedelta(days=1)
     found: list[datetime] = []
@@ -117,17 +119,19 @@ class Schedules:
         """The schedule's moments in (after, until], a postponed stop moved where it went."""
         schedule, latest = spec.schedule, self._settings.schedule_stop_latest
         found: list[Moment] = []
+        zone = self._zone(spec)
         if schedule and schedule.start:
-            for at in times_between(schedule.timezone, schedule.days, schedule.start, after, until):
+            for at in times_between(zone, schedule.days, schedule.start, after, until):
                 found.append(Moment(at, "start", f"start@{at.isoformat()}"))
         if schedule and schedule.stop:
-            reason = f"on its schedule at {schedule.stop} ({schedule.timezone})"
-            for at in times_between(schedule.timezone, schedule.days, schedule.stop, after, until):
+            reason = f"on its schedule at {schedule.stop} ({zone.key})"
+            for at in times_between(zone, schedule.days, schedule.stop, after, until):
                 found.append(Moment(at, "stop", f"stop@{at.isoformat()}", reason, True))
         if latest:
-            zone = self._zone(spec)
-            reason = f"at {latest} ({zone}), the latest time workspaces run here"
-            for at in times_between(zone, WEEKDAYS, latest, after, until):
+            # In the administrator's time zone, whatever the user's: a user cannot move it.
+            site = ZoneInfo(self._settings.schedule_timezone)
+            reason = f"at {latest} ({site.key}), the latest time workspaces run here"
+            for at in times_between(site, WEEKDAYS, latest, after, until):
                 found.append(Moment(at, "stop", f"latest@{at.isoformat()}", reason))
         note = self._notes.get(workspace_id, {})
         if postponed := note.get("postponed"):
@@ -138,8 +142,15 @@ class Schedules:
                 found.append(Moment(to, "stop", f"postponed@{to.isoformat()}", reason, True))
         return sorted(found, key=lambda m: m.at)
 
-    def _zone(self, spec: WorkspaceSpec) -> str:
-        return spec.schedule.timezone if spec.schedule else self._settings.schedule_timezone
+    def _zone(self, spec: WorkspaceSpec) -> ZoneInfo:
+        """The schedule's time zone; SCHEDULE_TIMEZONE if it has none, or one this tz
+        database no longer knows (checked when given, never when read back)."""
+        if spec.schedule:
+            try:
+                return ZoneInfo(spec.schedule.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                log.warning("unknown time zone %r: using SCHEDULE_TIMEZONE", spec.schedule.timezone)
+        return ZoneInfo(self._settings.schedule_timezone)
 
     def plan(self, state: WorkspaceState) -> Plan:
         now = self.clock()
@@ -158,21 +169,38 @@ class Schedules:
         """Do what is due; "<action> <workspace id>" for each thing done."""
         await anyio.to_thread.run_sync(self._read)
         now = self.clock()
-        done = []
-        for state in await backend.list_workspaces(None):
+        states = await backend.list_workspaces(None)
+        due: list[tuple[WorkspaceState, list[Moment]]] = []
+        for state in states:
+            claimed = []
             for moment in self.moments(state.id, state.spec, now - CATCH_UP, now):
-                claimed = await anyio.to_thread.run_sync(
+                if await anyio.to_thread.run_sync(
                     self._shared.use_once, f"schedule|{state.id}|{moment.key}"
-                )
-                if not claimed:
-                    continue  # done already, here or by another manager
-                if await self._act(state, moment, start, stop):
-                    done.append(f"{moment.action} {state.id}")
-        await self._forget_passed(now)
-        return done
+                ):
+                    claimed.append(moment)  # (else done already, here or by another manager)
+            if claimed:
+                due.append((state, claimed))
+        # Workspaces side by side (a stop may take seconds), each one's moments in order.
+        limit = asyncio.Semaphore(ACTING_AT_ONCE)
 
-    async def _act(self, state: WorkspaceState, moment: Moment, start: Start, stop: Stop) -> bool:
-        runs = state.status in RUNS
+        async def act_on(state: WorkspaceState, moments: list[Moment]) -> list[str]:
+            async with limit:
+                runs, done = state.status in RUNS, []
+                for moment in moments:
+                    if await self._act(state, runs, moment, start, stop):
+                        runs = moment.action == "start"
+                        done.append(f"{moment.action} {state.id}")
+                return done
+
+        results = await asyncio.gather(*(act_on(s, m) for s, m in due))
+        await self._tidy(now, {state.id for state in states})
+        return [entry for done in results for entry in done]
+
+    async def _act(
+        self, state: WorkspaceState, runs: bool, moment: Moment, start: Start, stop: Stop
+    ) -> bool:
+        """Do `moment` to the workspace (running or not as `runs` says); whether it did.
+        What goes wrong is told and logged, never raised: the other workspaces go on."""
         try:
             if moment.action == "start" and not runs:
                 await start(state.owner, state.id)
@@ -181,19 +209,24 @@ class Schedules:
             if moment.action == "stop" and runs:
                 await stop(state.owner, state.id, moment.reason)
                 return True
-        except ManagerError as exc:
-            log.warning("workspace %s: the scheduled %s failed: %s", state.id, moment.action, exc)
+        except Exception as exc:
+            message = exc.message if isinstance(exc, ManagerError) else "an unexpected error"
+            log.warning(
+                "workspace %s: the scheduled %s failed", state.id, moment.action, exc_info=exc
+            )
             if moment.action == "start":
-                problem = (
-                    f"Its scheduled start at {_local(moment.at, self._zone(state.spec))} failed: "
+                when = _local(moment.at, self._zone(state.spec))
+                await self._note(
+                    state.id, {"problem": f"Its scheduled start at {when} failed: {message}"}
                 )
-                await self._note(state.id, {"problem": problem + exc.message})
+                # (Its stream is a grantee's too: the reason, which may name the owner's other
+                # workspaces, is in the status message its owner reads.)
                 self._events.publish(
                     WorkspaceEvent(
                         workspace_id=state.id,
                         owner=state.owner,
                         phase="failed",
-                        message=problem + exc.message,
+                        message=f"Its scheduled start at {when} failed: its status says why.",
                     )
                 )
         return False
@@ -252,14 +285,17 @@ class Schedules:
 
         await anyio.to_thread.run_sync(write)
 
-    async def _forget_passed(self, now: datetime) -> None:
-        """Postponements whose time passed long enough ago to be acted on."""
+    async def _tidy(self, now: datetime, present: set[str]) -> None:
+        """Notes of workspaces that are gone, and postponements whose time passed long enough
+        ago to have been acted on."""
         for workspace_id, note in list(self._notes.items()):
             until = note.get("until")
-            if until and datetime.fromisoformat(until) < now - CATCH_UP:
+            if workspace_id not in present:
+                await self._note(workspace_id, None)
+            elif until and datetime.fromisoformat(until) < now - CATCH_UP:
                 await self._note(workspace_id, {"postponed": None, "until": None})
 
 
-def _local(moment: datetime, zone: str) -> str:
+def _local(moment: datetime, zone: ZoneInfo) -> str:
     """HH:MM in `zone`."""
-    return f"{moment.astimezone(ZoneInfo(zone)):%H:%M} ({zone})"
+    return f"{moment.astimezone(zone):%H:%M} ({zone.key})"

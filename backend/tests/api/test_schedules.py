@@ -161,7 +161,9 @@ async def test_a_scheduled_start_that_breaks_a_quota_says_so(tmp_path: Path) -> 
 
 async def test_postponing_moves_the_stop_an_hour_but_not_past_the_latest(tmp_path: Path) -> None:
     clock = Clock(MONDAY + timedelta(hours=12))  # 19:59:30 in Berlin
-    async with manager(tmp_path, clock, schedule_stop_latest="22:00") as (api, runtime):
+    async with manager(
+        tmp_path, clock, schedule_stop_latest="22:00", schedule_timezone="Europe/Berlin"
+    ) as (api, runtime):
         made = await api.create(display_name="late-work", schedule=OFFICE_HOURS)
         path = api.path(made["id"])
         assert made["stops_at"] == "2026-12-07T19:00:00Z"
@@ -189,10 +191,22 @@ async def test_the_administrators_latest_stop_holds_for_every_workspace(tmp_path
         assert plain["stop_postponable"] is False
         refused = await api.client.post(api.path(plain["id"]) + ":postpone")
         assert refused.status_code == 409
+        utc_hours = {**OFFICE_HOURS, "timezone": "UTC"}
         too_late = await api.create(
-            expect=422, display_name="night", schedule={**OFFICE_HOURS, "stop": "23:00"}
+            expect=422, display_name="night", schedule={**utc_hours, "stop": "23:00"}
         )
-        assert "by 22:00 at the latest" in too_late["detail"]
+        assert "by 22:00 (UTC) at the latest" in too_late["detail"]
+        starts_late = await api.create(
+            expect=422, display_name="night", schedule={**utc_hours, "start": "22:30"}
+        )
+        assert "choose an earlier start" in starts_late["detail"]
+        # A schedule in another time zone does not move the latest stop.
+        elsewhere = await api.create(
+            display_name="elsewhere",
+            schedule={"timezone": "Pacific/Kiritimati", "days": ["mon"], "stop": "23:59"},
+        )
+        assert elsewhere["stops_at"] == "2026-12-07T22:00:00Z"
+        assert elsewhere["stop_postponable"] is False
         clock.advance(minutes=1)
         await runtime.check_schedules()
         stopped = (await api.get(plain["id"])).json()
@@ -241,3 +255,31 @@ async def test_bad_schedules_are_refused_with_a_reason(
     async with manager(tmp_path, Clock(MONDAY)) as (api, _):
         refused = await api.create(expect=422, display_name="bad", schedule=schedule)
         assert says in refused["detail"], refused["detail"]
+
+
+class BrokenStartBackend(InMemoryBackend):
+    """Starting one particular workspace fails unexpectedly (not a ManagerError)."""
+
+    broken = ""
+
+    async def start(self, owner: str, workspace_id: str) -> WorkspaceState:
+        if workspace_id == self.broken:
+            raise RuntimeError("something nobody expected")
+        return await super().start(owner, workspace_id)
+
+
+async def test_one_workspace_that_fails_oddly_holds_up_no_other(tmp_path: Path) -> None:
+    clock, backend = Clock(MONDAY), BrokenStartBackend()
+    async with manager(tmp_path, clock, backend) as (api, runtime):
+        broken = await api.create(display_name="broken", is_stopped=True, schedule=OFFICE_HOURS)
+        fine = await api.create(display_name="fine", is_stopped=True, schedule=OFFICE_HOURS)
+        backend.broken = broken["id"]
+        clock.advance(minutes=1)
+        await runtime.check_schedules()
+        assert (await api.get(fine["id"])).json()["status"] == "running"
+        failed = (await api.get(broken["id"])).json()
+        assert "failed: an unexpected error" in failed["status_message"]
+        # Its note goes with it.
+        await backend.delete("sam", broken["id"], True)  # (behind the manager's back)
+        await runtime.check_schedules()
+        assert broken["id"] not in runtime.schedules._notes

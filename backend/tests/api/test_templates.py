@@ -171,10 +171,56 @@ async def test_file_templates_are_changed_in_the_file_and_bad_ones_are_refused(a
         ({**SMALL, "environment": {"A B": "x"}}, "cannot be set"),
         ({**SMALL, "idle_timeout": {"default": 60, "min": 0, "max": 120}}, "not a range"),
         ({**SMALL, "privileged": True}, "Extra inputs are not permitted"),
+        ({**SMALL, "cpus": {"default": 1, "min": 0, "max": 4}}, "must be above 0"),
+        ({**SMALL, "idle_timeout": 10**13}, "idle_timeout: at most"),
+        ({**SMALL, "volume_size": {"default": 500, "options": [500, 900]}}, "not options"),
+        ({**SMALL, "gpus": {"default": 1, "min": 1, "max": 2}}, "starts at 0"),
+        (
+            {
+                **SMALL,
+                "environment": {"BIG": "x" * 4000, **{f"V{i}": "y" * 4000 for i in range(9)}},
+            },
+            "32 KiB",
+        ),
     ]:
         answer = await admin.client.put("/templates/bad", json=body)
         assert answer.status_code == 422, body
         assert says in answer.json()["detail"], answer.json()["detail"]
+
+
+async def test_infinite_numbers_are_refused(api: Api) -> None:
+    admin = admin_of(api)
+    body = json.dumps({**SMALL, "memory": 1}).replace('"memory": 1', '"memory": 1e309')
+    answer = await admin.client.put(
+        "/templates/inf", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+
+
+async def test_a_stored_template_this_manager_does_not_understand_is_passed_over(
+    api: Api,
+) -> None:
+    runtime = api.app.state.runtime  # type: ignore[union-attr]
+    with runtime.shared.document("templates").changing() as data:
+        data["future"] = {**SMALL, "a_field_of_a_newer_manager": 1}
+    admin = admin_of(api)
+    assert (await admin.client.put("/templates/small", json=SMALL)).status_code == 200
+    names = [t["name"] for t in (await api.client.get("/templates")).json()]
+    assert names == ["gpu-box", "small"]
+    assert (await api.client.get(api.path())).status_code == 200
+
+
+@pytest.mark.parametrize("api", [{"custom_allowed": False}], indirect=True)
+async def test_a_workspace_whose_template_was_removed_does_not_become_custom(api: Api) -> None:
+    admin = admin_of(api)
+    await admin.client.put("/templates/small", json={**SMALL, "cpus": {"default": 0.5, "max": 1}})
+    made = await api.create(template="small", display_name="kept", is_stopped=True)
+    await admin.client.delete("/templates/small")
+    refused = await api.client.patch(api.path(made["id"]), json={"compute": {"cpus": 2}})
+    assert refused.status_code == 409
+    assert "was removed" in refused.json()["detail"]
+    renamed = await api.client.patch(api.path(made["id"]), json={"display_name": "still-mine"})
+    assert renamed.status_code == 200
 
 
 @pytest.mark.parametrize("api", [{"custom_allowed": False}], indirect=True)
