@@ -42,6 +42,8 @@ def people(manager: Manager) -> dict[str, str | None]:
         "none": None,
         "bad": "not-a-token",
         "other": manager.token_for("other-" + suffix),
+        "grantee": manager.token_for("grantee-" + suffix),
+        "operator": manager.token_for("operator-" + suffix),
         "owner": manager.token_for("owner-" + suffix),
         "admin": manager.admin_token,
     }
@@ -74,6 +76,21 @@ def running(manager: Manager, people: dict[str, str | None]) -> dict[str, Any]:
     return workspace
 
 
+def share_with_grantees(
+    manager: Manager, people: dict[str, str | None], owner: str, workspace_id: str
+) -> None:
+    """As the authorisation matrix has them: "grantee" may open it, "operator" operate it."""
+    with manager.client(people["owner"]) as client:
+        for caller, access in (("grantee", "open"), ("operator", "operate")):
+            with manager.client(people[caller]) as them:
+                grantee = them.get("/api/users/me").json()["id"]
+            shared = client.put(
+                f"/api/users/{owner}/workspace/{workspace_id}/shares/{grantee}",
+                json={"access": access},
+            )
+            assert shared.status_code == 200, shared.text
+
+
 def test_every_api_operation_for_every_caller_through_nginx(
     manager: Manager, people: dict[str, str | None]
 ) -> None:
@@ -87,11 +104,17 @@ def test_every_api_operation_for_every_caller_through_nginx(
     with manager.client() as client:
         for method, route in operations:
             for caller in CALLERS:
-                path = route.replace("{user_id}", owner).replace("{token_id}", "x")
+                path = (
+                    route.replace("{user_id}", owner)
+                    .replace("{token_id}", "x")
+                    .replace("{grantee_id}", "someone")
+                    .replace("{name}", "small")
+                )
                 if "{workspace_id}" in path:
                     # A fresh one after each delete, so the next caller's check is not a 404.
                     if not workspace_id:
                         workspace_id = create(manager, people["owner"], owner)["id"]
+                        share_with_grantees(manager, people, owner, workspace_id)
                     path = path.replace("{workspace_id}", workspace_id)
                 headers = {"X-Requested-With": "test"}
                 token = people[caller]
@@ -102,7 +125,7 @@ def test_every_api_operation_for_every_caller_through_nginx(
                     method, "/api" + path, headers=headers, params=params,
                     json=body_for(method, route),
                 )  # fmt: skip
-                assert expected(route, caller)(response.status_code), (
+                assert expected(method, route, caller)(response.status_code), (
                     f"{method} {route} as {caller}: {response.status_code} {response.text[:200]}"
                 )
                 assert response.status_code < 500, response.text
