@@ -245,9 +245,12 @@ class WorkspaceService:
     async def forget_orphaned_shares(self) -> int:
         """Shares of workspaces that are gone (deleted outside this manager, or while being
         shared): how many workspaces' shares were removed."""
+        grants = await self._shares.everything()
+        if not grants:
+            return 0
         present = {state.id for state in await self.backend.list_workspaces(None)}
         gone: list[str] = []
-        for grant in await self._shares.everything():
+        for grant in grants:
             if grant.workspace_id in present or grant.workspace_id in gone:
                 continue
             try:  # (looked up on its own: a listing may lag behind a create)
