@@ -411,8 +411,9 @@ def test_no_secret_reaches_the_logs(
                     client.cookies.clear()
             client.post("/api/auth/login", json={"token": token}, headers={"X-Requested-With": "x"})
             client.post(f"/api/users/{owner}/workspace?ct_token={token}", content=b"{bad json")
+    # (The generated secrets are in auth.json; the other documents hold no secrets.)
     jwt_secret = json.loads(
-        manager.container.exec_run(["sh", "-c", "cat /data/*.json"]).output.decode() or "{}"
+        manager.container.exec_run(["cat", "/data/auth.json"]).output.decode() or "{}"
     )
     found = [str(v) for v in jwt_secret.values() if isinstance(v, str) and len(v) >= 16]
     assert found, "the standalone secrets were not found in /data"
