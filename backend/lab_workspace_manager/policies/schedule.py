@@ -65,12 +65,11 @@ def times_between(
 ) -> list[datetime]:
     """Each `clock_time` (HH:MM in `zone`) on `days` in (after, until], in UTC. On a day the
     clocks go forward past it, the moment is as far after midnight as the time says."""
-    local_zone = zone
     hour, minute = (int(part) for part in clock_time.split(":"))
-    day = after.astimezone(local_zone).date() - timedelta(days=1)
+    day = after.astimezone(zone).date() - timedelta(days=1)
     found: list[datetime] = []
     while True:
-        moment = datetime.combine(day, time(hour, minute), tzinfo=local_zone).astimezone(UTC)
+        moment = datetime.combine(day, time(hour, minute), tzinfo=zone).astimezone(UTC)
         if moment > until:
             return found
         if moment > after and WEEKDAYS[day.weekday()] in days:

@@ -25,6 +25,13 @@ export const ACCESS_LABELS: Record<ShareAccess, string> = {
   operate: 'Open, start and stop',
 };
 
+// The choices of both access fields (a new share's, and each share's).
+const accessChoices = (Object.keys(ACCESS_LABELS) as ShareAccess[]).map((a) => (
+  <MenuItem key={a} value={a}>
+    {ACCESS_LABELS[a]}
+  </MenuItem>
+));
+
 // The same rule as the server's (naming.USER_ID_PATTERN).
 const USER_ID = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
@@ -82,11 +89,7 @@ export function ShareDialog({ workspace, onClose }: Props) {
             onChange={(e) => setAccess(e.target.value as ShareAccess)}
             sx={{ minWidth: 200 }}
           >
-            {(Object.keys(ACCESS_LABELS) as ShareAccess[]).map((a) => (
-              <MenuItem key={a} value={a}>
-                {ACCESS_LABELS[a]}
-              </MenuItem>
-            ))}
+            {accessChoices}
           </TextField>
           <Button
             type="submit"
@@ -128,11 +131,7 @@ export function ShareDialog({ workspace, onClose }: Props) {
                   onChange={(e) => share.mutate({ granteeId: s.user_id, access: e.target.value as ShareAccess })}
                   sx={{ minWidth: 190 }}
                 >
-                  {(Object.keys(ACCESS_LABELS) as ShareAccess[]).map((a) => (
-                    <MenuItem key={a} value={a}>
-                      {ACCESS_LABELS[a]}
-                    </MenuItem>
-                  ))}
+                  {accessChoices}
                 </TextField>
                 <Button
                   color="error"
