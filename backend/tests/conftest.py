@@ -29,6 +29,7 @@ from tests.support.images import (
 )
 from tests.support.manager_image import IMAGE as MANAGER_IMAGE
 from tests.support.manager_image import Manager, start_manager
+from tests.support.postgres import postgres
 from tests.support.settings import SESSION_INSTANCE, environment_of, make_settings
 from tests.support.swarm_cluster import (
     NODE_NAMES,
@@ -49,6 +50,16 @@ def anyio_backend() -> str:
 @pytest.fixture
 def settings() -> Settings:
     return make_settings()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A real PostgreSQL for the session."""
+    try:
+        with postgres() as url:
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

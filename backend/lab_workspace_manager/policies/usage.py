@@ -61,6 +61,9 @@ class UsageMonitor:
         self._stop = stop
         self._samples: dict[str, Sample] = {}
         self._overruns: dict[str, _Overrun] = {}
+        # Whether disks were measured (or tried) once since start: usage accounting waits
+        # for it, rather than count a restarted manager's first minutes with no disk.
+        self.disks_measured = False
 
     async def sample_compute(self) -> None:
         now = datetime.now(UTC)
@@ -71,7 +74,11 @@ class UsageMonitor:
     async def sample_disk(self) -> list[str]:
         """Measure disks, then stop what is over its size; the ids of the workspaces stopped."""
         now = datetime.now(UTC)
-        for workspace_id, measured in (await self._backend.measure(disk=True)).items():
+        try:
+            measured_disks = await self._backend.measure(disk=True)
+        finally:
+            self.disks_measured = True
+        for workspace_id, measured in measured_disks.items():
             sample = self._samples.setdefault(workspace_id, Sample())
             sample.disk, sample.disk_measured_at = measured, now
         stopped = []
@@ -156,6 +163,10 @@ class UsageMonitor:
                 f"their {size} MB limit"
             )
         return None
+
+    def sample(self, workspace_id: str) -> Sample | None:
+        """The latest measurements of a workspace (None: never measured)."""
+        return self._samples.get(workspace_id)
 
     def volume_used(self, workspace_id: str) -> int | None:
         """MB the workspace's volume held when last measured (kept data too)."""

@@ -12,19 +12,8 @@ import pytest
 from lab_workspace_manager.shared import SharedState
 from lab_workspace_manager.shared.files import FileSharedState
 from lab_workspace_manager.shared.postgres import PostgresSharedState
-from tests.support.postgres import postgres
 
 MakeShared = Callable[[], SharedState]
-
-
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A real PostgreSQL for the session."""
-    try:
-        with postgres() as url:
-            yield url
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
 
 
 @pytest.fixture(params=["files", "postgres"])
