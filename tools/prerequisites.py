@@ -66,6 +66,10 @@ BTRFS = Tool("btrfs-progs", "btrfs-progs", "hard disk limit tests", _command("mk
 REGISTRY = Tool(
     "docker-registry", "docker-registry", "image pull tests", _command("docker-registry")
 )
+PROMETHEUS = Tool(
+    "Prometheus", "prometheus", "the test that scrapes the manager's metrics",
+    _command("prometheus"),
+)
 WRK = Tool("wrk", "wrk", "the proxy and API throughput benchmarks", _command("wrk"))
 DOCKERD = Tool("the Docker engine (dockerd)", "docker.io", "runs everything", _command("dockerd"))
 IPTABLES = Tool("iptables", "iptables", "private test engines' network rules", _command("iptables"))
@@ -75,7 +79,7 @@ TOOLS: dict[str, list[Tool]] = {
     "make": [DEBOOTSTRAP],
     "images": [DEBOOTSTRAP],
     "run": [COMPOSE, DEBOOTSTRAP],
-    "test": [DEBOOTSTRAP, POSTGRESQL, CHROMIUM, BTRFS, REGISTRY, IPTABLES],
+    "test": [DEBOOTSTRAP, POSTGRESQL, CHROMIUM, BTRFS, REGISTRY, IPTABLES, PROMETHEUS],
     "reliability": [DEBOOTSTRAP, POSTGRESQL, IPTABLES],
     "bench": [DEBOOTSTRAP, WRK, IPTABLES],
     "check": [],

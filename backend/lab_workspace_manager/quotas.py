@@ -9,7 +9,7 @@ names the quota and what is in use.
 from __future__ import annotations
 
 from .backends import WorkspaceState
-from .errors import Conflict
+from .errors import QuotaExceeded
 from .models import WorkspaceSpec, WorkspaceStatus
 from .settings import Settings
 
@@ -36,11 +36,12 @@ def check_quotas(
     candidate_runs: bool,
     kept: int = 0,
 ) -> None:
-    """Raise `Conflict` if `candidate` (running or not) next to `others` breaks a quota.
+    """Raise `QuotaExceeded` (409) if `candidate` (running or not) next to `others` breaks a
+    quota.
     `kept`: MB of data kept from deleted workspaces, which takes disk like a workspace."""
     running = [w for w in others if w.status in CONSUMING]
     if settings.quota_workspaces is not None and len(others) + 1 > settings.quota_workspaces:
-        raise Conflict(
+        raise QuotaExceeded(
             f"Quota reached: you may have at most {settings.quota_workspaces} workspaces and "
             f"have {len(others)} ({_names(others)}). Delete one first."
         )
@@ -48,13 +49,13 @@ def check_quotas(
         _check_disk(settings, others, candidate, kept)
         return
     if settings.quota_running is not None and len(running) + 1 > settings.quota_running:
-        raise Conflict(
+        raise QuotaExceeded(
             f"Quota reached: you may run at most {settings.quota_running} workspaces at once "
             f"and {len(running)} run ({_names(running)}). Stop one first."
         )
     cpus = sum(w.spec.compute.cpus for w in running)
     if settings.quota_cpus is not None and cpus + candidate.compute.cpus > settings.quota_cpus:
-        raise Conflict(
+        raise QuotaExceeded(
             f"Quota reached: your running workspaces may use {settings.quota_cpus:g} CPUs in "
             f"all; {cpus:g} are in use and this needs {candidate.compute.cpus:g}. Stop a "
             "workspace or ask for fewer CPUs."
@@ -64,7 +65,7 @@ def check_quotas(
         settings.quota_memory is not None
         and memory + candidate.compute.memory > settings.quota_memory
     ):
-        raise Conflict(
+        raise QuotaExceeded(
             f"Quota reached: your running workspaces may use {settings.quota_memory} MB of "
             f"memory in all; {memory} MB are in use and this needs {candidate.compute.memory} "
             "MB. Stop a workspace or ask for less memory."
@@ -87,7 +88,7 @@ def _check_disk(
             if kept
             else ""
         )
-        raise Conflict(
+        raise QuotaExceeded(
             f"Quota reached: your workspaces may use {settings.quota_disk} MB of disk in all; "
             f"{disk} MB are taken{of_kept} and this needs {needed} MB. Delete a workspace (with "
             "its data) or kept data, or ask for a smaller disk."

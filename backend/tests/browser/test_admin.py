@@ -77,3 +77,20 @@ def test_tokens_issued_and_revoked_in_the_browser(manager: Manager, new_page: Ne
     fresh.get_by_role("button", name="Sign in").click()
     expect(fresh.get_by_role("alert")).to_be_visible()
     expect(fresh).not_to_have_url(list_url("vera"))
+
+
+def test_the_metrics_page_shows_what_the_manager_counts(
+    manager: Manager, new_page: NewPage
+) -> None:
+    create_by_api(manager, manager.token_for("wim"), "wim", "wim's stopped one")
+    page = new_page()
+    sign_in(page, manager.admin_token, "admin")
+    page.get_by_role("link", name="Metrics").click()
+    expect(page).to_have_url(re.compile(r"#/admin/metrics"))
+    expect(page.get_by_role("heading", level=1, name="Metrics")).to_be_visible()
+    # Read from the manager's own /api/metrics with the administrator's sign-in.
+    expect(page.get_by_label("Stopped", exact=True)).to_have_text(re.compile(r"^[1-9][0-9]*$"))
+    expect(page.get_by_label("Running", exact=True)).to_have_text(re.compile(r"^[0-9]+$"))
+    expect(page.get_by_label("Failures by reason")).to_contain_text("Quota reached")
+    expect(page.get_by_role("link", name=f"{manager.browser_url}/api/metrics")).to_be_visible()
+    assert_accessible(page, "the administrator's metrics")

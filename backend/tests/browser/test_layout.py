@@ -3,6 +3,8 @@ system's colour scheme, fit the width, pass axe-core, and leave screenshots for 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -94,6 +96,9 @@ def test_main_pages(manager: Manager, new_page: NewPage, scheme: str, width: int
     admin.goto("app/#/admin/tokens")
     expect(admin.get_by_role("heading", level=1, name="User tokens")).to_be_visible()
     check(admin, "user tokens", "admin-tokens")
+    admin.goto("app/#/admin/metrics")
+    expect(admin.get_by_label("Stopped", exact=True)).to_have_text(re.compile(r"^[1-9]"))
+    check(admin, "metrics", "admin-metrics")
 
 
 def test_ml_labs_project_query_in_the_hash_is_tolerated(

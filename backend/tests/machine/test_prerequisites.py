@@ -2,9 +2,9 @@
 command that fixes it, instead of failing after minutes of building (tools/prerequisites.py).
 
 The real installs (apt on a fresh Debian: docker.io, docker-compose, debootstrap, Chromium,
-PostgreSQL, btrfs-progs, docker-registry, and dockerd started by hand) are what every CI run
-on a new machine does through `python3 build.py --test`; these tests cover the refusals, which
-a root CI machine never meets, and the order of the checks."""
+PostgreSQL, btrfs-progs, docker-registry, Prometheus, and dockerd started by hand) are what
+every CI run on a new machine does through `python3 build.py --test`; these tests cover the
+refusals, which a root CI machine never meets, and the order of the checks."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_every_command_checks_the_engine_first_then_its_tools(
     calls.clear()
     prerequisites.ensure("test")
     assert calls[0] == "engine"
-    assert {"Chromium", "PostgreSQL 15", "btrfs-progs", "docker-registry"} <= set(
+    assert {"Chromium", "PostgreSQL 15", "btrfs-progs", "docker-registry", "Prometheus"} <= set(
         calls[1].split(",")
     )
 

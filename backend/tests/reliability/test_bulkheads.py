@@ -107,7 +107,7 @@ async def test_a_full_pool_of_changes_leaves_reads_and_the_proxy_free(api: Api) 
             asyncio.create_task(backend.restart(f"flooder-{n}", f"ws{n}")) for n in range(3 * 16)
         ]
         await asyncio.sleep(0.5)
-        assert backend.pools.changes.borrowed_tokens == 16
+        assert backend.pools.changes.limiter.borrowed_tokens == 16
         timings = {}
         for name, call in (
             ("list", lambda: reader.client.get(reader.path())),

@@ -34,6 +34,7 @@ from ...models import ShareAccess
 from ...naming import WORKSPACE_ID_PATTERN, workspace_path
 from ...runtime import Runtime
 from ...settings import Settings
+from ..audit_trail import note, seen_caller
 from ..deps import (
     ActivityDep,
     AuthenticatorDep,
@@ -137,14 +138,15 @@ async def caller_of_workspace(
 async def workspace_access(
     request: Request, runtime: RuntimeDep, locations: LocationsDep, activity: ActivityDep
 ) -> Response:
-    workspace_id = requested_workspace(request, runtime.settings)
-    caller = await caller_of_workspace(request, runtime, workspace_id)
-    location = await locations.locate(workspace_id)
-    # Unknown, stopped and other people's workspaces look the same from outside.
-    if location is None or not await runtime.shares.allows(
-        caller.identity, location[0], workspace_id, ShareAccess.OPEN
-    ):
-        raise Forbidden("This workspace is not running, or it is not yours.")
+    with runtime.metrics.access_check():  # (counted by result, and timed)
+        workspace_id = requested_workspace(request, runtime.settings)
+        caller = await caller_of_workspace(request, runtime, workspace_id)
+        location = await locations.locate(workspace_id)
+        # Unknown, stopped and other people's workspaces look the same from outside.
+        if location is None or not await runtime.shares.allows(
+            caller.identity, location[0], workspace_id, ShareAccess.OPEN
+        ):
+            raise Forbidden("This workspace is not running, or it is not yours.")
     activity.touch(workspace_id)
     return Response(
         status_code=status.HTTP_204_NO_CONTENT,
@@ -178,7 +180,7 @@ async def workspace_unreachable(
     )
 
 
-@router.get("/auth/workspace-handoff")
+@router.get("/auth/workspace-handoff", operation_id="workspaceHandoff")
 async def workspace_handoff(
     request: Request,
     settings: SettingsDep,
@@ -197,6 +199,8 @@ async def workspace_handoff(
     identity = await authenticator.identify(grant.token, client)
     if identity.user_id != grant.user_id:
         raise Unauthenticated("This link was made for another sign-in. Open the workspace again.")
+    seen_caller(request, identity)  # (written to the audit log: a session was handed out)
+    note(request, workspace_id=workspace_id)
     response = Response(
         status_code=status.HTTP_303_SEE_OTHER,
         headers={"Location": workspace_path(settings.workspace_public_prefix, workspace_id)},

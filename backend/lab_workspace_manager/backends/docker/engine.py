@@ -8,6 +8,7 @@ take the threads that reads, the proxy's access check or the background jobs nee
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
@@ -67,35 +68,62 @@ def _explain(exc: docker.errors.APIError) -> str:
     return str(explanation or exc).strip()
 
 
+# Told of every engine call: its kind (the pool's name), how long it took in its thread
+# (seconds, without the wait for a thread) and the error it raised, if any. (The metrics.)
+EngineWatch = Callable[[str, float, ManagerError | None], None]
+
+
+class Pool:
+    """Worker threads for engine calls of one kind."""
+
+    def __init__(self, kind: str, threads: int, watchers: list[EngineWatch]) -> None:
+        self.kind = kind
+        self.limiter = anyio.CapacityLimiter(threads)
+        self.watchers = watchers  # (the list all pools of a `Pools` share)
+
+
 class Pools:
     """How many engine calls of each kind may run at once (each holds a worker thread)."""
 
     def __init__(self) -> None:
+        self._watchers: list[EngineWatch] = []
         # Changes: creates, starts, stops, deletes; each user has at most a few of these.
-        self.changes = anyio.CapacityLimiter(16)
+        self.changes = Pool("changes", 16, self._watchers)
         # Reads: lists, gets.
-        self.reads = anyio.CapacityLimiter(8)
+        self.reads = Pool("reads", 8, self._watchers)
         # Logs, which may be megabytes to read (and each user reads one at a time).
-        self.logs = anyio.CapacityLimiter(2)
+        self.logs = Pool("logs", 2, self._watchers)
         # The proxy's access check, when the inventory has to ask the engine.
-        self.access = anyio.CapacityLimiter(4)
+        self.access = Pool("access", 4, self._watchers)
         # Measuring, tidying up, pulls in the background.
-        self.background = anyio.CapacityLimiter(4)
+        self.background = Pool("background", 4, self._watchers)
+
+    def watch(self, watch: EngineWatch) -> None:
+        self._watchers.append(watch)
 
 
 async def in_thread(
-    pool: anyio.CapacityLimiter, action: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+    pool: Pool, action: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs
 ) -> T:
-    """Run a blocking engine call in a worker thread of `pool`, with its errors translated.
+    """Run a blocking engine call in a worker thread of `pool`, with its errors translated;
+    the one place engine calls are timed (for the metrics).
 
     Every call to the engine has a time limit (the client's timeout, per request); a call
     that may legitimately take longer (a pull, a cleaner) sets its own."""
 
     def call() -> T:
-        with engine_errors(action):
-            return fn(*args, **kwargs)
+        began, error = time.perf_counter(), None
+        try:
+            with engine_errors(action):
+                return fn(*args, **kwargs)
+        except ManagerError as exc:
+            error = exc
+            raise
+        finally:
+            for watch in pool.watchers:
+                watch(pool.kind, time.perf_counter() - began, error)
 
-    return await anyio.to_thread.run_sync(call, limiter=pool)
+    return await anyio.to_thread.run_sync(call, limiter=pool.limiter)
 
 
 def remove_container(client: docker.DockerClient, id_or_name: str) -> None:

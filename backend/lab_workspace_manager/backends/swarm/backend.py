@@ -45,7 +45,7 @@ from ..base import (
 )
 from ..docker import cleaner, egress
 from ..docker import labels as L
-from ..docker.engine import Pools, in_thread, make_client
+from ..docker.engine import EngineWatch, Pools, in_thread, make_client
 from ..docker.measure import UsageMeter
 from ..docker.observer import kept_volume
 from ..docker.readiness import ReadinessTracker
@@ -209,6 +209,9 @@ class SwarmBackend(WorkspaceBackend):
         return [
             (service, record, self._seen(record, tasks, nodes)) for service, record, tasks in found
         ]
+
+    def watch_engine(self, watch: EngineWatch) -> None:
+        self.pools.watch(watch)
 
     # --- the contract -------------------------------------------------------------------------
     async def list_workspaces(self, owner: str | None) -> list[WorkspaceState]:
