@@ -18,13 +18,15 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..archives import Limits, Readable
 from ..auth.base import Identity
-from ..errors import NotFound
+from ..errors import Conflict, ManagerError, NotFound
 from ..events import EventBus, WorkspaceEvent
 from ..models import WorkspaceSpec, WorkspaceStatus
 from .measurement import Measurement
@@ -76,8 +78,40 @@ class DiskLimits:
     hard_volume_size: bool = False
 
 
+@dataclass(frozen=True)
+class SnapshotState:
+    """A named copy of a workspace's /workspace, kept apart from it (see `snapshots.py`)."""
+
+    id: str
+    owner: str
+    workspace_id: str  # the workspace it was taken of (which may be gone since)
+    name: str
+    workspace_name: str  # that workspace's display name when it was taken
+    size: int  # bytes of its files
+    files: int
+    # Files of a running workspace that changed while they were copied: 0 is a consistent
+    # copy; otherwise those files may be older or newer than the others.
+    changed_during_copy: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Seed:
+    """Where a new workspace's /workspace comes from: a snapshot, another workspace, or an
+    uploaded archive (read in a worker thread, checked by `archives.check_and_copy`)."""
+
+    owner: str
+    snapshot_id: str | None = None
+    workspace_id: str | None = None
+    upload: Readable | None = None
+    upload_limits: Limits | None = None
+    upload_size: int | None = None  # bytes, where the client said (for progress)
+
+
 class WorkspaceBackend(ABC):
     name: str
+    # Downloads, snapshots, clones and uploads of /workspace (`snapshots.py`) are offered.
+    snapshots_offered: bool = False
     # Its workspaces are reached through this manager's proxy (not another's, as ML Lab's).
     proxied_by_manager: bool = True
     # The manager watches its workspaces (idle stop, lifetime, disk use); False where the
@@ -92,6 +126,11 @@ class WorkspaceBackend(ABC):
     def attach_events(self, bus: EventBus) -> None:
         """Where this backend tells what happens (see `events.py`)."""
         self.events = bus
+
+    def watch_engine(self, watch: Callable[[str, float, ManagerError | None], None]) -> None:
+        """Tell `watch` of every call to the engine (its kind, seconds, the error if it
+        failed), for the metrics. A backend without an engine of its own tells nothing."""
+        return None
 
     def publish(
         self, owner: str, workspace_id: str, phase: str, message: str, **progress: Any
@@ -169,6 +208,41 @@ class WorkspaceBackend(ABC):
     async def delete_kept_volume(self, owner: str, workspace_id: str) -> None:
         """Remove kept data; `NotFound` if there is none, `Conflict` if its workspace exists."""
         raise NotFound("This installation does not keep the data of deleted workspaces here.")
+
+    def no_snapshots(self) -> Conflict:
+        return Conflict(
+            f"Downloads, snapshots and clones of /workspace are not offered on the {self.name} "
+            "backend of this installation: copy your files out of the workspace yourself."
+        )
+
+    async def archive(self, owner: str, workspace_id: str) -> AsyncIterator[bytes]:
+        """The workspace's /workspace as an uncompressed tar stream, its members relative
+        (`./...`); `NotFound` before the first chunk if there is no such workspace. The
+        iterator must be closed (it holds engine resources while it is open)."""
+        raise self.no_snapshots()
+
+    async def snapshots(self, owner: str | None) -> list[SnapshotState]:
+        """The complete snapshots of `owner` (everyone's if None), oldest first; empty where
+        snapshots are not offered."""
+        return []
+
+    async def take_snapshot(
+        self, owner: str, workspace_id: str, snapshot_id: str, name: str, max_bytes: int
+    ) -> SnapshotState:
+        """Copy the workspace's /workspace into a new snapshot: listed once complete, and
+        nothing left behind if it fails (`Conflict` past `max_bytes`)."""
+        raise self.no_snapshots()
+
+    async def delete_snapshot(self, owner: str, snapshot_id: str) -> None:
+        """`NotFound` if the owner has no such snapshot."""
+        raise self.no_snapshots()
+
+    async def create_seeded(
+        self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool, seed: Seed
+    ) -> WorkspaceState:
+        """`create`, with /workspace filled from `seed` before the workspace first starts:
+        a complete workspace with all of the seed's files, or nothing at all."""
+        raise self.no_snapshots()
 
     async def reconcile(self) -> list[str]:
         """Remove leftovers no workspace accounts for (never user data); what was removed."""

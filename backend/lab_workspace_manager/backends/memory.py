@@ -7,20 +7,39 @@ started workspace is `running` at once, logs are the lines it "printed" on each 
 from __future__ import annotations
 
 import asyncio
+import io
+import tarfile
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import anyio.to_thread
+
+from ..archives import check_and_copy
 from ..errors import Conflict, NotFound, workspace_not_found
 from ..models import WorkspaceSpec, WorkspaceStatus
 from ..naming import workspace_path
-from .base import BY_USER, KEPT_BUT_IN_USE, KeptVolumeState, WorkspaceBackend, WorkspaceState
+from .base import (
+    BY_USER,
+    KEPT_BUT_IN_USE,
+    KeptVolumeState,
+    Seed,
+    SnapshotState,
+    WorkspaceBackend,
+    WorkspaceState,
+)
 
 
 class InMemoryBackend(WorkspaceBackend):
     name = "memory"
 
+    snapshots_offered = True
+
     def __init__(self, public_prefix: str = "") -> None:
         self._prefix = public_prefix
+        # /workspace of each workspace id, path -> content, for tests to fill and read.
+        self.files: dict[str, dict[str, bytes]] = {}
+        self._snapshots: dict[str, tuple[SnapshotState, dict[str, bytes]]] = {}
         self._workspaces: dict[str, WorkspaceState] = {}
         self._logs: dict[str, list[str]] = {}
         self._lock = asyncio.Lock()
@@ -124,6 +143,55 @@ class InMemoryBackend(WorkspaceBackend):
             raise Conflict(KEPT_BUT_IN_USE.format(workspace_id=workspace_id))
         del self.volumes[(owner, workspace_id)]
 
+    async def archive(self, owner: str, workspace_id: str) -> AsyncIterator[bytes]:
+        self._load(owner, workspace_id)
+        return _chunks(_tar(self.files.get(workspace_id, {})))
+
+    async def snapshots(self, owner: str | None) -> list[SnapshotState]:
+        found = [s for s, _ in self._snapshots.values() if owner in (None, s.owner)]
+        return sorted(found, key=lambda s: s.created_at)
+
+    async def take_snapshot(
+        self, owner: str, workspace_id: str, snapshot_id: str, name: str, max_bytes: int
+    ) -> SnapshotState:
+        state = self._load(owner, workspace_id)
+        files = dict(self.files.get(workspace_id, {}))
+        size = sum(len(content) for content in files.values())
+        if size > max_bytes:
+            raise Conflict(f"/workspace holds {size} bytes, more than {max_bytes} allowed.")
+        snapshot = SnapshotState(
+            snapshot_id, owner, workspace_id, name, state.spec.display_name, size, len(files), 0,
+            datetime.now(UTC),
+        )  # fmt: skip
+        self._snapshots[snapshot_id] = (snapshot, files)
+        return snapshot
+
+    async def delete_snapshot(self, owner: str, snapshot_id: str) -> None:
+        found = self._snapshots.get(snapshot_id)
+        if found is None or found[0].owner != owner:
+            raise NotFound(f"You have no snapshot '{snapshot_id}'.")
+        del self._snapshots[snapshot_id]
+
+    async def create_seeded(
+        self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool, seed: Seed
+    ) -> WorkspaceState:
+        if seed.upload is not None:
+            assert seed.upload_limits is not None
+            checked = io.BytesIO()
+            await anyio.to_thread.run_sync(check_and_copy, seed.upload, checked, seed.upload_limits)
+            files = _untar(checked.getvalue())
+        elif seed.snapshot_id is not None:
+            found = self._snapshots.get(seed.snapshot_id)
+            if found is None or found[0].owner != seed.owner:
+                raise NotFound(f"You have no snapshot '{seed.snapshot_id}'.")
+            files = found[1]
+        else:
+            self._load(seed.owner, str(seed.workspace_id))
+            files = self.files.get(str(seed.workspace_id), {})
+        state = await self.create(owner, workspace_id, spec, start)
+        self.files[workspace_id] = dict(files)
+        return state
+
     async def logs(self, owner: str, workspace_id: str, tail: int) -> str:
         self._load(owner, workspace_id)
         lines = self._logs.get(workspace_id, [])
@@ -131,3 +199,29 @@ class InMemoryBackend(WorkspaceBackend):
 
     async def check_health(self) -> None:
         return None
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    """The files as a tar archive, as the engine's would be: members relative to ./."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as archive:
+        for path, content in sorted(files.items()):
+            member = tarfile.TarInfo("./" + path)
+            member.size = len(content)
+            archive.addfile(member, io.BytesIO(content))
+    return out.getvalue()
+
+
+def _untar(data: bytes) -> dict[str, bytes]:
+    files = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+        for member in archive:
+            content = archive.extractfile(member) if member.isreg() else None
+            if content is not None:
+                files[member.name.removeprefix("./")] = content.read()
+    return files
+
+
+async def _chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]

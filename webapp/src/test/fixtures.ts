@@ -35,6 +35,8 @@ export const config: ConfigOptions = {
   schedule_stop_latest: null,
   schedule_timezone: 'UTC',
   sharing_available: true,
+  snapshots_available: true,
+  snapshot_max_size: 10000,
   custom_allowed: true,
   workspaces_on_manager_origin: false,
 };

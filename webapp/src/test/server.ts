@@ -8,6 +8,7 @@ import type {
   Me,
   Share,
   SharedWorkspace,
+  Snapshot,
   TemplateView,
   Workspace,
   WorkspaceStats,
@@ -28,6 +29,8 @@ export const handlers = {
     http.get(`${API}/users/${user}/workspace`, () => HttpResponse.json(items)),
   kept: (items: KeptVolume[] = [], user = ':user') =>
     http.get(`${API}/users/${user}/kept-volumes`, () => HttpResponse.json(items)),
+  snapshots: (items: Snapshot[] = [], user = ':user') =>
+    http.get(`${API}/users/${user}/snapshots`, () => HttpResponse.json(items)),
   stats: (body: Partial<WorkspaceStats> = {}) =>
     http.get(`${API}/users/:user/workspace/:id/stats`, () =>
       HttpResponse.json<WorkspaceStats>({
@@ -53,6 +56,7 @@ export const server = setupServer(
   handlers.health(),
   handlers.stats(),
   handlers.kept(),
+  handlers.snapshots(),
   handlers.sharedWith(),
   handlers.shares(),
   handlers.templates(),

@@ -20,8 +20,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 from typing import Any, TypeVar
 
+import anyio
 import docker
 
 from ...errors import (
@@ -36,10 +38,19 @@ from ...models import WorkspaceSpec
 from ...operations import Operations
 from ...settings import Settings
 from ...shared import Held, HeldElsewhere, SharedState, open_shared_state
-from ..base import BY_USER, DiskLimits, KeptVolumeState, WorkspaceBackend, WorkspaceState
+from ..base import (
+    BY_USER,
+    DiskLimits,
+    KeptVolumeState,
+    Seed,
+    SnapshotState,
+    WorkspaceBackend,
+    WorkspaceState,
+)
 from ..measurement import Measurement
 from . import egress
-from .engine import Pools, in_thread, make_client
+from .copies import Copies, Reading
+from .engine import EngineWatch, Pool, Pools, in_thread, make_client
 from .facts import KnownFacts
 from .images import Images
 from .inventory import Inventory
@@ -65,6 +76,7 @@ class _BusyElsewhere(Busy):
 
 class DockerBackend(WorkspaceBackend):
     name = "docker"
+    snapshots_offered = True
 
     def __init__(
         self,
@@ -102,7 +114,15 @@ class DockerBackend(WorkspaceBackend):
         self.reconciler = Reconciler(
             self.client, settings, self.observer, self.lifecycle, self.networks, self.pending
         )
+        self.copies = Copies(
+            self.client, settings, self.observer, self.images, self.facts, self.publish
+        )
+        # Downloads read their streams a chunk at a time here, apart from the other pools.
+        self.copy_pool = Pool("copies", 8, self.pools.background.watchers)
         self._reading_logs: set[str] = set()  # owners whose logs are being read
+
+    def watch_engine(self, watch: EngineWatch) -> None:
+        self.pools.watch(watch)
 
     @property
     def disk_limits(self) -> DiskLimits:  # type: ignore[override]
@@ -292,6 +312,16 @@ class DockerBackend(WorkspaceBackend):
                 )
             except ManagerError as exc:  # the others are tidied all the same
                 log.warning("could not tidy up workspace %s: %s", workspace_id, exc.message)
+        swept, cut_short = await in_thread(self.pools.background, tidy, self.copies.sweep)
+        removed += swept
+        for owner, workspace_id in cut_short:
+            try:
+                removed += await self._change(
+                    owner, workspace_id, "being tidied up", tidy, self.copies.undo_seeded,
+                    managers=True,
+                )  # fmt: skip
+            except ManagerError as exc:
+                log.warning("could not tidy up workspace %s: %s", workspace_id, exc.message)
         removed += await in_thread(self.pools.background, tidy, reconciler.collect_networks)
         return removed
 
@@ -304,6 +334,54 @@ class DockerBackend(WorkspaceBackend):
         await self._change(
             owner, workspace_id, "being deleted", "delete the kept data", self.lifecycle.delete_kept
         )
+
+    # --- copies of /workspace (`copies.py`) ------------------------------------------------------
+    async def archive(self, owner: str, workspace_id: str) -> AsyncIterator[bytes]:
+        reading = await in_thread(
+            self.copy_pool, "read /workspace", self.copies.open_archive, owner, workspace_id
+        )
+        return self._relay(reading)
+
+    async def _relay(self, reading: Reading) -> AsyncIterator[bytes]:
+        chunks = reading.chunks
+        try:
+            while chunk := await in_thread(self.copy_pool, "read /workspace", next, chunks, b""):
+                yield chunk
+        finally:
+            with anyio.CancelScope(shield=True):  # (also when the client went away)
+                await in_thread(
+                    self.copy_pool, "end reading /workspace", self.copies.close_archive, reading
+                )
+
+    async def snapshots(self, owner: str | None) -> list[SnapshotState]:
+        return await in_thread(self.pools.reads, "list the snapshots", self.copies.snapshots, owner)
+
+    async def take_snapshot(
+        self, owner: str, workspace_id: str, snapshot_id: str, name: str, max_bytes: int
+    ) -> SnapshotState:
+        take = self.copies.take
+        return await in_thread(
+            self.pools.changes, "take the snapshot", take, owner, workspace_id, snapshot_id,
+            name, max_bytes,
+        )  # fmt: skip
+
+    async def delete_snapshot(self, owner: str, snapshot_id: str) -> None:
+        delete = self.copies.delete
+        await in_thread(self.pools.changes, "delete the snapshot", delete, owner, snapshot_id)
+
+    async def create_seeded(
+        self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool, seed: Seed
+    ) -> WorkspaceState:
+        if seed.upload is None:
+            # Checked before anything is made: a seed that is not theirs is simply not there.
+            await in_thread(self.pools.reads, "find the files", self.copies.seed_volume, seed)
+
+        def fill(undo: list[Callable[[], object]]) -> None:
+            self.copies.fill(owner, workspace_id, spec, seed, undo)
+
+        create = partial(self.lifecycle.create, fill=fill)
+        await self._change(owner, workspace_id, CREATING, CREATE, create, spec, start, new=True)
+        return await self.get(owner, workspace_id)
 
     async def measure(self, disk: bool) -> dict[str, Measurement]:
         if disk:

@@ -67,13 +67,24 @@ class Lifecycle:
         self.publish = publish
 
     # --- create -------------------------------------------------------------------------------
-    def create(self, owner: str, workspace_id: str, spec: WorkspaceSpec, start: bool) -> None:
-        """Record and build, with its image here: a complete workspace, or nothing left."""
+    def create(
+        self,
+        owner: str,
+        workspace_id: str,
+        spec: WorkspaceSpec,
+        start: bool,
+        fill: Callable[[list[Callable[[], object]]], None] | None = None,
+    ) -> None:
+        """Record and build, with its image here: a complete workspace, or nothing left.
+        `fill`: makes the volume and fills it before the container is made (a restore, a
+        clone), telling the undo list how to take that back."""
         undo: list[Callable[[], object]] = []
         try:
             # Undo first: the engine may have made the record even if its answer was lost.
             undo.append(lambda: self.remove_containers(owner, workspace_id))
             self.create_record(owner, workspace_id, spec, start)
+            if fill is not None:
+                fill(undo)
             self.build(owner, workspace_id, spec, None, start, undo=undo, image_here=True)
         except BaseException as exc:
             self.publish(owner, workspace_id, "failed", failure(exc))

@@ -4,6 +4,7 @@ import { useNavigate } from 'react-router';
 import type { ShareAccess, Workspace } from '@/api/types';
 import { useMe } from '@/features/auth';
 import { useConfig } from '@/features/config';
+import { SnapshotActions } from '@/features/snapshots';
 import { errorMessage } from '@/lib/errors';
 import { useWorkspaceAction } from '../api/workspace-action';
 import { useOpenInNewTab } from '../api/open-workspace';
@@ -83,6 +84,7 @@ export function WorkspaceActions({ workspace, showDetails = true, onDeleted, acc
             Share
           </Button>
         )}
+        {owns && <SnapshotActions workspace={workspace} />}
         {showDetails && (
           <Button
             variant="text"

@@ -4,6 +4,7 @@ import { useParams } from 'react-router';
 import { Loading } from '@/components/CenteredMessage';
 import { useMe } from '@/features/auth';
 import { useConfig } from '@/features/config';
+import { OrphanSnapshotsSection, UploadDialog } from '@/features/snapshots';
 import { errorMessage } from '@/lib/errors';
 import { useWorkspaces } from '../api/get-workspaces';
 import { CreateWorkspaceDialog } from './CreateWorkspaceDialog';
@@ -18,6 +19,7 @@ export function WorkspaceListPage() {
   const { data: me } = useMe();
   const config = useConfig();
   const [creating, setCreating] = useState(false);
+  const [uploading, setUploading] = useState(false);
   const list = workspaces.data ?? [];
   // Another user's list: only administrators manage it (the server refuses everyone else).
   const othersList = Boolean(me && me.id !== userId);
@@ -40,9 +42,16 @@ export function WorkspaceListPage() {
           )}
         </div>
         {mayManage && (
-          <Button variant="contained" onClick={() => setCreating(true)} disabled={!config.data}>
-            New workspace
-          </Button>
+          <Stack direction="row" sx={{ gap: 1 }}>
+            {config.data?.snapshots_available && (
+              <Button variant="outlined" onClick={() => setUploading(true)}>
+                Create from archive
+              </Button>
+            )}
+            <Button variant="contained" onClick={() => setCreating(true)} disabled={!config.data}>
+              New workspace
+            </Button>
+          </Stack>
         )}
       </Stack>
       {config.error && (
@@ -68,6 +77,10 @@ export function WorkspaceListPage() {
       )}
       {!othersList && <SharedWithMeSection userId={userId} config={config.data} />}
       <KeptDataSection userId={userId} mayManage={mayManage} />
+      {config.data?.snapshots_available && workspaces.data && (
+        <OrphanSnapshotsSection userId={userId} workspaceIds={list.map((w) => w.id)} mayManage={mayManage} />
+      )}
+      {uploading && <UploadDialog userId={userId} onClose={() => setUploading(false)} />}
       {creating && config.data && (
         <CreateWorkspaceDialog
           userId={userId}
