@@ -12,15 +12,20 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
+from .api.audit_trail import AuditTrail
 from .api.routes import (
     admin,
+    audit,
     auth,
     kept_volumes,
+    metrics,
     proxy,
     shares,
+    snapshots,
     sockets,
     system,
     templates,
+    usage_report,
     workspaces,
 )
 from .api.routes import events as event_routes
@@ -76,6 +81,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "ct_token", "X-Requested-With"],
         )
     app.include_router(system.router)
+    app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(admin.router)
     app.include_router(proxy.router)
@@ -85,6 +91,11 @@ def create_app(
     app.include_router(kept_volumes.router)
     app.include_router(shares.router)
     app.include_router(templates.router)
+    app.include_router(snapshots.router)
+    app.include_router(audit.router)
+    app.include_router(usage_report.router)
+    # Outside CORS, so that what it refuses is written too.
+    app.add_middleware(AuditTrail, runtime=runtime)
     return app
 
 

@@ -6,7 +6,8 @@
     ├── InvalidInput                422  a request asked for something the rules do not allow
     ├── NotFound                    404  no such workspace (for this user)
     ├── Conflict                    409  a name is taken, or the state does not allow the action
-    │   └── Busy                    409  another change of the same workspace is under way
+    │   ├── Busy                    409  another change of the same workspace is under way
+    │   └── QuotaExceeded           409  the change would go beyond one of the owner's quotas
     ├── TooManyRequests             429  one caller asks for more at once than anyone may
     ├── ResourceUnavailable         400  the host cannot provide it (image, GPUs)
     └── BackendUnavailable          503  the Docker engine (or ML Lab) cannot be reached
@@ -63,6 +64,10 @@ class Busy(Conflict):
     """Another change of the same workspace is under way (one at a time, none queued)."""
 
 
+class QuotaExceeded(Conflict):
+    """The change would take the owner beyond a quota (counted apart in the metrics)."""
+
+
 class TooManyRequests(ManagerError):
     status_code = 429
 
@@ -79,8 +84,13 @@ def workspace_not_found(workspace_id: str) -> NotFound:
     return NotFound(f"Workspace '{workspace_id}' does not exist (or is not yours).")
 
 
+ERROR_MESSAGE = "error_message"
+
+
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ManagerError)
+    # What the audit log says of a refused or failed change (`api/audit_trail.py`).
+    request.scope.setdefault("state", {})[ERROR_MESSAGE] = exc.message
     if exc.status_code >= 500:
         log.error(
             "%s %s failed: %s",
@@ -102,9 +112,11 @@ async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"] if part != "body")
         problems.append(f"{where}: {error['msg']}" if where else error["msg"])
+    sentence = "Invalid request: " + "; ".join(problems) + "."
+    request.scope.setdefault("state", {})[ERROR_MESSAGE] = sentence
     return JSONResponse(
         {
-            "detail": "Invalid request: " + "; ".join(problems) + ".",
+            "detail": sentence,
             "errors": _finite(jsonable_encoder(exc.errors())),
         },
         status_code=422,

@@ -31,10 +31,12 @@ class WorkspaceEvent(BaseModel):
     workspace_id: str
     owner: str
     phase: str = Field(
-        description="pulling, volume, creating, starting, waiting, ready, failed, stopped, deleted"
+        description="pulling, volume, creating, starting, waiting, ready, failed, stopped, "
+        "deleted; copying, copied (copies of /workspace: downloads, snapshots, restores, "
+        "clones, uploads)"
     )
     message: str
-    # For image pulls: bytes of one layer done and in all.
+    # For image pulls: bytes of one layer done and in all; for copies, bytes copied and in all.
     layer: str | None = None
     current: int | None = None
     total: int | None = None
@@ -49,6 +51,8 @@ class EventBus:
         self._streams: dict[str, int] = {}
         self._shared: SharedState | None = None
         self._changed: Callable[[str], None] = lambda workspace_id: None
+        # Told of every event as it is delivered, and whether this manager published it.
+        self._watchers: list[Callable[[WorkspaceEvent, bool], None]] = []
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop subscribers live on (set at start-up)."""
@@ -70,7 +74,11 @@ class EventBus:
 
     def _deliver_theirs(self, event: WorkspaceEvent) -> None:
         self._changed(event.workspace_id)
-        self._deliver(event)
+        self._deliver(event, own=False)
+
+    def watch(self, watcher: Callable[[WorkspaceEvent, bool], None]) -> None:
+        """Call `watcher(event, own)` with every event, on the loop (the metrics)."""
+        self._watchers.append(watcher)
 
     def publish(self, event: WorkspaceEvent) -> None:
         """From any thread."""
@@ -81,7 +89,9 @@ class EventBus:
         if self._shared is not None:
             self._shared.broadcast(event.model_dump_json())
 
-    def _deliver(self, event: WorkspaceEvent) -> None:
+    def _deliver(self, event: WorkspaceEvent, own: bool = True) -> None:
+        for watcher in self._watchers:
+            watcher(event, own)
         history = self._history.setdefault(event.workspace_id, deque(maxlen=HISTORY))
         history.append(event)
         self._history.move_to_end(event.workspace_id)
@@ -119,6 +129,10 @@ class EventBus:
             )
         self._streams[user] = self._streams.get(user, 0) + 1
         return StreamSlot(self, user)
+
+    def open_streams(self) -> int:
+        """How many streams are open, everyone's."""
+        return sum(self._streams.values())
 
     def _close_stream(self, user: str) -> None:
         left = self._streams.get(user, 0) - 1

@@ -289,6 +289,12 @@ class WorkspaceConfigOptions(BaseModel):
     schedule_timezone: str = Field(
         "UTC", description="Where the latest stop applies to workspaces without a schedule."
     )
+    snapshots_available: bool = Field(
+        False,
+        description="Downloads, snapshots, restores and clones of /workspace are offered here "
+        "(the Docker backend), with SNAPSHOT_MAX_SIZE MB at most each.",
+    )
+    snapshot_max_size: int = Field(0, description="MB a download or snapshot may hold.")
     sharing_available: bool = Field(
         True,
         description="Workspaces can be shared with other users here (not on the ML Lab "

@@ -8,15 +8,16 @@ and ids are generated here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from dataclasses import asdict
 
 from . import naming
 from .auth.base import Identity
 from .backends import WorkspaceBackend, WorkspaceState
-from .backends.base import BY_ADMIN, BY_USER
+from .backends.base import BY_ADMIN, BY_USER, Seed
 from .errors import Conflict, InvalidInput, NotFound, workspace_not_found
+from .metrics import Metrics
 from .models import (
     KeptVolume,
     Share,
@@ -35,7 +36,7 @@ from .policies.idle import ActivityLog, stop_plan
 from .policies.schedule import Schedules
 from .policies.usage import UsageMonitor
 from .quotas import CONSUMING, check_quotas, quotas_apply
-from .settings import Settings
+from .settings import MIB, Settings
 from .shared import SharedState
 from .sharing import Shares
 from .templates import Templates, usable
@@ -86,6 +87,8 @@ class WorkspaceService:
         shares: Shares,
         schedules: Schedules,
         templates: Templates,
+        before_change: Callable[[str, str], Awaitable[None]] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
@@ -98,6 +101,9 @@ class WorkspaceService:
         self._shares = shares
         self._schedules = schedules
         self._templates = templates
+        # Told before a change that may end a workspace's run (usage accounting counts it).
+        self._before_change = before_change
+        self._metrics = metrics
 
     async def list_workspaces(self, owner: str) -> list[Workspace]:
         await self._templates.all()  # (what `_to_api` says of each one's template)
@@ -120,7 +126,10 @@ class WorkspaceService:
         await self._templates.all()
         return self._to_api(state)
 
-    async def create(self, owner: str, request: WorkspaceInput, wait: bool) -> Workspace:
+    async def create(
+        self, owner: str, request: WorkspaceInput, wait: bool, seed: Seed | None = None
+    ) -> Workspace:
+        """`seed`: where its /workspace is copied from (a snapshot, another workspace)."""
         template = None
         if request.template is not None:
             template = usable(await self._templates.get(request.template), request.template)
@@ -144,8 +153,14 @@ class WorkspaceService:
             spec = spec.model_copy(update={"schedule": None})  # (the default does not apply)
         workspace_id = naming.new_workspace_id()
         start = not request.is_stopped
-        async with self._admitted(owner, None, spec, start, spec.display_name):
-            state = await self.backend.create(owner, workspace_id, spec, start)
+        with self._counted("create", workspace_id):
+            if start and self._metrics:
+                self._metrics.starting(workspace_id, spec.container_image)
+            async with self._admitted(owner, None, spec, start, spec.display_name):
+                if seed is None:
+                    state = await self.backend.create(owner, workspace_id, spec, start)
+                else:
+                    state = await self.backend.create_seeded(owner, workspace_id, spec, start, seed)
         return await self._settled(state, wait)
 
     async def update(self, owner: str, workspace_id: str, request: WorkspaceUpdate) -> Workspace:
@@ -164,22 +179,30 @@ class WorkspaceService:
             raise InvalidInput(SCHEDULES_UNAVAILABLE)
         runs = current.status in CONSUMING
         async with self._admitted(owner, workspace_id, spec, runs, spec.display_name):
+            await self._ending_run(owner, workspace_id)
             state = await self.backend.update(owner, workspace_id, spec)
         self._changed(workspace_id)
         return self._to_api(state)
 
     async def start(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
-        await self._within_disk_limits(owner, workspace_id)
-        async with self._admitted(owner, workspace_id, None, True):
-            state = await self.backend.start(owner, workspace_id)
+        with self._counted("start", workspace_id):
+            current = await self._within_disk_limits(owner, workspace_id)
+            if self._metrics and current.status is not WorkspaceStatus.RUNNING:
+                self._metrics.starting(workspace_id, current.spec.container_image)
+            async with self._admitted(owner, workspace_id, None, True):
+                state = await self.backend.start(owner, workspace_id)
         self._changed(workspace_id)
         await self._schedules.clear_problem(workspace_id)
         return await self._settled(state, wait)
 
     async def restart(self, owner: str, workspace_id: str, wait: bool) -> Workspace:
-        await self._within_disk_limits(owner, workspace_id)
-        async with self._admitted(owner, workspace_id, None, True):
-            state = await self.backend.restart(owner, workspace_id)
+        with self._counted("restart", workspace_id):
+            current = await self._within_disk_limits(owner, workspace_id)
+            if self._metrics:
+                self._metrics.starting(workspace_id, current.spec.container_image)
+            async with self._admitted(owner, workspace_id, None, True):
+                await self._ending_run(owner, workspace_id)
+                state = await self.backend.restart(owner, workspace_id)
         self._changed(workspace_id)
         return await self._settled(state, wait)
 
@@ -192,9 +215,15 @@ class WorkspaceService:
             reason = BY_ADMIN if by_admin else BY_USER
             if caller is not None and not caller.may_act_for(owner):
                 reason = f"by {caller.user_id}, who it is shared with"
-        state = await self.backend.stop(owner, workspace_id, reason)
+        with self._counted("stop", workspace_id):
+            await self._ending_run(owner, workspace_id)
+            state = await self.backend.stop(owner, workspace_id, reason)
         self._changed(workspace_id)
         return self._to_api(state)
+
+    async def _ending_run(self, owner: str, workspace_id: str) -> None:
+        if self._before_change is not None:
+            await self._before_change(owner, workspace_id)
 
     async def delete(self, owner: str, workspace_id: str, delete_volume: bool) -> None:
         try:
@@ -202,7 +231,10 @@ class WorkspaceService:
             existed = True
         except NotFound:
             existed = False  # (what is kept by workspace id may be another user's)
-        await self.backend.delete(owner, workspace_id, delete_volume)
+        with self._counted("delete", workspace_id):
+            if existed:
+                await self._ending_run(owner, workspace_id)
+            await self.backend.delete(owner, workspace_id, delete_volume)
         self._changed(workspace_id)
         if existed:
             await self._shares.forget([workspace_id])
@@ -402,16 +434,24 @@ class WorkspaceService:
             ),
         )
 
-    async def _within_disk_limits(self, owner: str, workspace_id: str) -> None:
+    async def _within_disk_limits(self, owner: str, workspace_id: str) -> WorkspaceState:
         """A workspace still over its soft disk size after its time to make room starts again
-        only at an administrator's hand (who then gives it that time once more)."""
+        only at an administrator's hand (who then gives it that time once more). The
+        workspace as it is."""
         state = await self.backend.get(owner, workspace_id)
         if self._caller is not None and self._caller.is_admin:
             self._usage.grant_grace(workspace_id)
-            return
+            return state
         refusal = self._usage.refusal_to_start(state)
         if refusal:
             raise Conflict(refusal)
+        return state
+
+    def _counted(self, operation: str, workspace_id: str) -> AbstractContextManager[None]:
+        """Counts the change in the metrics by how it ends (none where there are none)."""
+        if self._metrics is None:
+            return nullcontext()
+        return self._metrics.operation(operation, workspace_id)
 
     @asynccontextmanager
     async def _admitted(
@@ -482,4 +522,6 @@ class WorkspaceService:
         kept = 0
         if self.settings.quota_disk is not None:
             kept = sum(k.size for k in await self.kept_volumes(owner))
+            # Snapshots take disk as well (MB, rounded up).
+            kept += sum(-(-s.size // MIB) for s in await self.backend.snapshots(owner))
         check_quotas(self.settings, others, spec, runs, kept)

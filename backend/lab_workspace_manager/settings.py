@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     )
     # How long an ML Lab verdict on a token is reused (seconds).
     auth_cache_seconds: float = Field(30.0, validation_alias=_aliases("AUTH_CACHE_SECONDS"))
+    # A bearer token that may read GET /metrics and nothing else (for Prometheus), besides
+    # the administrators. Unset: only administrators read them.
+    metrics_token: SecretStr | None = Field(None, validation_alias=_aliases("METRICS_TOKEN"))
     # Requests per second to the API (nginx, /api/) per credential, or per address for
     # requests without one; bursts of twice that are let through. 0: no limit.
     api_rate_limit: int = Field(50, ge=0, le=100_000, validation_alias=_aliases("API_RATE_LIMIT"))
@@ -254,6 +257,16 @@ class Settings(BaseSettings):
         120.0, gt=0, validation_alias=_aliases("DISK_USAGE_INTERVAL")
     )
     disk_grace_seconds: int = Field(600, ge=0, validation_alias=_aliases("DISK_GRACE_SECONDS"))
+    # --- the manager's records (store/: SQLite in DATA_DIR, or DATABASE_URL's PostgreSQL) -----
+    # Audit entries older than this are removed (days; 0 = kept forever).
+    audit_retention_days: int = Field(
+        365, ge=0, le=36500, validation_alias=_aliases("AUDIT_RETENTION_DAYS")
+    )
+    # How often every workspace's time is counted for usage accounting (seconds): a manager
+    # that restarts loses at most this much of it.
+    accounting_interval: float = Field(
+        60.0, ge=1, le=3600, validation_alias=_aliases("ACCOUNTING_INTERVAL")
+    )
     # How often leftovers of interrupted operations are looked for (seconds; also at start).
     reconcile_interval: float = Field(300.0, gt=0, validation_alias=_aliases("RECONCILE_INTERVAL"))
     # How often running workspaces are checked for idleness (seconds).
@@ -291,6 +304,22 @@ class Settings(BaseSettings):
     # The image whose iptables installs those rules (in the host's network namespace, once
     # at start); empty: the manager's own (MANAGER_CONTAINER's), else lab-workspace-manager.
     egress_helper_image: str = Field("", validation_alias=_aliases("EGRESS_HELPER_IMAGE"))
+
+    # --- snapshots (`snapshots.py`) -----------------------------------------------------------
+    # MB of /workspace, as a tar archive before compression, that a download or snapshot
+    # may hold: refused before it starts where the size is known, cut off where it is not.
+    snapshot_max_size: int = Field(
+        10_000, ge=1, le=16 * 1024 * 1024, validation_alias=_aliases("SNAPSHOT_MAX_SIZE")
+    )
+    # Named snapshots one user may keep (all their workspaces'); each counts toward their
+    # disk quota as well.
+    snapshots_per_user: int = Field(
+        20, ge=0, le=1000, validation_alias=_aliases("SNAPSHOTS_PER_USER")
+    )
+    # Members (files, directories, links) an uploaded archive may have.
+    upload_max_files: int = Field(
+        100_000, ge=1, le=10_000_000, validation_alias=_aliases("UPLOAD_MAX_FILES")
+    )
 
     @field_validator(
         "backend_cors_origins",
@@ -338,6 +367,18 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "ADMIN_TOKEN, JWT_SECRET and SESSION_SECRET need at least 16 characters"
                 )
+        return value
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _metrics_token(cls, value: Any) -> Any:
+        """Empty means none (compose passes unset variables as ""); a short one would be
+        guessable."""
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if len(value) < 16:
+                raise ValueError("METRICS_TOKEN needs at least 16 characters (or leave it unset)")
         return value
 
     @field_validator(

@@ -7,6 +7,8 @@ thread pool, a trip that would cost every request (the proxy's access check incl
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Annotated
@@ -21,6 +23,7 @@ from ..bridges import Sockets
 from ..errors import Forbidden, Unauthenticated
 from ..events import EventBus
 from ..locations import Locations
+from ..metrics import Metrics
 from ..models import ShareAccess
 from ..naming import USER_ID_PATTERN, WORKSPACE_ID_PATTERN
 from ..policies.idle import ActivityLog
@@ -28,6 +31,7 @@ from ..runtime import Runtime
 from ..service import WorkspaceService
 from ..settings import Settings
 from ..sharing import Shares
+from .audit_trail import seen_caller
 from .origins import client_address, sign_in_cookies
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -81,6 +85,10 @@ async def get_shares(runtime: RuntimeDep) -> Shares:
     return runtime.shares
 
 
+async def get_metrics(runtime: RuntimeDep) -> Metrics:
+    return runtime.metrics
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BackendDep = Annotated[WorkspaceBackend, Depends(get_backend)]
 AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
@@ -90,6 +98,7 @@ ActivityDep = Annotated[ActivityLog, Depends(get_activity)]
 WorkspaceSessionsDep = Annotated[WorkspaceSessions, Depends(get_workspace_sessions)]
 SocketsDep = Annotated[Sockets, Depends(get_sockets)]
 SharesDep = Annotated[Shares, Depends(get_shares)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
 def require_csrf_header(request: Request) -> None:
@@ -115,6 +124,7 @@ async def current_identity(
         require_csrf_header(request)
     client = client_address(request, settings)
     identity = await authenticator.identify(token, client)
+    seen_caller(request, identity)
     return replace(identity, token=token)
 
 
@@ -178,4 +188,28 @@ UserId = Annotated[str, Depends(user_path)]
 OpenerOf = Annotated[str, Depends(_user_sharing(ShareAccess.OPEN))]
 OperatorOf = Annotated[str, Depends(_user_sharing(ShareAccess.OPERATE))]
 AdminIdentity = Annotated[Identity, Depends(admin_identity)]
+
+
+async def metrics_reader(
+    request: Request, settings: SettingsDep, authenticator: AuthenticatorDep
+) -> str:
+    """Who reads the metrics: Prometheus with `METRICS_TOKEN` as its bearer token, or an
+    administrator. The metrics token is compared first, and in constant time (of hashes, so
+    not even its length shows): were it handed to the authenticator, ML Lab would be asked
+    about it at every scrape, and count it against the scraper's address as a token it
+    refused."""
+    expected = settings.metrics_token
+    if expected is not None:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            hashlib.sha256(given.strip().encode()).digest(),
+            hashlib.sha256(expected.get_secret_value().encode()).digest(),
+        ):
+            return "metrics token"
+    identity = await current_identity(request, settings, authenticator)
+    return (await admin_identity(identity)).user_id
+
+
+# Who reads the metrics ("metrics token", or the administrator's id).
+MetricsReader = Annotated[str, Depends(metrics_reader)]
 WorkspaceId = Annotated[str, Path(pattern=WORKSPACE_ID_PATTERN, description="A workspace id.")]

@@ -7,6 +7,7 @@ ML Lab users and ML Lab's administrator, verified by a real contaxy.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +34,14 @@ ADMIN_ONLY = {
     "/templates/{name}/workspaces",
     "/auth/tokens",
     "/auth/tokens/{token_id}",
+    "/metrics",
+    "/audit",
+    "/audit.csv",
+    "/usage",
+    "/usage.csv",
+    "/snapshots",
 }
+EMPTY_ARCHIVE = bytes(10240)  # (a tar archive's end: two blocks of zeros, and padding)
 CALLERS = ["none", "bad", "other", "grantee", "operator", "owner", "admin"]
 # What a share of the workspace lets its grantee do ("open"; "operate" adds the rest), and
 # nothing else of the owner's.
@@ -118,6 +126,15 @@ def body_for(method: str, path: str) -> dict | None:
         ("POST", "/auth/tokens"): lambda: {"user_id": "someone"},
         ("POST", "/auth/login"): lambda: {},
         ("PUT", WORKSPACE + "/shares/{grantee_id}"): lambda: {"access": "open"},
+        ("POST", WORKSPACE + "/snapshots"): lambda: {"name": "s" + secrets.token_hex(4)},
+        ("POST", WORKSPACE + ":clone"): lambda: {
+            "display_name": "c" + secrets.token_hex(4),
+            "is_stopped": True,
+        },
+        ("POST", "/users/{user_id}/snapshots/{snapshot_id}:restore"): lambda: {
+            "display_name": "r" + secrets.token_hex(4),
+            "is_stopped": True,
+        },
         ("PUT", "/templates/{name}"): lambda: {
             "display_name": "Small",
             "images": [TEST_IMAGE],
@@ -180,6 +197,7 @@ async def check_every_operation(setup: Setup) -> None:
                     .replace("{token_id}", "x")
                     .replace("{grantee_id}", "someone")
                     .replace("{name}", "small")
+                    .replace("{snapshot_id}", "nosnapshot")
                 )
                 if "{workspace_id}" in path:
                     # A fresh workspace of the owner's for every call: a delete by one
@@ -206,9 +224,15 @@ async def check_every_operation(setup: Setup) -> None:
                     headers["Authorization"] = f"Bearer {token}"
                 # Event streams are followed for a moment only.
                 params = {"timeout": "0.2"} if route.endswith("/events") else None
-                response = await client.request(
-                    method, path, headers=headers, params=params, json=body_for(method, route)
-                )
+                if route.endswith(":upload"):  # (its body is an archive, its settings a query)
+                    response = await client.request(
+                        method, path, headers=headers, content=EMPTY_ARCHIVE,
+                        params={"workspace": json.dumps(body_for("POST", route[:-7]))},
+                    )  # fmt: skip
+                else:
+                    response = await client.request(
+                        method, path, headers=headers, params=params, json=body_for(method, route)
+                    )
                 assert expected(method, route, caller)(response.status_code), (
                     f"{method} {route} as {caller}: {response.status_code} {response.text[:200]}"
                 )

@@ -24,3 +24,6 @@ export type Weekday = Schemas['Weekday'];
 export type TemplateView = Schemas['TemplateView'];
 export type TemplateInput = Schemas['TemplateInput'];
 export type TemplateUse = Schemas['TemplateUse'];
+export type AuditEntry = Schemas['AuditEntry'];
+export type UsageRow = Schemas['UsageRow'];
+export type Snapshot = Schemas['Snapshot'];

@@ -34,10 +34,15 @@ export function Layout() {
           </Typography>
           <Box component="nav" aria-label="Main" sx={{ display: 'flex', flexWrap: 'wrap', flexGrow: 1 }}>
             {navButton(own, 'My workspaces')}
+            {!me.is_admin && navButton(`/users/${encodeURIComponent(me.id)}/usage`, 'My usage')}
+            {!me.is_admin && navButton(`/users/${encodeURIComponent(me.id)}/activity`, 'Activity')}
             {me.is_admin && navButton('/admin/workspaces', 'All workspaces')}
             {me.is_admin && navButton('/admin/shares', 'Shares')}
             {me.is_admin && navButton('/admin/templates', 'Templates')}
             {me.is_admin && me.auth_mode === 'standalone' && navButton('/admin/tokens', 'User tokens')}
+            {me.is_admin && navButton('/admin/metrics', 'Metrics')}
+            {me.is_admin && navButton('/admin/usage', 'Usage')}
+            {me.is_admin && navButton('/admin/audit', 'Audit log')}
           </Box>
           <Stack direction="row" spacing={1} sx={{ alignItems: 'center' }}>
             <Typography variant="body2">

@@ -1,6 +1,7 @@
 import { createHashRouter, Navigate, type RouteObject } from 'react-router';
-import { AllSharesPage, AllWorkspacesPage, TokensPage } from '@/features/admin';
+import { AllSharesPage, AllWorkspacesPage, MetricsPage, TokensPage } from '@/features/admin';
 import { AuthGate, HomeRedirect, SignInPage } from '@/features/auth';
+import { AuditPage, UsagePage } from '@/features/records';
 import { TemplatesPage } from '@/features/templates';
 import { WorkspaceDetailsPage, WorkspaceListPage } from '@/features/workspaces';
 import { Layout } from './Layout';
@@ -22,6 +23,11 @@ export const routes: RouteObject[] = [
           { path: '/admin/shares', element: <AllSharesPage /> },
           { path: '/admin/templates', element: <TemplatesPage /> },
           { path: '/admin/tokens', element: <TokensPage /> },
+          { path: '/admin/metrics', element: <MetricsPage /> },
+          { path: '/admin/audit', element: <AuditPage admin /> },
+          { path: '/admin/usage', element: <UsagePage admin /> },
+          { path: '/users/:userId/activity', element: <AuditPage /> },
+          { path: '/users/:userId/usage', element: <UsagePage /> },
         ],
       },
     ],

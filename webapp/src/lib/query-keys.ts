@@ -8,6 +8,7 @@ export const keys = {
   stats: (userId: string, id: string) => ['workspaces', userId, id, 'stats'] as const,
   allWorkspaces: ['all-workspaces'] as const,
   keptVolumes: (userId: string) => ['kept-volumes', userId] as const,
+  snapshots: (userId: string) => ['snapshots', userId] as const,
   shares: (userId: string, id: string) => ['workspaces', userId, id, 'shares'] as const,
   sharedWith: (userId: string) => ['shared-with', userId] as const,
   allSharedWith: ['shared-with'] as const,
@@ -15,4 +16,7 @@ export const keys = {
   templates: ['templates'] as const,
   templateUses: (name: string) => ['templates', name, 'workspaces'] as const,
   tokens: ['tokens'] as const,
+  metrics: ['metrics'] as const,
+  audit: (userId: string | null, query: object) => ['audit', userId, query] as const,
+  usage: (userId: string | null, query: object) => ['usage', userId, query] as const,
 };

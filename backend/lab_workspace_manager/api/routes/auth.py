@@ -13,6 +13,7 @@ from ...auth.base import TOKEN_NAME, find_token
 from ...auth.standalone import StandaloneAuth
 from ...errors import InvalidInput, NotFound, Unauthenticated
 from ...naming import USER_ID_PATTERN
+from ..audit_trail import note, seen_caller
 from ..deps import (
     AdminIdentity,
     AuthenticatorDep,
@@ -95,6 +96,7 @@ async def login(
     if not token:
         raise Unauthenticated("Paste your token to sign in.")
     identity = await authenticator.identify(token, client_address(request, settings))
+    seen_caller(request, identity)
     # Host-only; `__Host-ct_token` wherever the browser keeps Secure cookies, so that no
     # other host (a workspace's page, of the same site) can set one in its place.
     response.set_cookie(
@@ -130,7 +132,11 @@ async def logout(request: Request) -> Response:
     operation_id="issueToken",
 )
 async def issue_token(
-    body: TokenRequest, admin: AdminIdentity, auth: Standalone, settings: SettingsDep
+    body: TokenRequest,
+    request: Request,
+    admin: AdminIdentity,
+    auth: Standalone,
+    settings: SettingsDep,
 ) -> IssuedTokenResponse:
     if body.user_id == settings.admin_user_id:
         # Such a token would manage the administrator's own workspaces.
@@ -140,6 +146,8 @@ async def issue_token(
             "person's own id."
         )
     token, issued = auth.issue(body.user_id, body.expires_in, body.is_admin, body.description)
+    role = "an administrator's" if body.is_admin else "a user's"
+    note(request, owner=body.user_id, detail=f"{role} token, id {issued.id}")
     return IssuedTokenResponse(
         token=token, **TokenInfo.model_validate(issued, from_attributes=True).model_dump()
     )

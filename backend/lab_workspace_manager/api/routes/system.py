@@ -58,6 +58,8 @@ def config_options(
         schedule_stop_latest=settings.schedule_stop_latest,
         schedule_timezone=settings.schedule_timezone,
         sharing_available=sharing_refusal(settings, backend) is None,
+        snapshots_available=backend.snapshots_offered,
+        snapshot_max_size=settings.snapshot_max_size,
         custom_allowed=settings.custom_allowed or is_admin,
         workspaces_on_manager_origin=settings.unsafe_workspaces_on_manager_origin
         and backend.proxied_by_manager,

@@ -17,6 +17,7 @@ from ...models import (
     WorkspaceStatus,
     WorkspaceUpdate,
 )
+from ..audit_trail import note
 from ..deps import (
     BackendDep,
     CurrentIdentity,
@@ -50,9 +51,11 @@ async def list_workspaces(user_id: UserId, service: ServiceDep) -> list[Workspac
     operation_id="createWorkspace",
 )
 async def create_workspace(
-    user_id: UserId, body: WorkspaceInput, service: ServiceDep, wait: Wait = False
+    user_id: UserId, body: WorkspaceInput, request: Request, service: ServiceDep, wait: Wait = False
 ) -> Workspace:
-    return await service.create(user_id, body, wait)
+    created = await service.create(user_id, body, wait)
+    note(request, workspace_id=created.id, detail=f"'{created.display_name}'")
+    return created
 
 
 @router.get("/{workspace_id}", response_model=Workspace, operation_id="getWorkspace")
