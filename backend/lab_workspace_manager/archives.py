@@ -16,6 +16,7 @@ import posixpath
 import queue
 import tarfile
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Protocol, cast
@@ -27,6 +28,17 @@ from .settings import MIB
 
 CHUNK = 256 * 1024
 PROGRESS_BYTES = 16 * MIB
+# Names: what file systems take (a component of 255 bytes, a path of 4096), and no deeper
+# than any real tree; all names together, what is kept of them while checking.
+MAX_NAME = 4096
+MAX_COMPONENT = 255
+MAX_DEPTH = 256
+MAX_NAMES_BYTES = 64 * MIB
+# A long-name or pax header is read whole before any check: larger ones are refused unread.
+MAX_HEADER_BYTES = 64 * 1024
+# An upload slower than this (bytes a second, averaged after its first minute) is given up.
+MIN_UPLOAD_RATE = 16 * 1024
+SLOW_AFTER_SECONDS = 60.0
 # Permissions, sticky bit included; set-user-id and set-group-id are dropped.
 MODE_BITS = 0o1777
 
@@ -51,6 +63,29 @@ class Counted:
     size: int
 
 
+class CheckedTarInfo(tarfile.TarInfo):
+    """Refuses GNU long-name and pax headers larger than MAX_HEADER_BYTES before `tarfile`
+    reads them (it reads them whole, into memory: a few compressed bytes could declare
+    gigabytes)."""
+
+    def _proc_gnulong(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        self._refuse_large()
+        read: tarfile.TarInfo = super()._proc_gnulong(archive)  # type: ignore[misc]
+        return read
+
+    def _proc_pax(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        self._refuse_large()
+        read: tarfile.TarInfo = super()._proc_pax(archive)  # type: ignore[misc]
+        return read
+
+    def _refuse_large(self) -> None:
+        if self.size > MAX_HEADER_BYTES:
+            raise refuse(
+                self.name or "(a header)",
+                f"a header of it declares {self.size} bytes of names or attributes",
+            )
+
+
 def refuse(member: str, why: str) -> InvalidInput:
     shown = member if len(member) <= 200 else member[:200] + "…"
     return InvalidInput(
@@ -63,15 +98,33 @@ def _clean(member: str) -> str | None:
     """The member's path relative to the tree; None for the tree itself ("./")."""
     if member.startswith("/"):
         raise refuse(member, "its path is absolute")
+    if len(member) > MAX_NAME:
+        raise refuse(member, f"its path is longer than {MAX_NAME} characters")
     parts = [p for p in member.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise refuse(member, "its path contains '..'")
+    if len(parts) > MAX_DEPTH or any(len(p) > MAX_COMPONENT for p in parts):
+        raise refuse(
+            member, f"its path is deeper than {MAX_DEPTH} or has a name of over {MAX_COMPONENT}"
+        )
     return "/".join(parts) or None
 
 
 def _inside(member: str, path: str, target: str) -> str:
     """The target of a link at `path`, relative to the tree; refused if it leaves it. An
-    absolute target is taken as inside the tree only under /workspace."""
+    absolute target is taken as inside the tree only under /workspace. `..` may only lead a
+    target: after a name, it would climb out of whatever that name is, a link made later
+    included, which no text of the path can tell."""
+    if len(target) > MAX_NAME:
+        raise refuse(member, f"its link target is longer than {MAX_NAME} characters")
+    relative = target[len("/workspace") :] if target.startswith("/workspace/") else target
+    parts = [p for p in relative.split("/") if p not in ("", ".")]
+    climbing = True
+    for part in parts:
+        if part != "..":
+            climbing = False
+        elif not climbing:
+            raise refuse(member, f"its link target '{target}' has '..' after a name")
     if target.startswith("/"):
         if target != "/workspace" and not target.startswith("/workspace/"):
             raise refuse(member, f"it links to '{target}', outside /workspace")
@@ -87,12 +140,16 @@ def check_and_copy(source: Readable, out: Writable, limits: Limits) -> Counted:
     """Read the archive in `source` (tar, or tar compressed with gzip, bzip2 or xz) and
     write what passes every check to `out` as a tar stream; `InvalidInput` at the first
     member that does not."""
-    files = size = 0
-    links: set[str] = set()  # symbolic links so far: nothing is written through one
-    regular: set[str] = set()  # regular files so far: what a hard link may point to
+    files = size = names = 0
+    # Every path so far, explicit or a parent of one: "d"irectory, "f"ile or "l"ink. A path
+    # has one kind: written twice, or a file or link where a directory was, is refused, so
+    # what was checked stays what it is (a later link cannot redirect an earlier path).
+    kinds: dict[str, str] = {}
     try:
         # (closed by the `with` below)
-        reader = tarfile.open(fileobj=cast(IO[bytes], source), mode="r|*")  # noqa: SIM115
+        reader = tarfile.open(  # noqa: SIM115
+            fileobj=cast(IO[bytes], source), mode="r|*", tarinfo=CheckedTarInfo
+        )
     except tarfile.ReadError as exc:
         raise InvalidInput(
             f"The upload is not a tar archive (.tar or .tar.gz): {exc}. Nothing was created."
@@ -106,16 +163,19 @@ def check_and_copy(source: Readable, out: Writable, limits: Limits) -> Counted:
                 path = _clean(member.name)
                 if path is None:
                     continue
-                parents = path.split("/")[:-1]
-                for depth in range(1, len(parents) + 1):
-                    if "/".join(parents[:depth]) in links:
-                        raise refuse(member.name, "it would be written through a symbolic link")
+                names += len(path)
+                if names > MAX_NAMES_BYTES:
+                    raise refuse(member.name, "the archive's names are too long in all")
+                _enter_parents(member.name, path, kinds)
+                known = kinds.get(path)
+                if known is not None and not (known == "d" and member.isdir()):
+                    raise refuse(member.name, "it is in the archive twice (or replaces a folder)")
                 files += 1
                 if files > limits.max_files:
                     raise refuse(member.name, f"the archive has more than {limits.max_files} files")
                 info = tarfile.TarInfo(path)
                 info.mode = member.mode & MODE_BITS
-                info.uid, info.gid, info.mtime = member.uid, member.gid, int(member.mtime)
+                info.uid, info.gid, info.mtime = member.uid, member.gid, _seconds(member.mtime)
                 content = None
                 if member.isreg():
                     size += member.size
@@ -126,28 +186,28 @@ def check_and_copy(source: Readable, out: Writable, limits: Limits) -> Counted:
                         )
                     info.type, info.size = tarfile.REGTYPE, member.size
                     content = reader.extractfile(member)
-                    regular.add(path)
-                    links.discard(path)
+                    kinds[path] = "f"
                 elif member.isdir():
                     info.type = tarfile.DIRTYPE
-                    links.discard(path)
+                    kinds[path] = "d"
                 elif member.issym():
                     _inside(member.name, path, member.linkname)
                     info.type, info.linkname = tarfile.SYMTYPE, member.linkname
-                    links.add(path)
+                    kinds[path] = "l"
                 elif member.islnk():
                     try:
                         target = _clean(member.linkname)
                     except InvalidInput:
                         target = None
-                    if target is None or target not in regular:
+                    # (A file's parents are directories for good: none can become a link.)
+                    if target is None or kinds.get(target) != "f":
                         raise refuse(
                             member.name,
                             f"it is a hard link to '{member.linkname}', not to a file before "
                             "it in the archive",
                         )
                     info.type, info.linkname = tarfile.LNKTYPE, target
-                    regular.add(path)
+                    kinds[path] = "f"
                 elif member.ischr() or member.isblk():
                     raise refuse(member.name, "it is a device")
                 elif member.isfifo():
@@ -155,12 +215,34 @@ def check_and_copy(source: Readable, out: Writable, limits: Limits) -> Counted:
                 else:
                     raise refuse(member.name, "it is neither a file, a directory nor a link")
                 writer.addfile(info, content)
-        except tarfile.TarError as exc:
+        except (tarfile.TarError, ValueError, OverflowError) as exc:
             raise InvalidInput(
                 f"The archive is damaged or cut short ({exc}). Nothing was created; upload "
                 "it again."
             ) from None
     return Counted(files=files, size=size)
+
+
+def _enter_parents(member: str, path: str, kinds: dict[str, str]) -> None:
+    """Note the parents of `path` as directories; refused if one is a link (what is written
+    through a link lands where it points) or a file."""
+    at = path.find("/")
+    while at != -1:
+        parent = path[:at]
+        kind = kinds.setdefault(parent, "d")
+        if kind == "l":
+            raise refuse(member, "it would be written through a symbolic link")
+        if kind == "f":
+            raise refuse(member, f"it would be written inside the file '{parent}'")
+        at = path.find("/", at + 1)
+
+
+def _seconds(mtime: float) -> int:
+    """A member's time as whole seconds; one that is none (inf, nan, huge) is 0."""
+    try:
+        return max(0, min(int(mtime), 2**33))
+    except (ValueError, OverflowError):
+        return 0
 
 
 class Body:
@@ -176,6 +258,7 @@ class Body:
         # Told the bytes read so far, every PROGRESS_BYTES (set by whoever reads it).
         self.progress: Callable[[int], None] = lambda read: None
         self._told = 0
+        self._began = time.monotonic()
 
     async def _next(self) -> bytes:
         try:
@@ -190,6 +273,13 @@ class Body:
                 self._done = True
                 break
             self._read += len(chunk)
+            took = time.monotonic() - self._began
+            if took > SLOW_AFTER_SECONDS and self._read / took < MIN_UPLOAD_RATE:
+                # (A client that trickles bytes would hold a copy's place for hours.)
+                raise InvalidInput(
+                    f"The upload came too slowly ({self._read // 1024} kB in {took:.0f} s). "
+                    "Nothing was created; upload it again over a faster connection."
+                )
             if self._read - self._told >= PROGRESS_BYTES:
                 self.progress(self._read)
                 self._told = self._read

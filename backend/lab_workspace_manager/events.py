@@ -93,6 +93,10 @@ class EventBus:
         for watcher in self._watchers:
             watcher(event, own)
         history = self._history.setdefault(event.workspace_id, deque(maxlen=HISTORY))
+        if event.phase == "copying" and history and history[-1].phase == "copying":
+            # Progress of a copy replaces the one before: many copies of a workspace must not
+            # push what happened to it out of its history.
+            history.pop()
         history.append(event)
         self._history.move_to_end(event.workspace_id)
         while len(self._history) > HISTORIES:

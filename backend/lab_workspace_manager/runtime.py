@@ -34,6 +34,7 @@ from .service import Admissions, WorkspaceService
 from .settings import Settings
 from .shared import open_shared_state
 from .sharing import Shares, sharing_refusal
+from .snapshots import CopySlots
 from .store import Store
 from .templates import Templates
 
@@ -77,6 +78,7 @@ class Runtime:
         self.schedules = Schedules(settings, self.shared, self.events)
         self.templates = Templates(settings, self.shared)
         self.usage = UsageMonitor(settings, self.backend, self._stopping("disk"))
+        self.copy_slots = CopySlots()  # (copies of /workspace under way, see snapshots.py)
         self.store = Store.from_settings(settings)
         self.audit = AuditLog(self.store, settings.audit_retention_days)
         self.accounting = UsageAccounting(

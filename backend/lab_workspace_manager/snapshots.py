@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 
 import anyio.to_thread
@@ -24,7 +25,7 @@ from . import naming
 from .archives import Body, Limits
 from .auth.base import Identity
 from .backends.base import Seed, SnapshotState
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from .models import Workspace, WorkspaceInput
 from .quotas import quotas_apply
 from .service import WorkspaceService
@@ -35,6 +36,8 @@ SNAPSHOT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"
 # download is mostly waiting on the network, but this is the manager's CPU.
 COMPRESSION_LEVEL = 1
 PROGRESS_BYTES = 16 * MIB  # a download's progress is told this often
+COPIES_PER_USER = 2
+COPIES_IN_ALL = 6
 
 
 class SnapshotInput(BaseModel):
@@ -116,14 +119,58 @@ async def gzipped(
             await close()
 
 
+class CopySlots:
+    """How many copies (downloads, snapshots, restores, clones, uploads) run at once in this
+    manager: each holds a worker thread (and a copier or archiver) while it runs, so one
+    user may have COPIES_PER_USER and everyone COPIES_IN_ALL; more are refused at once
+    (429), never queued behind the others' creates and starts."""
+
+    def __init__(self, per_user: int = COPIES_PER_USER, in_all: int = COPIES_IN_ALL) -> None:
+        self._per_user = per_user
+        self._in_all = in_all
+        self._held: dict[str, int] = {}
+
+    @contextmanager
+    def held(self, owner: str) -> Iterator[None]:
+        if self._held.get(owner, 0) >= self._per_user:
+            raise TooManyRequests(
+                f"You have {self._per_user} copies of files under way (downloads, snapshots, "
+                "restores, clones or uploads): wait until one has finished."
+            )
+        if sum(self._held.values()) >= self._in_all:
+            raise TooManyRequests(
+                f"{self._in_all} copies of files are under way for users of this manager: "
+                "try again in a minute."
+            )
+        self._held[owner] = self._held.get(owner, 0) + 1
+        try:
+            yield
+        finally:
+            self._held[owner] -= 1
+            if not self._held[owner]:
+                del self._held[owner]
+
+
+async def released(
+    stream: AsyncIterator[bytes], slot: AbstractContextManager[None]
+) -> AsyncIterator[bytes]:
+    """`stream`, and `slot` left when it ends (read to the end, failed, or abandoned)."""
+    try:
+        async for chunk in stream:
+            yield chunk
+    finally:
+        slot.__exit__(None, None, None)
+
+
 class Snapshots:
     """The snapshot verbs, for one caller (around their `WorkspaceService`)."""
 
-    def __init__(self, service: WorkspaceService, caller: Identity) -> None:
+    def __init__(self, service: WorkspaceService, caller: Identity, slots: CopySlots) -> None:
         self.service = service
         self.caller = caller
         self.settings = service.settings
         self.backend = service.backend
+        self.slots = slots
 
     @property
     def max_bytes(self) -> int:
@@ -145,7 +192,13 @@ class Snapshots:
         """(file name, the gzip stream) of /workspace."""
         workspace = await self.service.get(owner, workspace_id)
         used = await self._check_size(owner, workspace_id)
-        tar = await self.backend.archive(owner, workspace_id)
+        slot = self.slots.held(owner)
+        slot.__enter__()  # (left when the stream ends, however it ends)
+        try:
+            tar = await self.backend.archive(owner, workspace_id)
+        except BaseException:
+            slot.__exit__(None, None, None)
+            raise
         name = archive_name(workspace.display_name, datetime.now(UTC))
 
         def progress(seen: int, done: bool) -> None:
@@ -158,7 +211,7 @@ class Snapshots:
                     owner, workspace_id, "copying", message, current=seen, total=total
                 )
 
-        return name, gzipped(tar, self.max_bytes, progress)
+        return name, released(gzipped(tar, self.max_bytes, progress), slot)
 
     async def list(self, owner: str | None) -> list[Snapshot]:
         return [to_api(s) for s in await self.backend.snapshots(owner)]
@@ -181,9 +234,10 @@ class Snapshots:
         await self._check_size(owner, workspace_id)
         await self._check_disk_quota(owner, workspace_id)
         snapshot_id = naming.new_workspace_id()
-        state = await self.backend.take_snapshot(
-            owner, workspace_id, snapshot_id, name, self.max_bytes
-        )
+        with self.slots.held(owner):
+            state = await self.backend.take_snapshot(
+                owner, workspace_id, snapshot_id, name, self.max_bytes
+            )
         return to_api(state)
 
     async def _check_disk_quota(self, owner: str, workspace_id: str) -> None:
@@ -211,9 +265,10 @@ class Snapshots:
         """A new workspace of the owner's with the snapshot's files."""
         if not any(s.id == snapshot_id for s in await self.backend.snapshots(owner)):
             raise NotFound(f"You have no snapshot '{snapshot_id}'.")
-        return await self.service.create(
-            owner, request, False, Seed(owner, snapshot_id=snapshot_id)
-        )
+        with self.slots.held(owner):
+            return await self.service.create(
+                owner, request, False, Seed(owner, snapshot_id=snapshot_id)
+            )
 
     async def upload(
         self, owner: str, request: WorkspaceInput, body: AsyncIterator[bytes], size: int | None
@@ -230,12 +285,14 @@ class Snapshots:
         limits = Limits(max_files=self.settings.upload_max_files, max_bytes=self.max_bytes)
         upload = Body(body, self.max_bytes)
         seed = Seed(owner, upload=upload, upload_limits=limits, upload_size=size)
-        return await self.service.create(owner, request, False, seed)
+        with self.slots.held(owner):
+            return await self.service.create(owner, request, False, seed)
 
     async def clone(self, owner: str, workspace_id: str, request: WorkspaceInput) -> Workspace:
         """A new workspace of the owner's with a copy of the workspace's files."""
         await self.service.get(owner, workspace_id)
         await self._check_size(owner, workspace_id)
-        return await self.service.create(
-            owner, request, False, Seed(owner, workspace_id=workspace_id)
-        )
+        with self.slots.held(owner):
+            return await self.service.create(
+                owner, request, False, Seed(owner, workspace_id=workspace_id)
+            )

@@ -283,7 +283,7 @@ BAD = {
         "outside /workspace",
     ),
     "relative symlink out": (
-        [(entry("up", tarfile.SYMTYPE, "sub/../../.."), None)],
+        [(entry("up", tarfile.SYMTYPE, "../.."), None)],
         "up",
         "outside the archive's tree",
     ),
@@ -383,6 +383,8 @@ async def test_a_download_tells_its_progress() -> None:
         assert response.status_code == 200
         assert api.app is not None
         events = api.app.state.runtime.events.history(workspace["id"])
+        # Told at 16 and 32 MB; the history keeps a copy's latest progress only (many copies
+        # must not push the workspace's own events out of it).
         copying = [e.current for e in events if e.phase == "copying"]
-        assert copying == [16 * 1024 * 1024, 32 * 1024 * 1024], copying
+        assert copying == [32 * 1024 * 1024], copying
         assert events[-1].phase == "copied"

@@ -16,13 +16,22 @@ from pydantic import ValidationError
 from ...models import Workspace, WorkspaceInput
 from ...naming import WORKSPACE_ID_PATTERN
 from ...snapshots import Snapshot, SnapshotInput, Snapshots
-from ..deps import AdminIdentity, CurrentIdentity, ServiceDep, UserId, WorkspaceId
+from ..deps import (
+    AdminIdentity,
+    CurrentIdentity,
+    RuntimeDep,
+    ServiceDep,
+    UserId,
+    WorkspaceId,
+)
 
 router = APIRouter(tags=["snapshots"])
 
 
-async def get_snapshots(service: ServiceDep, identity: CurrentIdentity) -> Snapshots:
-    return Snapshots(service, identity)
+async def get_snapshots(
+    service: ServiceDep, identity: CurrentIdentity, runtime: RuntimeDep
+) -> Snapshots:
+    return Snapshots(service, identity, runtime.copy_slots)
 
 
 SnapshotsDep = Annotated[Snapshots, Depends(get_snapshots)]

@@ -361,7 +361,7 @@ class DockerBackend(WorkspaceBackend):
     ) -> SnapshotState:
         take = self.copies.take
         return await in_thread(
-            self.pools.changes, "take the snapshot", take, owner, workspace_id, snapshot_id,
+            self.copy_pool, "take the snapshot", take, owner, workspace_id, snapshot_id,
             name, max_bytes,
         )  # fmt: skip
 

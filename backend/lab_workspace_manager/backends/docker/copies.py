@@ -23,8 +23,10 @@ a seeded volume, its first record and no container, and no copier at work, is un
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -72,13 +74,19 @@ COPY_TIMEOUT = 6 * 3600  # seconds a copy may take
 # reading it), then removed: a manager that ended mid-download left it.
 ARCHIVER_MAX_AGE = timedelta(hours=6)
 TOO_LARGE_EXIT = 3
+DISK_FULL_EXIT = 4
+# A snapshot volume with no record is left alone this long (its copier may have just ended,
+# and its record be about to be written, by another manager), then removed as half-made.
+RECORD_GRACE = timedelta(minutes=10)
 READ_CHUNK = 1024 * 1024  # bytes of a download read at a time
 # A copier is started right after it is made: one never started after this long is left over.
 COPIER_START = timedelta(minutes=2)
 
 # $1: bytes the copy may hold at most, $2: seconds between progress reports. Prints "total
 # <bytes>", then "progress <bytes>" at the start, every $2 s and at the end, and "done <bytes>
-# <files> <changed>" last.
+# <files> <changed>" last. The copy is cut (exit 3, "too-large <bytes>") as soon as it holds
+# more than $1 (a running workspace may write while it is copied); exit 4 when the target's
+# disk is full.
 COPY_SCRIPT = r"""
 set -u
 touch /tmp/started
@@ -86,11 +94,18 @@ size=$(du -sb /source | cut -f1)
 if [ "$size" -gt "$1" ]; then echo "too-large $size"; exit 3; fi
 echo "total $size"
 echo "progress 0"
-(while sleep "$2"; do echo "progress $(du -sb /target | cut -f1)"; done) &
+cp -a /source/. /target/ 2>/tmp/errors &
+copying=$!
+while kill -0 "$copying" 2>/dev/null; do
+  sleep "$2"
+  held=$(du -sb /target | cut -f1)
+  echo "progress $held"
+  if [ "$held" -gt "$1" ]; then kill "$copying"; echo "too-large $held"; exit 3; fi
+done
 failed=0
-cp -a /source/. /target/ 2>/tmp/errors || failed=$(wc -l < /tmp/errors)
-kill $! 2>/dev/null
+wait "$copying" || failed=$(wc -l < /tmp/errors)
 head -c 2000 /tmp/errors >&2
+if grep -q "No space left" /tmp/errors; then exit 4; fi
 changed=$(find /source -cnewer /tmp/started | wc -l)
 files=$(find /target -mindepth 1 | wc -l)
 size=$(du -sb /target | cut -f1)
@@ -423,7 +438,9 @@ class Copies:
             # and modes needs; one CPU, little memory, processes and log.
             user="0",
             cap_drop=["ALL"],
-            cap_add=["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID"],
+            # (Not DAC_READ_SEARCH: with it, open_by_handle_at reaches any file of the host's
+            # file system that holds the volumes, other users' volumes included.)
+            cap_add=["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"],
             security_opt=["no-new-privileges"],
             nano_cpus=10**9,
             pids_limit=64,
@@ -438,13 +455,19 @@ class Copies:
             output = copier.logs(stdout=True, stderr=False).decode(errors="replace").split()
             errors = copier.logs(stdout=False, stderr=True).decode(errors="replace").strip()
         finally:
-            remove_container(self.client, copier.id)
+            # (With the anonymous volumes its image may declare: nothing else would remove them.)
+            remove_container(self.client, copier.id, volumes=True)
         code = result.get("StatusCode")
         if code == TOO_LARGE_EXIT:
             held = int(output[-1]) if output and output[-1].isdigit() else 0
             raise Conflict(
                 f"/workspace holds {held // MIB} MB, more than the {max_bytes // MIB} MB a copy "
                 "may have here (SNAPSHOT_MAX_SIZE, and the new workspace's disk size)."
+            )
+        if code == DISK_FULL_EXIT:
+            raise Conflict(
+                "The files do not fit the new workspace's disk: give it a larger disk, or make "
+                "room in the files copied."
             )
         if code or len(output) < 4 or output[-4] != "done":
             raise ManagerError(
@@ -455,11 +478,16 @@ class Copies:
         return Copied(size=size, files=files, changed=changed)
 
     def _follow(self, copier: Any, owner: str, workspace_id: str, message: str) -> None:
-        """Pass the copier's progress on as events, until it ends (or stops saying)."""
+        """Pass the copier's progress on as events, until it ends (or stops saying); one that
+        takes longer than COPY_TIMEOUT is stopped."""
         total = None
         pending = b""
+        deadline = time.monotonic() + COPY_TIMEOUT
         try:
             for chunk in copier.logs(stream=True, follow=True, stdout=True, stderr=False):
+                if time.monotonic() > deadline:
+                    copier.kill()
+                    break
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
@@ -515,6 +543,8 @@ class Copies:
             name = volume["Name"]
             if snapshot_id in recorded or name in self.active or name in copying:
                 continue
+            if not _older_than(volume.get("CreatedAt", ""), now - RECORD_GRACE):
+                continue
             try:
                 self.client.api.remove_volume(name, force=True)
                 removed.append(name)
@@ -556,6 +586,16 @@ class Copies:
             c["Labels"].get(TARGET, "")
             for c in self.client.api.containers(filters={"label": wanted})
         }
+
+
+def _older_than(created_at: str, moment: datetime) -> bool:
+    """Whether the engine's RFC 3339 `CreatedAt` (with nanoseconds) is before `moment`;
+    a time that cannot be read counts as old."""
+    try:
+        created = datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", created_at))
+    except ValueError:
+        return True
+    return (created if created.tzinfo else created.replace(tzinfo=UTC)) < moment
 
 
 def snapshot_volume_name(instance: str, owner: str, snapshot_id: str) -> str:

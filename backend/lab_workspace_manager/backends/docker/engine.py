@@ -126,10 +126,11 @@ async def in_thread(
     return await anyio.to_thread.run_sync(call, limiter=pool.limiter)
 
 
-def remove_container(client: docker.DockerClient, id_or_name: str) -> None:
-    """Remove a container, running or not; one that is gone (or going) already is fine."""
+def remove_container(client: docker.DockerClient, id_or_name: str, volumes: bool = False) -> None:
+    """Remove a container, running or not; one that is gone (or going) already is fine.
+    `volumes`: its anonymous volumes too (never a named one, such as a workspace's)."""
     try:
-        client.api.remove_container(id_or_name, force=True)
+        client.api.remove_container(id_or_name, force=True, v=volumes)
     except docker.errors.NotFound:
         pass
     except docker.errors.APIError as exc:
