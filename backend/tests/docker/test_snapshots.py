@@ -449,7 +449,7 @@ async def test_long_copies_tell_their_progress_on_the_events_stream(
 ) -> None:
     backend = api.backend
     assert isinstance(backend, DockerBackend) and api.app is not None
-    backend.copies.progress_seconds = 0.1
+    backend.copies.copier.progress_seconds = 0.1
     workspace, _ = await with_files(api, engine, "progress")
     run(container_of(engine, workspace["id"]),
         "mkdir /workspace/many && cd /workspace/many && "

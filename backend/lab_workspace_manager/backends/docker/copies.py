@@ -26,7 +26,6 @@ import logging
 import re
 import secrets
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -37,7 +36,7 @@ import docker
 import docker.errors
 import requests
 import requests.exceptions
-from docker.types import LogConfig, Mount
+from docker.types import Mount
 
 from ... import naming
 from ...archives import Body, Counted, Pipe, ReaderGone, check_and_copy
@@ -47,71 +46,38 @@ from ...settings import MIB, Settings
 from ..base import Seed, SnapshotState
 from . import labels as L
 from . import spec as build
+from .copier import Copier
 from .engine import remove_container
 from .facts import KnownFacts
 from .images import Images, Publish
 from .observer import Observer
+from .snapshot_records import (
+    KIND_ARCHIVER,
+    KIND_COPIER,
+    KIND_SNAPSHOT,
+    KIND_SNAPSHOT_DATA,
+    PROCESS,
+    SEEDED,
+    SNAPSHOT,
+    TARGET,
+    UPLOAD,
+    snapshot_labels,
+    snapshot_of,
+    snapshot_volume_name,
+)
 
 log = logging.getLogger(__name__)
 
-KIND_ARCHIVER = "archiver"
-KIND_COPIER = "copier"
-KIND_SNAPSHOT = "snapshot"
-KIND_SNAPSHOT_DATA = "snapshot-data"
-SNAPSHOT = L.PREFIX + "snapshot"  # the snapshot id, on its record, volume and copier
-SNAPSHOT_NAME = L.PREFIX + "snapshot-name"
-SOURCE = L.PREFIX + "source-workspace"  # of a snapshot: the workspace it was taken of
-SIZE = L.PREFIX + "size"  # bytes
-FILES = L.PREFIX + "files"
-CHANGED = L.PREFIX + "changed-during-copy"
-TARGET = L.PREFIX + "target"  # of a copier: the volume it writes
-SEEDED = L.PREFIX + "seeded-from"  # of a workspace volume: what it was filled from
-PROCESS = L.PREFIX + "process"  # of an archiver: the manager process reading it
-UPLOAD = "upload"  # (SEEDED: filled from an uploaded archive)
 
-COPY_TIMEOUT = 6 * 3600  # seconds a copy may take
 # An archiver of no download of this process is left alone this long (another manager may be
 # reading it), then removed: a manager that ended mid-download left it.
 ARCHIVER_MAX_AGE = timedelta(hours=6)
-TOO_LARGE_EXIT = 3
-DISK_FULL_EXIT = 4
 # A snapshot volume with no record is left alone this long (its copier may have just ended,
 # and its record be about to be written, by another manager), then removed as half-made.
 RECORD_GRACE = timedelta(minutes=10)
 READ_CHUNK = 1024 * 1024  # bytes of a download read at a time
 # A copier is started right after it is made: one never started after this long is left over.
 COPIER_START = timedelta(minutes=2)
-
-# $1: bytes the copy may hold at most, $2: seconds between progress reports. Prints "total
-# <bytes>", then "progress <bytes>" at the start, every $2 s and at the end, and "done <bytes>
-# <files> <changed>" last. The copy is cut (exit 3, "too-large <bytes>") as soon as it holds
-# more than $1 (a running workspace may write while it is copied); exit 4 when the target's
-# disk is full.
-COPY_SCRIPT = r"""
-set -u
-touch /tmp/started
-size=$(du -sb /source | cut -f1)
-if [ "$size" -gt "$1" ]; then echo "too-large $size"; exit 3; fi
-echo "total $size"
-echo "progress 0"
-cp -a /source/. /target/ 2>/tmp/errors &
-copying=$!
-while kill -0 "$copying" 2>/dev/null; do
-  sleep "$2"
-  held=$(du -sb /target | cut -f1)
-  echo "progress $held"
-  if [ "$held" -gt "$1" ]; then kill "$copying"; echo "too-large $held"; exit 3; fi
-done
-failed=0
-wait "$copying" || failed=$(wc -l < /tmp/errors)
-head -c 2000 /tmp/errors >&2
-if grep -q "No space left" /tmp/errors; then exit 4; fi
-changed=$(find /source -cnewer /tmp/started | wc -l)
-files=$(find /target -mindepth 1 | wc -l)
-size=$(du -sb /target | cut -f1)
-echo "progress $size"
-echo "done $size $files $((changed + failed))"
-"""
 
 
 @dataclass(frozen=True)
@@ -121,13 +87,6 @@ class Reading:
     helper: str
     response: requests.Response
     chunks: Iterator[bytes]
-
-
-@dataclass(frozen=True)
-class Copied:
-    size: int
-    files: int
-    changed: int
 
 
 class Copies:
@@ -147,8 +106,7 @@ class Copies:
         self.facts = facts
         self.publish = publish
         self.process = secrets.token_hex(6)
-        # How often a copier says how far it got (its `du` walks what it copied so far).
-        self.progress_seconds = 2.0
+        self.copier = Copier(client, settings, publish)
         # Archivers and snapshot volumes this process is working with: never swept.
         self.active: set[str] = set()
 
@@ -248,7 +206,7 @@ class Copies:
             try:
                 message = f"Taking snapshot '{name}'."
                 self.publish(owner, workspace_id, "copying", message)
-                copied = self.copy(
+                copied = self.copier.copy(
                     owner, source, target, record.spec.container_image, max_bytes, snapshot_id,
                     progress=(owner, workspace_id, message),
                 )  # fmt: skip
@@ -323,7 +281,7 @@ class Copies:
         source = self.seed_volume(seed)
         message = "Copying the files into /workspace."
         self.publish(owner, workspace_id, "copying", message)
-        copied = self.copy(
+        copied = self.copier.copy(
             owner, source, str(volume.name), spec.container_image, self.max_bytes(spec),
             progress=(owner, workspace_id, message),
         )  # fmt: skip
@@ -398,109 +356,6 @@ class Copies:
 
     def max_bytes(self, spec: WorkspaceSpec) -> int:
         return min(self.settings.snapshot_max_size, spec.compute.volume_size) * MIB
-
-    def copy(
-        self,
-        owner: str,
-        source: str,
-        target: str,
-        image: str,
-        max_bytes: int,
-        snapshot_id: str = "",
-        progress: tuple[str, str, str] | None = None,
-    ) -> Copied:
-        """Copy volume `source` into `target` in a copier; `Conflict` if the source holds
-        more than `max_bytes`, `ManagerError` if the copy failed. `progress`: (owner,
-        workspace id, message) of the events that tell how far it got."""
-        labels = self._labels(KIND_COPIER, owner, **{TARGET: target})
-        if snapshot_id:
-            labels[SNAPSHOT] = snapshot_id
-        copier = self.client.containers.run(
-            image,
-            entrypoint=[
-                "/bin/sh",
-                "-c",
-                COPY_SCRIPT,
-                "copy",
-                str(max_bytes),
-                f"{self.progress_seconds:g}",
-            ],
-            environment={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
-            mounts=[
-                Mount(target="/source", source=source, type="volume", read_only=True),
-                Mount(target="/target", source=target, type="volume"),
-            ],
-            tmpfs={"/tmp": "size=1m"},
-            read_only=True,
-            network_mode="none",
-            labels=labels,
-            # As root whatever the image's user, with only what copying every owner's files
-            # and modes needs; one CPU, little memory, processes and log.
-            user="0",
-            cap_drop=["ALL"],
-            # (Not DAC_READ_SEARCH: with it, open_by_handle_at reaches any file of the host's
-            # file system that holds the volumes, other users' volumes included.)
-            cap_add=["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID"],
-            security_opt=["no-new-privileges"],
-            nano_cpus=10**9,
-            pids_limit=64,
-            mem_limit=256 * MIB,
-            log_config=LogConfig(type="json-file", config={"max-size": "1m", "max-file": "1"}),
-            detach=True,
-        )
-        try:
-            if progress is not None:
-                self._follow(copier, *progress)
-            result = copier.wait(timeout=COPY_TIMEOUT)
-            output = copier.logs(stdout=True, stderr=False).decode(errors="replace").split()
-            errors = copier.logs(stdout=False, stderr=True).decode(errors="replace").strip()
-        finally:
-            # (With the anonymous volumes its image may declare: nothing else would remove them.)
-            remove_container(self.client, copier.id, volumes=True)
-        code = result.get("StatusCode")
-        if code == TOO_LARGE_EXIT:
-            held = int(output[-1]) if output and output[-1].isdigit() else 0
-            raise Conflict(
-                f"/workspace holds {held // MIB} MB, more than the {max_bytes // MIB} MB a copy "
-                "may have here (SNAPSHOT_MAX_SIZE, and the new workspace's disk size)."
-            )
-        if code == DISK_FULL_EXIT:
-            raise Conflict(
-                "The files do not fit the new workspace's disk: give it a larger disk, or make "
-                "room in the files copied."
-            )
-        if code or len(output) < 4 or output[-4] != "done":
-            raise ManagerError(
-                f"The files could not be copied (the copier ended with code {code}: "
-                f"{errors[-300:] or 'no message'}). Nothing was kept; try again."
-            )
-        size, files, changed = (int(value) for value in output[-3:])
-        return Copied(size=size, files=files, changed=changed)
-
-    def _follow(self, copier: Any, owner: str, workspace_id: str, message: str) -> None:
-        """Pass the copier's progress on as events, until it ends (or stops saying); one that
-        takes longer than COPY_TIMEOUT is stopped."""
-        total = None
-        pending = b""
-        deadline = time.monotonic() + COPY_TIMEOUT
-        try:
-            for chunk in copier.logs(stream=True, follow=True, stdout=True, stderr=False):
-                if time.monotonic() > deadline:
-                    copier.kill()
-                    break
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    word, _, value = line.decode(errors="replace").partition(" ")
-                    if word == "total" and value.isdigit():
-                        total = int(value)
-                    elif word == "progress" and value.isdigit():
-                        self.publish(
-                            owner, workspace_id, "copying", message,
-                            current=int(value), total=total,
-                        )  # fmt: skip
-        except (requests.exceptions.RequestException, docker.errors.APIError) as exc:
-            log.info("no more progress of copy %s: %s", copier.id, exc)
 
     # --- tidying up -----------------------------------------------------------------------------
     def sweep(self) -> tuple[list[str], list[tuple[str, str]]]:
@@ -596,35 +451,3 @@ def _older_than(created_at: str, moment: datetime) -> bool:
     except ValueError:
         return True
     return (created if created.tzinfo else created.replace(tzinfo=UTC)) < moment
-
-
-def snapshot_volume_name(instance: str, owner: str, snapshot_id: str) -> str:
-    """Like a workspace's volume: the instance, the owner's slug and the (random) id."""
-    return f"{instance}-{naming.slug(owner)}-{snapshot_id}-snapshot"
-
-
-def snapshot_labels(state: SnapshotState) -> dict[str, str]:
-    return {
-        SNAPSHOT: state.id,
-        SNAPSHOT_NAME: state.name,
-        SOURCE: state.workspace_id,
-        L.DISPLAY_NAME: state.workspace_name,
-        SIZE: str(state.size),
-        FILES: str(state.files),
-        CHANGED: str(state.changed_during_copy),
-        L.CREATED_AT: state.created_at.isoformat(),
-    }
-
-
-def snapshot_of(labels: dict[str, str]) -> SnapshotState:
-    return SnapshotState(
-        id=labels[SNAPSHOT],
-        owner=labels[L.OWNER],
-        workspace_id=labels[SOURCE],
-        name=labels[SNAPSHOT_NAME],
-        workspace_name=labels.get(L.DISPLAY_NAME, ""),
-        size=int(labels[SIZE]),
-        files=int(labels[FILES]),
-        changed_during_copy=int(labels[CHANGED]),
-        created_at=datetime.fromisoformat(labels[L.CREATED_AT]),
-    )
