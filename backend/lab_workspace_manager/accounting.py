@@ -107,8 +107,9 @@ def rates_of(state: WorkspaceState, monitor: UsageMonitor, now: float) -> Rates:
     sample = monitor.sample(state.id)
     compute = state.spec.compute
     runs = state.status in RESERVING
-    # Counted from its start while it runs (from now, if the engine has not said when yet).
-    started = state.started_at.timestamp() if state.started_at else now
+    # Counted from its start while it runs; where the engine has not said when it started
+    # (yet), from its mark: a manager just started does not know, and must not lose the time.
+    started = state.started_at.timestamp() if state.started_at else 0.0
     cpu_percent = sample.compute.cpu_percent if sample and runs else None
     return Rates(
         owner=state.owner,
@@ -173,6 +174,10 @@ class UsageAccounting:
         task = asyncio.create_task(anyio.to_thread.run_sync(self._count, rates, moment))
         self._writing.add(task)
         task.add_done_callback(self._written)
+
+    async def settle(self) -> None:
+        """Until the counts started by changes are written (before the store closes)."""
+        await asyncio.gather(*self._writing, return_exceptions=True)
 
     def _written(self, task: asyncio.Task[int]) -> None:
         self._writing.discard(task)

@@ -208,6 +208,9 @@ class Runtime:
     async def close(self) -> None:
         for job in self._jobs:
             job.cancel()
+        # (A job in a worker thread ends its call first: none then uses what closes below.)
+        await asyncio.gather(*self._jobs, return_exceptions=True)
+        await self.accounting.settle()
         await self.backend.close()
         with contextlib.suppress(Exception):  # (logged by the writer; the rest must close)
             await self.audit.stop()

@@ -16,7 +16,6 @@ import pytest
 from lab_workspace_manager.app import create_app
 from lab_workspace_manager.backends.docker.backend import DockerBackend
 from tests.support.apiclient import Api, running
-from tests.support.docker_api import docker_api
 from tests.support.settings import ADMIN_TOKEN, make_settings
 
 from .test_engine import container_of, run_in
@@ -62,24 +61,34 @@ async def test_measured_cpu_and_disk_are_counted_and_a_restart_loses_nothing(
     ).timestamp()
 
     await asyncio.sleep(4)  # no manager runs; the workspace does
-    async with docker_api(user=user, data_dir=tmp_path, **INTERVALS) as second:
-        await asyncio.sleep(3)
-        counted_until = time.time()
-        row = await usage_of(second.client, workspace_id)
-        # All its time since it started, across the 4 s without a manager (within the 1 s
-        # of counting, and the second between the engine's start and the manager's).
-        running_s = row["running_hours"] * 3600
-        assert counted_until - started - 2.5 <= running_s <= counted_until - started + 1.5, row
-        assert row["cpu_hours_reserved"] == pytest.approx(row["running_hours"] * 0.5, rel=1e-6)
-        assert row["memory_gb_hours_reserved"] == pytest.approx(
-            row["running_hours"] * 0.25, rel=1e-6
-        )
-        # Held to half a CPU while it was measured (it was not measured without a manager
-        # and in its first seconds).
-        used = row["cpu_hours_used"] / row["running_hours"]
-        assert 0.2 <= used <= 0.55, row
-        # 40 MB, from its first disk measurement on (`docker system df`, which takes the
-        # engine seconds, one at a time), in GB-days: never more than its whole life's.
-        disk_gb_s = row["disk_gb_days"] * 86400
-        assert 0 < disk_gb_s <= 41 / 1024 * running_s, row
-        await second.client.delete(second.path(workspace_id), params={"delete_volumes": "true"})
+    backend = DockerBackend(settings)
+    async with running(create_app(settings, backend)) as app:
+        second = Api(app, backend, settings, user=user)
+        try:
+            await asyncio.sleep(3)
+            counted_until = time.time()
+            row = await usage_of(second.client, workspace_id)
+            # All its time since it started, across the 4 s without a manager (within the 1 s
+            # of counting, and the second between the engine's start and the manager's).
+            running_s = row["running_hours"] * 3600
+            assert counted_until - started - 2.5 <= running_s <= counted_until - started + 1.5, row
+            assert row["cpu_hours_reserved"] == pytest.approx(row["running_hours"] * 0.5, rel=1e-6)
+            assert row["memory_gb_hours_reserved"] == pytest.approx(
+                row["running_hours"] * 0.25, rel=1e-6
+            )
+            # Held to half a CPU while it was measured (it was not measured without a manager
+            # and in its first seconds).
+            used = row["cpu_hours_used"] / row["running_hours"]
+            assert 0.2 <= used <= 0.55, row
+            # 40 MB, from its first disk measurement on (`docker system df`, which takes the
+            # engine seconds, one at a time), in GB-days: never more than its whole life's.
+            disk_gb_s = row["disk_gb_days"] * 86400
+            assert 0 < disk_gb_s <= 41 / 1024 * running_s, row
+        finally:  # (its user's network goes too: later tests join every user network)
+            gone = await second.client.delete(
+                second.path(workspace_id), params={"delete_volumes": "true"}
+            )
+            assert gone.status_code == 204, gone.text
+            await backend.reconcile()
+            await second.aclose()
+            await backend.close()

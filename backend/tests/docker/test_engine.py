@@ -396,7 +396,13 @@ async def test_logs_are_read_within_a_bound(api: Api, engine: docker.DockerClien
     write = f"head -c 3000000 /dev/zero | tr '\\0' x {out}; echo {out}; echo last {out}"
     code, _ = container.exec_run(["sh", "-c", write])
     assert code == 0
-    response = await api.client.get(api.path(workspace["id"]) + "/logs", params={"tail": 10000})
+    # (The engine writes what a container printed to its log a moment later: asked again
+    # until the last line is there.)
+    for _ in range(40):
+        response = await api.client.get(api.path(workspace["id"]) + "/logs", params={"tail": 10000})
+        if response.text.rstrip().endswith("last"):
+            break
+        await asyncio.sleep(0.25)
     assert response.status_code == 200
     assert len(response.content) <= 1024 * 1024 + 200
     assert response.text.startswith("[earlier output cut: the last 1 MB are shown]")

@@ -30,7 +30,10 @@ def period(
     ] = None,
 ) -> tuple[date, date]:
     first, last = default_period()
-    first, last = since or (until and until - (last - first)) or first, until or last
+    try:
+        first, last = since or (until and until - (last - first)) or first, until or last
+    except OverflowError:  # (30 days before the first day there is)
+        raise InvalidInput(f"until ({until}) is too early: give a day after 0001-01-30.") from None
     if first > last:
         raise InvalidInput(f"since ({first}) is after until ({last}): swap them.")
     if (last - first).days >= LONGEST_DAYS:
