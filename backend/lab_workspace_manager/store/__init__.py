@@ -47,9 +47,10 @@ class Store:
         url = sa.engine.make_url(settings.database_url.get_secret_value())
         engine = sa.create_engine(
             url.set(drivername="postgresql+psycopg"),
-            pool_size=4,
-            max_overflow=4,
-            pool_pre_ping=True,
+            # A connection per transaction, closed after it: the records are written in
+            # batches (every half second at most) and read on an administrator's page, so no
+            # idle connection is kept to go stale or be left open when the manager stops.
+            poolclass=sa.pool.NullPool,
             # No call waits long for a database that stopped answering, nor runs long.
             connect_args={"connect_timeout": 10, "options": "-c statement_timeout=30s"},
             # The tables are named without their schema; each connection looks there.
