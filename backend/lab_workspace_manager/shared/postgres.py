@@ -339,6 +339,12 @@ class PostgresSharedState(SharedState):
             self._outbox.put_nowait(None)
         for thread in [*self._threads, *([self._sender] if self._sender else [])]:
             thread.join(timeout=3)
+        # Name claims still held hold a connection each, out of the pool: closing it lets go
+        # of the claim (the pool does not close what it handed out).
+        for conn, _ in self._claims.values():
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+        self._claims.clear()
         if self._pool is not None:
             self._pool.close()
 
